@@ -1,0 +1,5 @@
+"""``python -m regtune``."""
+
+from regtune.cli import run
+
+run()

@@ -1,0 +1,132 @@
+"""Fold assignment (once per run) and the per-fold caches every trial reuses.
+
+One assignment serves every trial and every penalty. Each fold's preprocessing is fitted once on its
+training rows; the fold keeps the transformed matrices, so a trial never refits a scaler or an encoder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from regtune.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from regtune.config import TuneConfig
+    from regtune.data import Dataset
+
+
+def assign_folds(dataset: Dataset, config: TuneConfig) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (train, test) row indices of every fold, from the config's fold settings.
+
+    Classification uses stratified folds; ``groups`` uses GroupKFold (shuffled with the seed);
+    ``fold_column`` uses the user's own fold ids (one fold per distinct id, like glmnet's ``foldid``).
+    """
+    import numpy as np
+    from sklearn.model_selection import (
+        GroupKFold,
+        KFold,
+        RepeatedKFold,
+        RepeatedStratifiedKFold,
+        StratifiedKFold,
+    )
+
+    n = dataset.n_rows
+    idx = np.arange(n)
+    if dataset.fold_ids is not None:
+        ids = dataset.fold_ids
+        uniq = list(dict.fromkeys(ids.tolist()))
+        uniq_sorted = sorted(uniq, key=lambda v: (str(type(v)), v))
+        return [(idx[ids != f], idx[ids == f]) for f in uniq_sorted]
+    k, r, seed = config.folds, config.repeats, config.seed
+    if n < k:
+        raise DataError(f"only {n} rows for {k} folds: use --folds {max(2, n)} or fewer, or add rows")
+    if dataset.groups is not None:
+        n_groups = len(set(dataset.groups.tolist()))
+        if n_groups < k:
+            raise DataError(
+                f"--groups column has {n_groups} distinct groups for {k} folds: use --folds {n_groups} or fewer"
+            )
+        splitter: Any = GroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        return [(tr, te) for tr, te in splitter.split(idx, groups=dataset.groups)]
+    if dataset.task == "classification":
+        labels, counts = np.unique(dataset.y, return_counts=True)
+        smallest = int(counts.argmin())
+        if counts[smallest] < k:
+            raise DataError(
+                f"class {labels[smallest]!r} has {counts[smallest]} rows, fewer than the {k} folds of"
+                f" stratified CV: use --folds {max(2, int(counts[smallest]))} or fewer, or drop that class"
+            )
+        splitter = (
+            StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+            if r == 1
+            else RepeatedStratifiedKFold(n_splits=k, n_repeats=r, random_state=seed)
+        )
+        return [(tr, te) for tr, te in splitter.split(idx, dataset.y)]
+    splitter = (
+        KFold(n_splits=k, shuffle=True, random_state=seed)
+        if r == 1
+        else RepeatedKFold(n_splits=k, n_repeats=r, random_state=seed)
+    )
+    return [(tr, te) for tr, te in splitter.split(idx)]
+
+
+@dataclass
+class Fold:
+    """One fold's matrices after its own preprocessing, and caches filled on first use.
+
+    For least squares the columns are also centred on the training mean (``X_train`` has column means
+    of zero); this leaves any model with an intercept unchanged and keeps the Gram matrix exact.
+    """
+
+    index: int
+    train: np.ndarray
+    test: np.ndarray
+    X_train: np.ndarray
+    X_test: np.ndarray
+    y_train: np.ndarray
+    y_test: np.ndarray
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+    @property
+    def n_train(self) -> int:
+        return int(self.X_train.shape[0])
+
+    def gram(self) -> tuple[np.ndarray, np.ndarray]:
+        """``XᵀX`` and ``Xᵀy`` of the (centred) training matrix, computed once."""
+        if "gram" not in self.cache:
+            X = self.X_train
+            self.cache["gram"] = (X.T @ X, X.T @ (self.y_train - self.y_train.mean()))
+        result: tuple[np.ndarray, np.ndarray] = self.cache["gram"]
+        return result
+
+    def svd(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Thin SVD ``X = U diag(s) Vᵀ`` of the centred training matrix and ``Uᵀ(y − ȳ)``, computed once."""
+        import numpy as np
+
+        if "svd" not in self.cache:
+            U, s, Vt = np.linalg.svd(self.X_train, full_matrices=False)
+            self.cache["svd"] = (s, Vt, U.T @ (self.y_train - self.y_train.mean()))
+        result: tuple[np.ndarray, np.ndarray, np.ndarray] = self.cache["svd"]
+        return result
+
+
+def build_folds(dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]], *, center: bool) -> list[Fold]:
+    """Fit each fold's preprocessing on its training rows and keep the transformed matrices."""
+    import numpy as np
+
+    from regtune.preprocess import make_preprocessor
+
+    folds = []
+    for i, (train, test) in enumerate(splits):
+        pre = make_preprocessor(dataset.numeric, dataset.categorical)
+        X_train = np.ascontiguousarray(pre.fit_transform(dataset.X.iloc[train]), dtype=np.float64)
+        X_test = np.ascontiguousarray(pre.transform(dataset.X.iloc[test]), dtype=np.float64)
+        if center:
+            mean = X_train.mean(axis=0)
+            X_train -= mean
+            X_test -= mean
+        folds.append(Fold(i, train, test, X_train, X_test, dataset.y[train], dataset.y[test]))
+    return folds

@@ -1,0 +1,108 @@
+"""What a model family provides, and the warm-start store shared by the families."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from regtune.folds import Fold
+
+
+def penalty_l1_ratio(penalty: str, l1_ratio: float | None = None) -> float:
+    """The l1_ratio of a penalty: 1 for ``l1``, 0 for ``l2``, the searched value for ``elasticnet``."""
+    if penalty == "l1":
+        return 1.0
+    if penalty == "l2":
+        return 0.0
+    if l1_ratio is None:
+        raise ValueError("elasticnet needs an l1_ratio")
+    return float(l1_ratio)
+
+
+@dataclass
+class FitOutcome:
+    """A fitted estimator for one fold (usable by any scikit-learn scorer) and how the fit went."""
+
+    model: Any
+    coef: np.ndarray
+    intercept: np.ndarray
+    converged: bool
+    n_nonzero: int
+
+
+@contextmanager
+def catch_convergence() -> Iterator[list[warnings.WarningMessage]]:
+    """Record ConvergenceWarnings of the fits inside instead of printing them."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("always", ConvergenceWarning)
+        yield caught
+
+
+class Family(ABC):
+    """A model family: estimator construction, λ mapping, λ_max and a fast one-fold fit."""
+
+    #: Short name shown in the table and the JSON.
+    name: str
+    #: Whether fold matrices should be centred on the training mean (valid for any model with an intercept).
+    center_folds: bool = True
+
+    @abstractmethod
+    def lambda_max(self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0) -> float:
+        """The smallest λ at which the L1 part sets every coefficient to zero (on preprocessed X)."""
+
+    @abstractmethod
+    def native(self, penalty: str, lam: float, l1_ratio: float, n: int) -> dict[str, float]:
+        """The estimator's own parameters for λ (``alpha``, ``C``...), with ``n`` training rows."""
+
+    @abstractmethod
+    def estimator(self, penalty: str, lam: float, l1_ratio: float, n: int, tol: float) -> Any:
+        """An unfitted scikit-learn estimator that minimises the λ objective on ``n`` rows."""
+
+    @abstractmethod
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        penalty: str,
+        lam: float,
+        l1_ratio: float,
+        tol: float,
+        warm: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> FitOutcome:
+        """Fit the λ objective on (X, y), starting from ``warm`` = (coef, intercept) when given."""
+
+    def fit_fold(self, fold: Fold, penalty: str, lam: float, l1_ratio: float, tol: float) -> FitOutcome:
+        """Fit one fold's training rows, warm-started from the nearest λ already solved there."""
+        ratio = penalty_l1_ratio(penalty, l1_ratio)
+        warm = self.nearest_solution(fold, penalty, lam, ratio)
+        outcome = self.fit(fold.X_train, fold.y_train, penalty, lam, ratio, tol, warm)
+        self.remember_solution(fold, penalty, lam, ratio, outcome.coef, outcome.intercept)
+        return outcome
+
+    # -- warm starts ------------------------------------------------------------------------------
+    @staticmethod
+    def nearest_solution(fold: Fold, penalty: str, lam: float, l1_ratio: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """The coefficients and intercept solved on this fold and penalty nearest to (λ, l1_ratio)."""
+        store: list[tuple[float, float, np.ndarray, np.ndarray]] = fold.cache.get(("warm", penalty), [])
+        if not store:
+            return None
+        target = math.log(lam)
+        best = min(store, key=lambda e: abs(e[0] - target) + 4.0 * abs(e[1] - l1_ratio))
+        return best[2], best[3]
+
+    @staticmethod
+    def remember_solution(
+        fold: Fold, penalty: str, lam: float, l1_ratio: float, coef: np.ndarray, intercept: np.ndarray
+    ) -> None:
+        fold.cache.setdefault(("warm", penalty), []).append((math.log(lam), l1_ratio, coef.copy(), intercept.copy()))

@@ -1,0 +1,234 @@
+"""A proximal-Newton solver for L1 / elastic-net logistic regression (glmnet's algorithm).
+
+Minimises ``mean log-loss + λ·(r·‖W‖₁ + (1 − r)/2·‖W‖²)`` with unpenalised intercepts, binary or
+multinomial (the symmetric parametrisation scikit-learn and glmnet use: one coefficient row per class).
+
+Each outer step replaces the log-loss of one class block by its quadratic (IRLS) model at the current
+point, ``(1/2n)·Σ wᵢ (zᵢ − b − xᵢᵀβ)²`` with ``wᵢ = pᵢ(1 − pᵢ)`` and ``zᵢ = ηᵢ + (yᵢ − pᵢ)/wᵢ``, solves
+that weighted elastic net exactly with scikit-learn's coordinate descent on a Gram matrix (after
+weighted centring, which absorbs the intercept), and moves along the step with a backtracking line
+search on the true objective. Warm starts make a nearby λ a couple of Newton steps. On standardised
+data this is one to two orders of magnitude faster than saga at the same tolerance (DESIGN.md §5).
+
+Reference: Friedman, Hastie & Tibshirani (2010), "Regularization paths for generalized linear models
+via coordinate descent", J. Stat. Softw. 33(1).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit, log_expit
+
+MIN_WEIGHT = 1e-6
+
+
+@dataclass
+class LogisticSolution:
+    coef: np.ndarray  # (1, p) binary, (K, p) multinomial
+    intercept: np.ndarray  # (1,) or (K,)
+    converged: bool
+    n_iter: int
+
+
+def _penalty(W: np.ndarray, lam: float, r: float) -> float:
+    return lam * (r * float(np.abs(W).sum()) + 0.5 * (1 - r) * float((W * W).sum()))
+
+
+def _log_normalizer(eta: np.ndarray) -> np.ndarray:
+    """Row-wise log Σₖ exp(ηₖ), stable."""
+    top = eta.max(axis=1)
+    return top + np.log(np.exp(eta - top[:, None]).sum(axis=1))
+
+
+def _loss(eta: np.ndarray, Y: np.ndarray, binary: bool) -> float:
+    """Mean log-loss of linear predictors ``eta`` against one-hot ``Y`` (one column when binary)."""
+    if binary:
+        e, y = eta[:, 0], Y[:, 0]
+        # −[y·log σ(η) + (1 − y)·log σ(−η)], computed stably.
+        return float(np.mean(-y * log_expit(e) - (1 - y) * log_expit(-e)))
+    return float(np.mean(_log_normalizer(eta) - (Y * eta).sum(axis=1)))
+
+
+def _weighted_enet(
+    X: np.ndarray, w: np.ndarray, z: np.ndarray, lam: float, r: float, beta: np.ndarray, tol: float
+) -> tuple[np.ndarray, float]:
+    """Solve ``min (1/2n) Σ wᵢ (zᵢ − b − xᵢᵀβ)² + λ P(β)`` from ``beta``; return (β, b)."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import ElasticNet
+
+    sw = w.sum()
+    xbar = (w @ X) / sw
+    zbar = float(w @ z) / sw
+    sq = np.sqrt(w)
+    Xt = sq[:, None] * (X - xbar)
+    zt = sq * (z - zbar)
+    gram = Xt.T @ Xt
+    model = ElasticNet(
+        alpha=lam,
+        l1_ratio=r,
+        fit_intercept=False,
+        precompute=gram,
+        warm_start=True,
+        tol=tol,
+        max_iter=100_000,
+    )
+    model.coef_ = beta.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(np.asfortranarray(Xt), zt, check_input=False)
+    new = np.asarray(model.coef_, dtype=np.float64)
+    return new, zbar - float(xbar @ new)
+
+
+def _enet_gram(Q: np.ndarray, q: np.ndarray, lam: float, r: float, start: np.ndarray, tol: float) -> np.ndarray:
+    """Solve ``min ½vᵀQv − qᵀv + λ P(v)`` (Q symmetric PSD, q in its range) with scikit-learn's CD.
+
+    Q is factored as AᵀA/m (A = √m·Λ₊^½V₊ᵀ over its m positive eigenvalues), which turns the problem
+    into an ordinary elastic net on (A, y) with ``y = √m·Λ₊^-½V₊ᵀq``.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import ElasticNet
+
+    evals, evecs = np.linalg.eigh(Q)
+    keep = evals > max(float(evals[-1]), 1e-300) * 1e-12
+    m = int(keep.sum())
+    root = np.sqrt(evals[keep])
+    A = np.sqrt(m) * (root[:, None] * evecs[:, keep].T)
+    y = np.sqrt(m) * ((evecs[:, keep].T @ q) / root)
+    model = ElasticNet(
+        alpha=lam,
+        l1_ratio=r,
+        fit_intercept=False,
+        precompute=A.T @ A,
+        warm_start=True,
+        tol=tol,
+        max_iter=100_000,
+    )
+    model.coef_ = start.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(np.asfortranarray(A), y, check_input=False)
+    return np.asarray(model.coef_, dtype=np.float64)
+
+
+def _multinomial_step(
+    X: np.ndarray,
+    Y: np.ndarray,
+    W: np.ndarray,
+    b: np.ndarray,
+    eta: np.ndarray,
+    lam: float,
+    r: float,
+    tol: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The proximal-Newton direction (dW, db) of the multinomial problem, with the full Hessian.
+
+    The unpenalised intercepts are eliminated by a Schur complement (pseudo-inverse: the symmetric
+    parametrisation makes their Hessian singular), leaving an elastic net in Gram form for the weights.
+    """
+    n, p = X.shape
+    K = Y.shape[1]
+    P = np.exp(eta - _log_normalizer(eta)[:, None])
+    R = P - Y
+    g_w = (R.T @ X / n).ravel()
+    g_b = R.mean(axis=0)
+    Hww = np.empty((K, p, K, p))
+    Hwb = np.empty((K, p, K))
+    Hbb = np.empty((K, K))
+    for k in range(K):
+        for j in range(k, K):
+            weight = P[:, k] * ((k == j) - P[:, j]) / n
+            Xw = X * weight[:, None]
+            block = X.T @ Xw
+            Hww[k, :, j, :] = block
+            Hww[j, :, k, :] = block.T
+            Hwb[k, :, j] = Xw.sum(axis=0)
+            Hwb[j, :, k] = Hwb[k, :, j]
+            Hbb[k, j] = Hbb[j, k] = weight.sum()
+    Hww2 = Hww.reshape(K * p, K * p)
+    Hwb2 = Hwb.reshape(K * p, K)
+    Hbb_pinv = np.linalg.pinv(Hbb, hermitian=True)
+    Q = Hww2 - Hwb2 @ Hbb_pinv @ Hwb2.T
+    Q = 0.5 * (Q + Q.T)
+    g = g_w - Hwb2 @ (Hbb_pinv @ g_b)
+    w = W.ravel()
+    v = _enet_gram(Q, Q @ w - g, lam, r, w, tol)
+    d_w = v - w
+    d_b = -Hbb_pinv @ (Hwb2.T @ d_w + g_b)
+    return d_w.reshape(K, p), d_b
+
+
+def _line_search(
+    f: float,
+    eta: np.ndarray,
+    delta: np.ndarray,
+    W: np.ndarray,
+    d_W: np.ndarray,
+    Y: np.ndarray,
+    lam: float,
+    r: float,
+    binary: bool,
+) -> tuple[float, float] | None:
+    """Backtrack from the full Newton step; the accepted (t, objective), or None if nothing decreases."""
+    t = 1.0
+    while t >= 1e-6:
+        f_try = _loss(eta + t * delta, Y, binary) + _penalty(W + t * d_W, lam, r)
+        if f_try <= f + 1e-12 * max(1.0, abs(f)):
+            return t, f_try
+        t *= 0.5
+    return None
+
+
+def fit_logistic_enet(
+    X: np.ndarray,
+    y: np.ndarray,
+    classes: np.ndarray,
+    lam: float,
+    r: float,
+    *,
+    tol: float = 1e-4,
+    coef_init: np.ndarray | None = None,
+    intercept_init: np.ndarray | None = None,
+    max_iter: int = 200,
+) -> LogisticSolution:
+    """Fit the penalised logistic model.
+
+    Converged when a Newton step moves no coefficient or intercept by more than ``tol``·max(1, ‖W‖∞).
+    """
+    p = X.shape[1]
+    Y = (y[:, None] == classes[None, :]).astype(np.float64)
+    binary = len(classes) == 2
+    if binary:
+        Y = Y[:, 1:]
+    W = np.zeros((Y.shape[1], p)) if coef_init is None else np.array(coef_init, dtype=np.float64)
+    if intercept_init is None:
+        prior = np.clip(Y.mean(axis=0), 1e-12, 1 - 1e-12)
+        b = np.log(prior / (1 - prior)) if binary else np.log(prior)
+    else:
+        b = np.array(intercept_init, dtype=np.float64)
+
+    eta = X @ W.T + b
+    f = _loss(eta, Y, binary) + _penalty(W, lam, r)
+    inner_tol = tol * 1e-2
+    for it in range(1, max_iter + 1):
+        if binary:
+            prob = expit(eta[:, 0])
+            w = np.maximum(prob * (1 - prob), MIN_WEIGHT)
+            z = eta[:, 0] + (Y[:, 0] - prob) / w
+            beta, b0 = _weighted_enet(X, w, z, lam, r, W[0], inner_tol)
+            d_W, d_b = (beta - W[0])[None, :], np.array([b0 - b[0]])
+        else:
+            d_W, d_b = _multinomial_step(X, Y, W, b, eta, lam, r, inner_tol)
+        delta = X @ d_W.T + d_b
+        accepted = _line_search(f, eta, delta, W, d_W, Y, lam, r, binary)
+        if accepted is None:  # no decrease along the Newton direction: at the optimum to precision
+            return LogisticSolution(W, b, True, it)
+        t, f = accepted
+        W, b, eta = W + t * d_W, b + t * d_b, eta + t * delta
+        step = t * max(float(np.max(np.abs(d_W), initial=0.0)), float(np.max(np.abs(d_b))))
+        if step <= tol * max(1.0, float(np.max(np.abs(W), initial=0.0))):
+            return LogisticSolution(W, b, True, it)
+    return LogisticSolution(W, b, False, max_iter)

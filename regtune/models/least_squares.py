@@ -1,0 +1,95 @@
+"""Least squares with L1 (Lasso), L2 (ridge) and elastic-net penalties.
+
+Objective: ``‖y − Xw − b‖²/(2n) + λ·(l1_ratio·‖w‖₁ + (1 − l1_ratio)/2·‖w‖²)``. Hence λ is scikit-learn's
+``alpha`` for Lasso and ElasticNet, and Ridge's ``alpha`` is ``n·λ``.
+
+Per fold, ridge is solved exactly for any λ from one thin SVD of the centred training matrix
+(``w = V diag(s/(s² + nλ)) Uᵀ(y − ȳ)``, ``b = ȳ``); Lasso and elastic net run coordinate descent on the
+fold's cached Gram matrix (when n > p), warm-started from the nearest λ solved on that fold.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from regtune.models._base import Family, FitOutcome, catch_convergence, penalty_l1_ratio
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from regtune.folds import Fold
+
+MAX_ITER = 10_000
+
+
+class LeastSquares(Family):
+    name = "least_squares"
+
+    def lambda_max(self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0) -> float:
+        import numpy as np
+
+        Xc = X - X.mean(axis=0)
+        return float(np.max(np.abs(Xc.T @ (y - y.mean()))) / (X.shape[0] * max(l1_ratio, 1e-3)))
+
+    def native(self, penalty: str, lam: float, l1_ratio: float, n: int) -> dict[str, float]:
+        if penalty == "l2":
+            return {"alpha": n * lam}
+        if penalty == "l1":
+            return {"alpha": lam}
+        return {"alpha": lam, "l1_ratio": l1_ratio}
+
+    def estimator(self, penalty: str, lam: float, l1_ratio: float, n: int, tol: float) -> Any:
+        from sklearn.linear_model import ElasticNet, Lasso, Ridge
+
+        if penalty == "l2":
+            return Ridge(alpha=n * lam, tol=tol)
+        if penalty == "l1":
+            return Lasso(alpha=lam, tol=tol, max_iter=MAX_ITER)
+        return ElasticNet(alpha=lam, l1_ratio=l1_ratio, tol=tol, max_iter=MAX_ITER)
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        penalty: str,
+        lam: float,
+        l1_ratio: float,
+        tol: float,
+        warm: tuple[np.ndarray, np.ndarray] | None = None,
+        gram: np.ndarray | None = None,
+    ) -> FitOutcome:
+        import numpy as np
+
+        ratio = penalty_l1_ratio(penalty, l1_ratio)
+        model = self.estimator(penalty, lam, ratio, X.shape[0], tol)
+        if penalty != "l2":
+            model.set_params(warm_start=True, precompute=gram if gram is not None else False)
+            if warm is not None:
+                model.coef_ = warm[0].copy()
+        with catch_convergence() as caught:
+            model.fit(X, y)
+        if penalty != "l2":
+            model.set_params(precompute=False)  # keep the fitted model small
+        coef = np.asarray(model.coef_, dtype=np.float64)
+        intercept = np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64))
+        return FitOutcome(model, coef, intercept, not caught, int(np.count_nonzero(coef)))
+
+    def fit_fold(self, fold: Fold, penalty: str, lam: float, l1_ratio: float, tol: float) -> FitOutcome:
+        import numpy as np
+
+        n, p = fold.X_train.shape
+        if penalty == "l2":
+            s, Vt, Uty = fold.svd()
+            coef = Vt.T @ (s / (s * s + n * lam) * Uty)
+            y_mean = float(fold.y_train.mean())
+            model = self.estimator(penalty, lam, 0.0, n, tol)
+            model.coef_ = coef
+            model.intercept_ = y_mean
+            model.n_features_in_ = p
+            return FitOutcome(model, coef, np.array([y_mean]), True, int(np.count_nonzero(coef)))
+        ratio = penalty_l1_ratio(penalty, l1_ratio)
+        warm = self.nearest_solution(fold, penalty, lam, ratio)
+        gram = fold.gram()[0] if n > p else None
+        outcome = self.fit(fold.X_train, fold.y_train, penalty, lam, ratio, tol, warm, gram)
+        self.remember_solution(fold, penalty, lam, ratio, outcome.coef, outcome.intercept)
+        return outcome

@@ -1,0 +1,125 @@
+"""The terminal table of a TuneResult (rich): one row per penalty, the chosen row highlighted."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from regtune.result import ChosenPoint, TuneResult
+
+
+def fmt_num(x: float | None, digits: int = 4) -> str:
+    if x is None or not math.isfinite(x):
+        return "—"
+    return f"{x:.{digits}g}"
+
+
+def fmt_native(native: dict[str, float]) -> str:
+    return ", ".join(f"{k}={fmt_num(v)}" for k, v in native.items())
+
+
+def _mean_se(mean: float | None, se: float | None) -> str:
+    return f"{fmt_num(mean)} ± {fmt_num(se, 2)}"
+
+
+def _choice_line(label: str, point: ChosenPoint) -> str:
+    p = point.point
+    ratio = f", l1_ratio={p.l1_ratio:.3g}" if p.penalty == "elasticnet" else ""
+    edge = f"  [on the {point.boundary} edge of the λ range]" if point.boundary else ""
+    return (
+        f"{label}: {p.penalty}  λ={fmt_num(p.lam)}{ratio}  ({fmt_native(point.native)})  "
+        f"CV {_mean_se(p.mean, p.se)}  non-zero {point.n_nonzero}  trial #{p.trial}{edge}"
+    )
+
+
+def _footer(result: TuneResult) -> str:
+    d, cv = result.dataset, result.cv
+    dropped = f", {d['rows_dropped']} rows dropped (missing target)" if d["rows_dropped"] else ""
+    repeats = f" × {cv['repeats']}" if cv["repeats"] > 1 else ""
+    return (
+        f"{d['n_rows']} rows × {d['n_features']} features ({d['n_columns_encoded']} encoded){dropped}"
+        f" · {d['task']} ({result.family}) · {cv['scoring']} · {cv['folds']}-fold{repeats} CV"
+        f" · {result.elapsed_s:.1f} s"
+    )
+
+
+def render_table(result: TuneResult, coef: int = 0) -> list[RenderableType]:
+    """The renderables that make up the terminal report, in order."""
+    from rich.table import Table
+    from rich.text import Text
+
+    d = result.dataset
+    chosen = result.chosen.point
+    native_name = "C" if result.family == "logistic" else "alpha"
+    table = Table(
+        title=f"regtune — {d['source']} → {d['target']}",
+        title_justify="left",
+        caption=_footer(result),
+        caption_justify="left",
+    )
+    table.add_column("penalty")
+    table.add_column("best λ", justify="right")
+    table.add_column(native_name, justify="right")
+    table.add_column("l1_ratio", justify="right")
+    table.add_column("CV mean ± SE", justify="right")
+    table.add_column("non-zero", justify="right")
+    table.add_column("trials", justify="right")
+    for summary in result.per_penalty:
+        best = summary.best
+        if best is None:
+            table.add_row(summary.penalty, "—", "—", "—", "no complete trial", "—", str(summary.n_trials))
+            continue
+        is_chosen = best.penalty == chosen.penalty
+        marker = " ◀ chosen" if is_chosen else ""
+        trials = f"{summary.n_complete}" + (f"/{summary.n_trials}" if summary.n_complete != summary.n_trials else "")
+        table.add_row(
+            summary.penalty + marker,
+            fmt_num(best.lam) + (f" ({summary.boundary} edge)" if summary.boundary else ""),
+            fmt_num(next(iter(summary.native.values()), None)),
+            f"{best.l1_ratio:.3g}",
+            _mean_se(best.mean, best.se),
+            fmt_num(best.n_nonzero, 3),
+            trials,
+            style="bold green" if is_chosen else None,
+        )
+    parts: list[RenderableType] = [
+        Text(f"task: {d['task']} — {d['task_reason']}", style="dim"),
+        table,
+        Text(_choice_line("λ.min", result.min)),
+        Text(_choice_line("λ.1se", result.one_se)),
+        Text(
+            f"chosen ({result.chosen.rule}): {chosen.penalty} λ={fmt_num(chosen.lam)}"
+            f" — {fmt_native(result.chosen.native)}",
+            style="bold",
+        ),
+    ]
+    s = result.study
+    counts = f"trials: {s['complete']} complete"
+    for key in ("pruned", "failed", "unconverged"):
+        if s.get(key):
+            counts += f", {s[key]} {key}"
+    parts.append(Text(counts, style="dim"))
+    if coef > 0:
+        parts.append(coef_table(result, coef))
+    for note in result.warnings:
+        parts.append(Text(f"note: {note}", style="yellow"))
+    return parts
+
+
+def coef_table(result: TuneResult, n: int) -> RenderableType:
+    """The ``n`` largest coefficients (by magnitude) of the refit model."""
+    from rich.table import Table
+
+    top = sorted(result.coefficients, key=lambda c: abs(c[1]), reverse=True)[:n]
+    table = Table(
+        title=f"top {len(top)} of {len(result.coefficients)} coefficients (refit on all rows)",
+        title_justify="left",
+    )
+    table.add_column("feature")
+    table.add_column("coefficient", justify="right")
+    for name, value in top:
+        table.add_row(name, f"{value:+.4g}")
+    return table

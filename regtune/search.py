@@ -1,0 +1,242 @@
+"""The Optuna study: the only module that imports Optuna.
+
+A trial is one (penalty, λ, l1_ratio) evaluated fold by fold. The search has two phases, both made of
+ordinary trials of one study (so the CV curve stays complete):
+
+1. *explore*: a seeded multivariate TPE over penalty × log λ (× l1_ratio), opened by a few log-spaced
+   points per penalty;
+2. *refine*: a few trials proposed from the curve itself — past an edge of the λ range when the best λ
+   sits on it (the range widens), between the best λ and its farther neighbour, and between λ.1se and
+   the next larger λ — so both λ.min and λ.1se are pinned, not left where TPE happened to sample.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from regtune.config import L1_RATIO_RANGE
+from regtune.models import penalty_l1_ratio
+from regtune.select import Point, candidates, select
+
+if TYPE_CHECKING:
+    import optuna
+
+    from regtune.cv import Evaluator
+
+#: How far (decades) beyond the original range the refine phase may widen it.
+MAX_WIDEN_DECADES = 3.0
+#: A best λ closer than this (decades) to an edge of the range counts as on the edge.
+EDGE_DECADES = 0.35
+#: Gaps (decades) narrower than this are not bisected further.
+MIN_GAP_DECADES = 0.04
+
+ProgressFn = Callable[[int, int, float | None], None]
+
+
+@dataclass
+class SearchSpace:
+    """The λ range of each penalty (log scale) and the l1_ratio range of the elastic net."""
+
+    penalties: tuple[str, ...]
+    ranges: dict[str, tuple[float, float]]
+    l1_ratio_range: tuple[float, float] = L1_RATIO_RANGE
+    widened: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def bounds(self, penalty: str) -> tuple[float, float]:
+        """The range as searched so far: the original one, or wider where the refine phase went."""
+        return self.widened.get(penalty, self.ranges[penalty])
+
+
+def _params(penalty: str, lam: float, l1_ratio: float) -> dict[str, Any]:
+    params: dict[str, Any] = {"penalty": penalty, f"lambda_{penalty}": lam}
+    if penalty == "elasticnet":
+        params["l1_ratio"] = l1_ratio
+    return params
+
+
+class Objective:
+    """Suggest a configuration, evaluate it on every fold, keep the fold scores on the trial."""
+
+    def __init__(self, evaluator: Evaluator, space: SearchSpace) -> None:
+        self.evaluator = evaluator
+        self.space = space
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        penalty = str(trial.suggest_categorical("penalty", list(self.space.penalties)))
+        lo, hi = self.space.ranges[penalty]
+        lam = trial.suggest_float(f"lambda_{penalty}", lo, hi, log=True)
+        if penalty == "elasticnet":
+            l1_ratio = trial.suggest_float("l1_ratio", *self.space.l1_ratio_range)
+        else:
+            l1_ratio = penalty_l1_ratio(penalty)
+        try:
+            ev = self.evaluator.evaluate(penalty, lam, l1_ratio)
+        except (ValueError, ArithmeticError, RuntimeError) as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            trial.set_user_attr("error", f"{type(exc).__name__}: {message}"[:300])
+            return math.nan
+        trial.set_user_attr("fold_scores", ev.fold_scores)
+        trial.set_user_attr("converged", ev.converged)
+        trial.set_user_attr("n_unconverged", ev.n_unconverged)
+        trial.set_user_attr("n_nonzero", ev.n_nonzero)
+        mean = math.fsum(ev.fold_scores) / len(ev.fold_scores)
+        return mean if math.isfinite(mean) else math.nan
+
+
+def points_from_trials(trials: list[optuna.trial.FrozenTrial]) -> list[Point]:
+    """The CV curve: one point per finished trial (complete, failed or pruned)."""
+    from optuna.trial import TrialState
+
+    states = {
+        TrialState.COMPLETE: "complete",
+        TrialState.FAIL: "failed",
+        TrialState.PRUNED: "pruned",
+    }
+    points = []
+    for t in trials:
+        if t.state not in states or "penalty" not in t.params:
+            continue
+        penalty = str(t.params["penalty"])
+        attrs = t.user_attrs
+        points.append(
+            Point(
+                trial=t.number,
+                penalty=penalty,
+                lam=float(t.params[f"lambda_{penalty}"]),
+                l1_ratio=float(t.params.get("l1_ratio", penalty_l1_ratio(penalty, 0.5))),
+                fold_scores=[float(s) for s in attrs.get("fold_scores", [])],
+                state=states[t.state],
+                converged=bool(attrs.get("converged", True)),
+                n_nonzero=attrs.get("n_nonzero"),
+                error=attrs.get("error"),
+            )
+        )
+    return points
+
+
+def initial_design(space: SearchSpace, budget: int) -> list[dict[str, Any]]:
+    """A few log-spaced λ per penalty (the middle of the l1_ratio range for the elastic net)."""
+    per_penalty = min(3, budget // (3 * len(space.penalties)))
+    if per_penalty == 0:
+        return []
+    fractions = [(i + 1) / (per_penalty + 1) for i in range(per_penalty)]
+    mid_ratio = sum(space.l1_ratio_range) / 2
+    design = []
+    for frac in fractions:
+        for penalty in space.penalties:
+            lo, hi = space.ranges[penalty]
+            lam = math.exp(math.log(lo) + frac * (math.log(hi) - math.log(lo)))
+            design.append(_params(penalty, lam, mid_ratio))
+    return design
+
+
+def propose_refinement(points: list[Point], space: SearchSpace) -> dict[str, Any] | None:
+    """The next refine-phase configuration, or None when λ.min and λ.1se are pinned."""
+    sel = select(points)
+    if sel is None:
+        return None
+    best = sel.best
+    same = sorted((p for p in candidates(points) if p.penalty == best.penalty), key=lambda p: p.lam)
+    if best.penalty == "elasticnet":
+        same = [p for p in same if abs(p.l1_ratio - best.l1_ratio) < 1e-9] or same
+    seen = {(p.penalty, round(math.log10(p.lam), 6), round(p.l1_ratio, 6)) for p in points}
+
+    def fresh(lam: float) -> dict[str, Any] | None:
+        key = (best.penalty, round(math.log10(lam), 6), round(best.l1_ratio, 6))
+        return None if key in seen else _params(best.penalty, lam, best.l1_ratio)
+
+    # 1. The best λ on an edge of the range: step a decade past it (the range widens).
+    lo0, hi0 = space.ranges[best.penalty]
+    lo, hi = space.bounds(best.penalty)
+    at_low = best.lam <= same[0].lam and math.log10(best.lam / lo) < EDGE_DECADES
+    if at_low and math.log10(lo0 / best.lam) < MAX_WIDEN_DECADES:
+        new = best.lam / 10
+        space.widened[best.penalty] = (min(lo, new), hi)
+        if (proposal := fresh(new)) is not None:
+            return proposal
+    at_high = best.lam >= same[-1].lam and math.log10(hi / best.lam) < EDGE_DECADES
+    if at_high and math.log10(best.lam / hi0) < MAX_WIDEN_DECADES:
+        new = best.lam * 10
+        space.widened[best.penalty] = (lo, max(hi, new))
+        if (proposal := fresh(new)) is not None:
+            return proposal
+
+    # 2. Bisect the wider gap around the best λ (in log λ).
+    i = same.index(best) if best in same else 0
+    gaps = []
+    if i > 0:
+        gaps.append((math.log10(best.lam / same[i - 1].lam), same[i - 1].lam))
+    if i + 1 < len(same):
+        gaps.append((math.log10(same[i + 1].lam / best.lam), same[i + 1].lam))
+    for width, other in sorted(gaps, reverse=True):
+        if width > MIN_GAP_DECADES and (proposal := fresh(math.sqrt(best.lam * other))) is not None:
+            return proposal
+
+    # 3. Bisect between λ.1se and the next larger λ (outside one SE).
+    one = sel.one_se
+    above = [p for p in same if p.lam > one.lam]
+    if above:
+        nxt = above[0]
+        if math.log10(nxt.lam / one.lam) > MIN_GAP_DECADES:
+            return fresh(math.sqrt(one.lam * nxt.lam))
+    return None
+
+
+@dataclass
+class SearchOutcome:
+    study: Any
+    points: list[Point]
+    interrupted: bool = False
+
+
+def run_search(
+    evaluator: Evaluator,
+    space: SearchSpace,
+    *,
+    n_trials: int,
+    seed: int,
+    timeout: float | None = None,
+    progress: ProgressFn | None = None,
+) -> SearchOutcome:
+    """Run the explore and refine phases on one in-memory study; ``n_trials`` trials in all."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=optuna.pruners.NopPruner())
+    objective = Objective(evaluator, space)
+    start = time.monotonic()
+    reserve = min(10, n_trials // 4) if n_trials >= 8 else 0
+    n_explore = n_trials - reserve
+    for params in initial_design(space, n_explore):
+        study.enqueue_trial(params)
+
+    def done(study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
+        if progress is not None:
+            finished = [t for t in study.trials if t.state.is_finished()]
+            values = [t.value for t in finished if t.value is not None and math.isfinite(t.value)]
+            progress(len(finished), n_trials, max(values) if values else None)
+
+    def left() -> float | None:
+        return None if timeout is None else timeout - (time.monotonic() - start)
+
+    interrupted = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # refine points outside the original range
+            study.optimize(objective, n_trials=n_explore, timeout=timeout, callbacks=[done])
+            while len(study.trials) < n_trials and (left() is None or (left() or 0) > 0):
+                proposal = propose_refinement(points_from_trials(study.trials), space)
+                if proposal is not None:
+                    study.enqueue_trial(proposal, user_attrs={"phase": "refine"})
+                study.optimize(objective, n_trials=1, callbacks=[done])
+    except KeyboardInterrupt:
+        interrupted = True
+    return SearchOutcome(study, points_from_trials(study.trials), interrupted)

@@ -1,0 +1,137 @@
+"""regtune against scikit-learn as the oracle: same folds ⇒ same CV scores; a good choice of λ."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import Pipeline
+
+import regtune
+from regtune.api import lambda_ranges
+from regtune.config import TuneConfig
+from regtune.cv import Evaluator, resolve_scorer
+from regtune.data import load_dataset
+from regtune.folds import assign_folds, build_folds
+from regtune.models import get_family
+from regtune.preprocess import make_preprocessor
+
+
+def _setup(source: str, **kw: object):  # type: ignore[no-untyped-def]
+    config = TuneConfig(**kw)  # type: ignore[arg-type]
+    ds = load_dataset(source, target=config.target, task=config.task)
+    family = get_family(ds.task)
+    splits = assign_folds(ds, config)
+    folds = build_folds(ds, splits, center=family.center_folds)
+    return ds, family, splits, folds
+
+
+@pytest.mark.parametrize(
+    "source,target,penalty,lam,r",
+    [
+        ("builtin:diabetes", None, "l1", 0.5, 1.0),
+        ("builtin:diabetes", None, "l2", 0.05, 0.0),
+        ("builtin:diabetes", None, "elasticnet", 0.2, 0.4),
+        ("penguins", "body_mass_g", "l1", 5.0, 1.0),
+        ("builtin:breast_cancer", None, "l2", 1e-2, 0.0),
+        ("builtin:breast_cancer", None, "l1", 1e-2, 1.0),
+        ("builtin:wine", None, "elasticnet", 2e-2, 0.5),
+    ],
+)
+def test_cv_score_equals_cross_val_score_of_the_equivalent_pipeline(
+    source: str, target: str | None, penalty: str, lam: float, r: float, penguins
+) -> None:  # type: ignore[no-untyped-def]
+    src = str(penguins) if source == "penguins" else source
+    ds, family, splits, folds = _setup(src, target=target)
+    name, scorer = resolve_scorer(None, ds.task)
+    ours = Evaluator(folds, family, scorer, tol=1e-10).evaluate(penalty, lam, r).fold_scores
+
+    def pipeline(n: int) -> Pipeline:
+        est = family.estimator(penalty, lam, r, n, tol=1e-10)
+        if hasattr(est, "max_iter"):
+            est.set_params(max_iter=200_000)
+        return Pipeline([("pre", make_preprocessor(ds.numeric, ds.categorical)), ("model", est)])
+
+    if family.native(penalty, lam, r, 100) == family.native(penalty, lam, r, 101):
+        # λ is the native parameter (Lasso / ElasticNet alpha): one pipeline in cross_val_score.
+        ref = list(cross_val_score(pipeline(len(ds.y)), ds.X, ds.y, cv=splits, scoring=name))
+    else:
+        # Ridge's alpha = n·λ and C = 1/(n·λ) depend on each fold's own n: one pipeline per fold.
+        ref = []
+        for train, test in splits:
+            fitted = pipeline(len(train)).fit(ds.X.iloc[train], ds.y[train])
+            ref.append(scorer(fitted, ds.X.iloc[test], ds.y[test]))
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
+
+
+def _dense_grid_best(source: str) -> float:
+    ds, family, _, folds = _setup(source)
+    _, scorer = resolve_scorer(None, ds.task)
+    ev = Evaluator(folds, family, scorer, tol=1e-4)
+    X_all = make_preprocessor(ds.numeric, ds.categorical).fit_transform(ds.X)
+    ranges = lambda_ranges(family, X_all, ds.y, ("l1", "l2", "elasticnet"), None, None)
+    best = -np.inf
+    for penalty, ratios in (("l1", [1.0]), ("l2", [0.0]), ("elasticnet", [0.1, 0.5, 0.9])):
+        lo, hi = ranges[penalty]
+        for r in ratios:
+            for lam in np.geomspace(lo, hi, 60):
+                best = max(best, float(np.mean(ev.evaluate(penalty, lam, r).fold_scores)))
+    return best
+
+
+@pytest.mark.parametrize("source", ["builtin:diabetes", "builtin:breast_cancer"])
+def test_chosen_point_is_within_1e3_of_a_dense_grid_on_the_same_folds(source: str) -> None:
+    result = regtune.tune(source, n_trials=60, seed=0)
+    grid = _dense_grid_best(source)
+    assert result.min.point.mean >= grid - 1e-3, (result.min.point, grid)
+
+
+def test_same_seed_same_result_and_rule_1se_chooses_a_larger_lambda() -> None:
+    a = regtune.tune("builtin:diabetes", n_trials=25, seed=3)
+    b = regtune.tune("builtin:diabetes", n_trials=25, seed=3, rule="1se")
+    assert a.min.point.trial == b.min.point.trial
+    assert a.min.point.lam == b.min.point.lam
+    assert [p.fold_scores for p in a.curve] == [p.fold_scores for p in b.curve]
+    assert b.chosen.point is b.one_se.point
+    assert b.chosen.point.lam >= a.chosen.point.lam
+    assert b.chosen.rule == "1se"
+
+
+def test_failed_fits_are_recorded_and_the_search_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from regtune.models.least_squares import LeastSquares
+
+    real = LeastSquares.fit_fold
+
+    def flaky(self, fold, penalty, lam, l1_ratio, tol):  # type: ignore[no-untyped-def]
+        if penalty == "l1":
+            raise ValueError("solver exploded")
+        return real(self, fold, penalty, lam, l1_ratio, tol)
+
+    monkeypatch.setattr(LeastSquares, "fit_fold", flaky)
+    result = regtune.tune("builtin:diabetes", n_trials=12)
+    assert result.study["failed"] > 0
+    assert result.chosen.point.penalty != "l1"
+    assert any("solver exploded" in w for w in result.warnings)
+    failed = [p for p in result.to_dict()["curve"] if p["state"] == "failed"]
+    assert failed and all(p["penalty"] == "l1" for p in failed)
+
+
+def test_unconverged_fits_are_counted_not_printed(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    import regtune.models.least_squares as ls
+
+    monkeypatch.setattr(ls, "MAX_ITER", 1)
+    result = regtune.tune("builtin:diabetes", n_trials=12, penalties=("l1", "l2"))
+    assert result.study["unconverged"] > 0
+    assert result.chosen.point.converged
+    captured = capsys.readouterr()
+    assert "ConvergenceWarning" not in captured.err + captured.out
+
+
+def test_best_lambda_on_the_edge_widens_the_range() -> None:
+    # A range far above the optimum: the best λ sits on its lower edge and the range must widen.
+    result = regtune.tune("builtin:diabetes", n_trials=30, penalties=("l1",), lambda_min=5.0, lambda_max=50.0)
+    summary = result.per_penalty[0]
+    assert summary.widened
+    assert summary.lambda_range[0] < 5.0
+    assert result.min.point.lam < 5.0
+    assert any("widened" in w for w in result.warnings)

@@ -1,0 +1,125 @@
+"""Each family's λ mapping is numerically right: the estimator it builds minimises the λ objective
+``mean loss + λ·(r‖w‖₁ + (1 − r)/2‖w‖²)`` (checked through its optimality conditions)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import expit
+from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.preprocessing import StandardScaler
+
+from regtune.folds import Fold
+from regtune.models import LeastSquares, Logistic
+from regtune.models._logistic_solver import fit_logistic_enet
+
+
+def _regression(n: int = 80, p: int = 8, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    y = X[:, 0] * 2 - X[:, 1] + rng.normal(size=n) + 5.0
+    return X, y
+
+
+def _kkt_residual(grad: np.ndarray, w: np.ndarray, lam: float, r: float) -> float:
+    """Largest violation of 0 ∈ grad + λ(1−r)w + λr·∂‖w‖₁ (grad of the mean loss)."""
+    smooth = grad + lam * (1 - r) * w
+    active = w != 0
+    viol_active = np.abs(smooth[active] + lam * r * np.sign(w[active]))
+    viol_zero = np.maximum(np.abs(smooth[~active]) - lam * r, 0.0)
+    return float(np.max(np.concatenate([viol_active, viol_zero, [0.0]])))
+
+
+@pytest.mark.parametrize("penalty,r", [("l1", 1.0), ("elasticnet", 0.3), ("l2", 0.0)])
+@pytest.mark.parametrize("lam", [0.02, 0.3])
+def test_least_squares_mapping_minimises_the_lambda_objective(penalty: str, r: float, lam: float) -> None:
+    X, y = _regression()
+    est = LeastSquares().estimator(penalty, lam, r, X.shape[0], tol=1e-10)
+    if hasattr(est, "max_iter"):
+        est.set_params(max_iter=100_000)
+    est.fit(X, y)
+    resid = y - X @ est.coef_ - est.intercept_
+    grad = -X.T @ resid / X.shape[0]
+    assert abs(resid.mean()) < 1e-8  # unpenalised intercept
+    assert _kkt_residual(grad, est.coef_, lam, r) < 1e-6
+
+
+def test_ridge_native_alpha_is_n_lambda() -> None:
+    assert LeastSquares().native("l2", 0.5, 0.0, 200) == {"alpha": 100.0}
+    assert LeastSquares().native("l1", 0.5, 1.0, 200) == {"alpha": 0.5}
+    assert Logistic().native("l2", 0.01, 0.0, 200) == {"C": pytest.approx(0.5)}
+
+
+def test_fold_ridge_from_svd_equals_sklearn_ridge() -> None:
+    from sklearn.linear_model import Ridge
+
+    X, y = _regression()
+    Xc = X - X.mean(axis=0)
+    fold = Fold(0, np.arange(60), np.arange(60, 80), Xc[:60] - Xc[:60].mean(0), Xc[60:], y[:60], y[60:])
+    for lam in (1e-3, 0.1, 10.0):
+        ours = LeastSquares().fit_fold(fold, "l2", lam, 0.0, tol=1e-8)
+        ref = Ridge(alpha=60 * lam).fit(fold.X_train, fold.y_train)
+        np.testing.assert_allclose(ours.coef, ref.coef_, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(ours.model.predict(fold.X_test), ref.predict(fold.X_test), rtol=1e-8)
+
+
+def _binary() -> tuple[np.ndarray, np.ndarray]:
+    X, y = load_breast_cancer(return_X_y=True)
+    return StandardScaler().fit_transform(X[:, :8]), y
+
+
+@pytest.mark.parametrize("lam", [1e-3, 3e-2])
+def test_logistic_l2_mapping_minimises_the_lambda_objective(lam: float) -> None:
+    X, y = _binary()
+    est = Logistic().estimator("l2", lam, 0.0, X.shape[0], tol=1e-10).fit(X, y)
+    w = est.coef_[0]
+    prob = expit(X @ w + est.intercept_[0])
+    grad = X.T @ (prob - y) / X.shape[0]
+    assert np.max(np.abs(grad + lam * w)) < 1e-6
+
+
+@pytest.mark.parametrize("r", [1.0, 0.5])
+@pytest.mark.parametrize("lam", [2e-3, 2e-2])
+def test_logistic_enet_solver_satisfies_kkt_and_matches_saga(r: float, lam: float) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _binary()
+    n = X.shape[0]
+    sol = fit_logistic_enet(X, y, np.unique(y), lam, r, tol=1e-9)
+    assert sol.converged
+    w = sol.coef[0]
+    prob = expit(X @ w + sol.intercept[0])
+    assert abs(np.mean(prob - y)) < 1e-7
+    assert _kkt_residual(X.T @ (prob - y) / n, w, lam, r) < 1e-6
+    saga = LogisticRegression(C=1 / (n * lam), l1_ratio=r, solver="saga", tol=1e-10, max_iter=200_000).fit(X, y)
+    np.testing.assert_allclose(saga.coef_[0], w, atol=2e-4)
+
+
+def test_multinomial_solver_satisfies_kkt() -> None:
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    classes = np.unique(y)
+    lam, r = 5e-3, 0.7
+    sol = fit_logistic_enet(X, y, classes, lam, r, tol=1e-9)
+    assert sol.converged
+    eta = X @ sol.coef.T + sol.intercept
+    P = np.exp(eta - eta.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    Y = (y[:, None] == classes[None, :]).astype(float)
+    grad = (P - Y).T @ X / X.shape[0]
+    assert _kkt_residual(grad.ravel(), sol.coef.ravel(), lam, r) < 1e-6
+
+
+def test_lambda_max_zeroes_every_l1_coefficient() -> None:
+    X, y = _regression()
+    lmax = LeastSquares().lambda_max(X, y)
+    just_above = LeastSquares().estimator("l1", lmax * 1.001, 1.0, len(y), 1e-10).fit(X, y)
+    just_below = LeastSquares().estimator("l1", lmax * 0.95, 1.0, len(y), 1e-10).fit(X, y)
+    assert np.count_nonzero(just_above.coef_) == 0
+    assert np.count_nonzero(just_below.coef_) > 0
+    Xb, yb = _binary()
+    lmax_b = Logistic().lambda_max(Xb, yb)
+    above = fit_logistic_enet(Xb, yb, np.unique(yb), lmax_b * 1.001, 1.0, tol=1e-9)
+    below = fit_logistic_enet(Xb, yb, np.unique(yb), lmax_b * 0.95, 1.0, tol=1e-9)
+    assert np.count_nonzero(above.coef) == 0
+    assert np.count_nonzero(below.coef) > 0
