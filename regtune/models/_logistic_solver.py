@@ -23,6 +23,8 @@ import numpy as np
 from scipy.special import expit, log_expit
 
 MIN_WEIGHT = 1e-6
+#: A Newton step that lowers the objective by less than this fraction counts as converged.
+FLAT_OBJECTIVE = 1e-10
 
 
 @dataclass
@@ -93,7 +95,7 @@ def _enet_gram(Q: np.ndarray, q: np.ndarray, lam: float, r: float, start: np.nda
     from sklearn.linear_model import ElasticNet
 
     evals, evecs = np.linalg.eigh(Q)
-    keep = evals > max(float(evals[-1]), 1e-300) * 1e-12
+    keep = evals > max(float(evals[-1]), 1e-300) * 1e-14
     m = int(keep.sum())
     root = np.sqrt(evals[keep])
     A = np.sqrt(m) * (root[:, None] * evecs[:, keep].T)
@@ -123,11 +125,14 @@ def _multinomial_step(
     lam: float,
     r: float,
     tol: float,
+    damping: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The proximal-Newton direction (dW, db) of the multinomial problem, with the full Hessian.
 
     The unpenalised intercepts are eliminated by a Schur complement (pseudo-inverse: the symmetric
     parametrisation makes their Hessian singular), leaving an elastic net in Gram form for the weights.
+    ``damping``·I (relative to the largest curvature) is added to the weights' Hessian, Levenberg–
+    Marquardt style: near-separable data make it nearly singular, and undamped steps then explode.
     """
     n, p = X.shape
     K = Y.shape[1]
@@ -153,6 +158,7 @@ def _multinomial_step(
     Hbb_pinv = np.linalg.pinv(Hbb, hermitian=True)
     Q = Hww2 - Hwb2 @ Hbb_pinv @ Hwb2.T
     Q = 0.5 * (Q + Q.T)
+    Q[np.diag_indices_from(Q)] += damping * max(float(np.max(np.diag(Q))), 1e-12)
     g = g_w - Hwb2 @ (Hbb_pinv @ g_b)
     w = W.ravel()
     v = _enet_gram(Q, Q @ w - g, lam, r, w, tol)
@@ -196,7 +202,8 @@ def fit_logistic_enet(
 ) -> LogisticSolution:
     """Fit the penalised logistic model.
 
-    Converged when a Newton step moves no coefficient or intercept by more than ``tol``·max(1, ‖W‖∞).
+    Converged when a Newton step moves no coefficient or intercept by more than ``tol``·max(1, ‖W‖∞),
+    or lowers the objective by less than ``FLAT_OBJECTIVE`` of its value.
     """
     p = X.shape[1]
     Y = (y[:, None] == classes[None, :]).astype(np.float64)
@@ -213,6 +220,7 @@ def fit_logistic_enet(
     eta = X @ W.T + b
     f = _loss(eta, Y, binary) + _penalty(W, lam, r)
     inner_tol = tol * 1e-2
+    damping = 1e-8
     for it in range(1, max_iter + 1):
         if binary:
             prob = expit(eta[:, 0])
@@ -221,14 +229,20 @@ def fit_logistic_enet(
             beta, b0 = _weighted_enet(X, w, z, lam, r, W[0], inner_tol)
             d_W, d_b = (beta - W[0])[None, :], np.array([b0 - b[0]])
         else:
-            d_W, d_b = _multinomial_step(X, Y, W, b, eta, lam, r, inner_tol)
+            d_W, d_b = _multinomial_step(X, Y, W, b, eta, lam, r, inner_tol, damping)
         delta = X @ d_W.T + d_b
         accepted = _line_search(f, eta, delta, W, d_W, Y, lam, r, binary)
         if accepted is None:  # no decrease along the Newton direction: at the optimum to precision
             return LogisticSolution(W, b, True, it)
+        f_prev = f
         t, f = accepted
+        damping = max(damping / 10, 1e-10) if t == 1.0 else min(damping * 10, 1.0)
         W, b, eta = W + t * d_W, b + t * d_b, eta + t * delta
         step = t * max(float(np.max(np.abs(d_W), initial=0.0)), float(np.max(np.abs(d_b))))
         if step <= tol * max(1.0, float(np.max(np.abs(W), initial=0.0))):
+            return LogisticSolution(W, b, True, it)
+        if f_prev - f <= FLAT_OBJECTIVE * f:
+            # The objective no longer moves: what remains is drift along a flat valley (near-separable
+            # classes, where the multinomial optimum is barely determined), not progress.
             return LogisticSolution(W, b, True, it)
     return LogisticSolution(W, b, False, max_iter)
