@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: demo test test-slow lint format clean
+.PHONY: demo test test-slow lint format clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,3 +39,10 @@ format: $(DEV)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+## bench: regtune against the peer scripts on the same folds (writes benchmarks/results/)
+bench: $(DEV)
+	$(BIN)/python benchmarks/run.py
+
+bench-quick: $(DEV)
+	$(BIN)/python benchmarks/run.py --quick

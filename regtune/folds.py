@@ -94,11 +94,20 @@ class Fold:
     def n_train(self) -> int:
         return int(self.X_train.shape[0])
 
+    def centered_y(self) -> np.ndarray:
+        """``y − ȳ`` of the training rows, computed once."""
+        if "yc" not in self.cache:
+            self.cache["yc"] = self.y_train - self.y_train.mean()
+        result: np.ndarray = self.cache["yc"]
+        return result
+
     def gram(self) -> tuple[np.ndarray, np.ndarray]:
-        """``XᵀX`` and ``Xᵀy`` of the (centred) training matrix, computed once."""
+        """``XᵀX`` and ``Xᵀ(y − ȳ)`` of the (centred) training matrix, computed once."""
+        import numpy as np
+
         if "gram" not in self.cache:
             X = self.X_train
-            self.cache["gram"] = (X.T @ X, X.T @ (self.y_train - self.y_train.mean()))
+            self.cache["gram"] = (np.ascontiguousarray(X.T @ X), X.T @ self.centered_y())
         result: tuple[np.ndarray, np.ndarray] = self.cache["gram"]
         return result
 
@@ -108,7 +117,7 @@ class Fold:
 
         if "svd" not in self.cache:
             U, s, Vt = np.linalg.svd(self.X_train, full_matrices=False)
-            self.cache["svd"] = (s, Vt, U.T @ (self.y_train - self.y_train.mean()))
+            self.cache["svd"] = (s, Vt, U.T @ self.centered_y())
         result: tuple[np.ndarray, np.ndarray, np.ndarray] = self.cache["svd"]
         return result
 

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 MAX_WIDEN_DECADES = 3.0
 #: A best λ closer than this (decades) to an edge of the range counts as on the edge.
 EDGE_DECADES = 0.35
+#: An edge where the best beats its neighbour by at most this many SEs is flat: no widening there.
+FLAT_SE = 1e-3
 #: Gaps (decades) narrower than this are not bisected further.
 MIN_GAP_DECADES = 0.04
 
@@ -135,6 +137,17 @@ def initial_design(space: SearchSpace, budget: int) -> list[dict[str, Any]]:
     return design
 
 
+def _flat(best: Point, neighbour: list[Point]) -> bool:
+    """Whether the curve is flat at an edge: the best beats its neighbour by a negligible margin.
+
+    Past such an edge the score cannot improve by anything that matters (e.g. least squares with
+    n ≫ p as λ → 0), so the range is not widened there; the result still says the λ is on the edge.
+    """
+    if not neighbour or not math.isfinite(best.se):
+        return False
+    return best.mean - neighbour[0].mean <= FLAT_SE * best.se
+
+
 def propose_refinement(points: list[Point], space: SearchSpace) -> dict[str, Any] | None:
     """The next refine-phase configuration, or None when λ.min and λ.1se are pinned."""
     sel = select(points)
@@ -154,13 +167,13 @@ def propose_refinement(points: list[Point], space: SearchSpace) -> dict[str, Any
     lo0, hi0 = space.ranges[best.penalty]
     lo, hi = space.bounds(best.penalty)
     at_low = best.lam <= same[0].lam and math.log10(best.lam / lo) < EDGE_DECADES
-    if at_low and math.log10(lo0 / best.lam) < MAX_WIDEN_DECADES:
+    if at_low and math.log10(lo0 / best.lam) < MAX_WIDEN_DECADES and not _flat(best, same[1:2]):
         new = best.lam / 10
         space.widened[best.penalty] = (min(lo, new), hi)
         if (proposal := fresh(new)) is not None:
             return proposal
     at_high = best.lam >= same[-1].lam and math.log10(hi / best.lam) < EDGE_DECADES
-    if at_high and math.log10(best.lam / hi0) < MAX_WIDEN_DECADES:
+    if at_high and math.log10(best.lam / hi0) < MAX_WIDEN_DECADES and not _flat(best, same[-2:-1]):
         new = best.lam * 10
         space.widened[best.penalty] = (lo, max(hi, new))
         if (proposal := fresh(new)) is not None:

@@ -115,7 +115,7 @@ def coef_table(result: TuneResult, n: int) -> RenderableType:
 
     top = sorted(result.coefficients, key=lambda c: abs(c[1]), reverse=True)[:n]
     table = Table(
-        title=f"top {len(top)} of {len(result.coefficients)} coefficients (refit on all rows)",
+        title=f"top {len(top)} of {len(result.coefficients)} coefficients",
         title_justify="left",
     )
     table.add_column("feature")

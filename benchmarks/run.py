@@ -1,0 +1,257 @@
+"""`make bench`: regtune against the peers on the same data and the same folds, in one run.
+
+Contenders, each a whole process started the same way (import included, median of --runs runs):
+  regtune        the installed command, as a user runs it (`regtune tune CSV -y T --json F`)
+  path script    LassoCV + RidgeCV(cv=folds) + ElasticNetCV, or LogisticRegressionCV with
+                 l1_ratios=(1.0,) and (0.0,) — the better kept (benchmarks/peer_path.py)
+  optuna script  TPE, a Pipeline in cross_val_score per trial, regtune's number of trials
+                 (benchmarks/peer_optuna.py)
+and an oracle: a dense λ grid per penalty (and l1_ratio grid) evaluated in this process on the same
+folds. Every contender's choice is scored on the same folds by the same evaluator (in-fold
+preprocessing, solved to tolerance), so regret = oracle best − that score compares choices, not
+solvers. Writes benchmarks/results/bench.md and bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+
+
+@dataclass
+class Bench:
+    name: str
+    csv: Path
+    target: str
+    task: str
+
+
+def prepare(data_dir: Path, tmp: Path, quick: bool) -> list[Bench]:
+    """Write every benchmark table as a CSV (built-ins too, so every contender reads a file)."""
+    from sklearn import datasets
+
+    benches = []
+    builtins = ["diabetes", "breast_cancer"] if quick else ["diabetes", "breast_cancer", "digits"]
+    for name in builtins:
+        frame = getattr(datasets, f"load_{name}")(as_frame=True).frame
+        path = tmp / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        task = "regression" if name == "diabetes" else "classification"
+        benches.append(Bench(name, path, "target", task))
+    diamonds = data_dir / "diamonds.csv"
+    churn = data_dir / "churn.csv"
+    for path in (diamonds, churn):
+        if not path.exists():
+            sys.exit(f"benchmark data not found: {path} (give --data-dir, the folder with diamonds.csv and churn.csv)")
+    frame = pd.read_csv(diamonds)
+    frame["log_price"] = np.log(frame.pop("price"))
+    sizes = [10_000] if quick else [10_000, 25_000, len(frame)]
+    for size in sizes:
+        sub = frame if size >= len(frame) else frame.sample(n=size, random_state=0)
+        path = tmp / f"diamonds_{size}.csv"
+        sub.to_csv(path, index=False)
+        label = "diamonds" if size >= len(frame) else f"diamonds-{size // 1000}k"
+        benches.append(Bench(label, path, "log_price", "regression"))
+    benches.append(Bench("churn", churn, "churn", "classification"))
+    return benches
+
+
+def run_isolated(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
+    """Each measurement in a fresh helper process, so ru_maxrss is that command's own peak."""
+    helper = (
+        "import json,resource,subprocess,sys,time;"
+        "t=time.perf_counter();p=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
+        "w=time.perf_counter()-t;"
+        "print(json.dumps({'wall':w,'rss':resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024,"
+        "'rc':p.returncode,'out':p.stdout,'err':p.stderr[-3000:]}))"
+    )
+    proc = subprocess.run([sys.executable, "-c", helper, *cmd], cwd=cwd, capture_output=True, text=True, check=True)
+    rec = json.loads(proc.stdout)
+    if rec["rc"] != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({rec['rc']}):\n{rec['err']}")
+    return rec["wall"], rec["rss"], rec["out"]
+
+
+def measure(cmd: list[str], runs: int) -> dict:
+    walls, peaks, out = [], [], ""
+    for _ in range(runs):
+        wall, peak, out = run_isolated(cmd, HERE)
+        walls.append(wall)
+        peaks.append(peak)
+    return {"wall_s": statistics.median(walls), "walls": walls, "peak_mib": max(peaks), "stdout": out}
+
+
+def oracle(bench: Bench, lam_points: int) -> tuple[object, float, dict]:
+    """The evaluator on regtune's folds, and the best point of a dense grid per penalty."""
+    from regtune.api import lambda_ranges
+    from regtune.config import TuneConfig
+    from regtune.cv import Evaluator, resolve_scorer
+    from regtune.data import load_dataset
+    from regtune.folds import assign_folds, build_folds
+    from regtune.models import get_family
+    from regtune.preprocess import make_preprocessor
+
+    ds = load_dataset(str(bench.csv), target=bench.target, task=bench.task)
+    family = get_family(ds.task)
+    folds = build_folds(ds, assign_folds(ds, TuneConfig(seed=0)), center=family.center_folds)
+    _, scorer = resolve_scorer(None, ds.task)
+    ev = Evaluator(folds, family, scorer, tol=1e-4)
+    X_all = make_preprocessor(ds.numeric, ds.categorical).fit_transform(ds.X)
+    ranges = lambda_ranges(family, X_all, ds.y, ("l1", "l2", "elasticnet"), None, None)
+    best = (-math.inf, {})
+    grid = (("l1", (1.0,)), ("l2", (0.0,)), ("elasticnet", (0.1, 0.3, 0.5, 0.7, 0.9)))
+    for penalty, ratios in grid:
+        lo, hi = ranges[penalty]
+        for r in ratios:
+            # Decreasing λ: a warm-started path. One decade wider on each side than regtune searches.
+            for lam in np.geomspace(hi * 10, lo / 10, lam_points):
+                score = float(np.mean(ev.evaluate(penalty, float(lam), r).fold_scores))
+                if score > best[0]:
+                    best = (score, {"penalty": penalty, "lambda": float(lam), "l1_ratio": r})
+    return ev, best[0], best[1]
+
+
+def score_choice(ev, choice: dict) -> float:  # type: ignore[no-untyped-def]
+    return float(np.mean(ev.evaluate(choice["penalty"], choice["lambda"], choice["l1_ratio"]).fold_scores))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer datasets, one run each")
+    parser.add_argument("--runs", type=int, default=None, help="runs per contender (default 3, quick 1)")
+    parser.add_argument("--n-trials", type=int, default=60)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--only", default=None, help="comma-separated dataset names")
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    opts = parser.parse_args()
+    runs = opts.runs or (1 if opts.quick else 3)
+    regtune_exe = str(Path(sys.executable).parent / "regtune")
+    opts.out.mkdir(parents=True, exist_ok=True)
+
+    baseline = measure([sys.executable, "-c", "import pandas, sklearn.linear_model, optuna"], runs)["wall_s"]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        benches = prepare(opts.data_dir, tmp, opts.quick)
+        if opts.only:
+            wanted = set(opts.only.split(","))
+            benches = [b for b in benches if b.name in wanted]
+        for bench in benches:
+            print(f"[{bench.name}] …", file=sys.stderr, flush=True)
+            result_json = tmp / f"{bench.name}.regtune.json"
+            n = str(opts.n_trials)
+            cmds = {
+                "regtune": [
+                    regtune_exe,
+                    "tune",
+                    str(bench.csv),
+                    "-y",
+                    bench.target,
+                    "--task",
+                    bench.task,
+                    "--seed",
+                    "0",
+                    "-n",
+                    n,
+                    "--json",
+                    str(result_json),
+                ],
+                "path script": [sys.executable, "peer_path.py", str(bench.csv), bench.target, bench.task, n],
+                "optuna script": [sys.executable, "peer_optuna.py", str(bench.csv), bench.target, bench.task, n],
+            }
+            measured = {name: measure(cmd, runs) for name, cmd in cmds.items()}
+            doc = json.loads(result_json.read_text())
+            chosen = doc["chosen"]
+            choices = {
+                "regtune": {"penalty": chosen["penalty"], "lambda": chosen["lambda"], "l1_ratio": chosen["l1_ratio"]},
+                "path script": json.loads(measured["path script"]["stdout"]),
+                "optuna script": json.loads(measured["optuna script"]["stdout"]),
+            }
+            t0 = time.perf_counter()
+            ev, best, best_point = oracle(bench, lam_points=25 if bench.name == "digits" else 60)
+            oracle_s = time.perf_counter() - t0
+            row = {
+                "dataset": bench.name,
+                "rows": doc["dataset"]["n_rows"],
+                "task": bench.task,
+                "oracle": {"cv": best, **best_point, "seconds": oracle_s},
+                "baseline_import_s": baseline,
+                "regtune_fold_fits": doc["cv"].get("n_fold_fits"),
+                "contenders": {},
+            }
+            for name, m in measured.items():
+                cv = score_choice(ev, choices[name])
+                row["contenders"][name] = {
+                    **choices[name],
+                    "cv": cv,
+                    "regret": best - cv,
+                    "wall_s": m["wall_s"],
+                    "walls": m["walls"],
+                    "peak_mib": m["peak_mib"],
+                }
+            rows.append(row)
+            print(format_row(row), file=sys.stderr, flush=True)
+    (opts.out / "bench.json").write_text(json.dumps({"runs": runs, "n_trials": opts.n_trials, "rows": rows}, indent=2))
+    md = markdown(rows, runs, opts.n_trials, baseline)
+    (opts.out / "bench.md").write_text(md)
+    print(md)
+
+
+def format_row(row: dict) -> str:
+    c = row["contenders"]
+    return " | ".join(
+        f"{name}: {v['wall_s']:.2f}s {v['peak_mib']:.0f}MiB regret {v['regret']:.2e}" for name, v in c.items()
+    )
+
+
+def markdown(rows: list[dict], runs: int, n_trials: int, baseline: float) -> str:
+    lines = [
+        f"# regtune benchmark — {time.strftime('%Y-%m-%d %H:%M')} · {os.cpu_count()} cores · median of {runs} run(s)"
+        f" · {n_trials} trials",
+        "",
+        f"Whole-process wall time (import included; importing pandas+sklearn+optuna alone takes {baseline:.2f} s).",
+        "Regret = oracle's best CV score − the CV score of the contender's choice, both on the same folds.",
+        "",
+        "| dataset | rows | contender | choice | CV score | regret | wall s | outside imports s | peak MiB |"
+        " time ratio regtune/peer | memory ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        c = row["contenders"]
+        ours = c["regtune"]
+        for name, v in c.items():
+            choice = f"{v['penalty']} λ={v['lambda']:.3g}" + (
+                f" r={v['l1_ratio']:.2f}" if v["penalty"] == "elasticnet" else ""
+            )
+            ratio = "—" if name == "regtune" else f"{ours['wall_s'] / v['wall_s']:.2f}"
+            mem = "—" if name == "regtune" else f"{ours['peak_mib'] / v['peak_mib']:.2f}"
+            lines.append(
+                f"| {row['dataset']} | {row['rows']} | {name} | {choice} | {v['cv']:.5f} | {v['regret']:.1e} |"
+                f" {v['wall_s']:.2f} | {max(v['wall_s'] - baseline, 0):.2f} | {v['peak_mib']:.0f} | {ratio} | {mem} |"
+            )
+        o = row["oracle"]
+        lines.append(
+            f"| {row['dataset']} | {row['rows']} | oracle (dense grid) | {o['penalty']} λ={o['lambda']:.3g} |"
+            f" {o['cv']:.5f} | 0 | — | — | — | — | — |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
