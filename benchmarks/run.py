@@ -111,11 +111,11 @@ def oracle(bench: Bench, lam_points: int) -> tuple[object, float, dict]:
     family = get_family(ds.task)
     folds = build_folds(ds, assign_folds(ds, TuneConfig(seed=0)), center=family.center_folds)
     _, scorer = resolve_scorer(None, ds.task)
-    ev = Evaluator(folds, family, scorer, tol=1e-4)
+    ev = Evaluator(folds, family, scorer, tol=1e-4, n_jobs=os.cpu_count() or 1).__enter__()
     X_all = make_preprocessor(ds.numeric, ds.categorical).fit_transform(ds.X)
     ranges = lambda_ranges(family, X_all, ds.y, ("l1", "l2", "elasticnet"), None, None)
     best = (-math.inf, {})
-    grid = (("l1", (1.0,)), ("l2", (0.0,)), ("elasticnet", (0.1, 0.3, 0.5, 0.7, 0.9)))
+    grid = (("l1", (1.0,)), ("l2", (0.0,)), ("elasticnet", (0.1, 0.5, 0.9)))
     for penalty, ratios in grid:
         lo, hi = ranges[penalty]
         for r in ratios:
@@ -184,7 +184,7 @@ def main() -> None:
                 "optuna script": json.loads(measured["optuna script"]["stdout"]),
             }
             t0 = time.perf_counter()
-            ev, best, best_point = oracle(bench, lam_points=25 if bench.name == "digits" else 60)
+            ev, best, best_point = oracle(bench, lam_points=25 if bench.name == "digits" else 50)
             oracle_s = time.perf_counter() - t0
             row = {
                 "dataset": bench.name,
@@ -205,6 +205,7 @@ def main() -> None:
                     "walls": m["walls"],
                     "peak_mib": m["peak_mib"],
                 }
+            ev.__exit__()
             rows.append(row)
             print(format_row(row), file=sys.stderr, flush=True)
     (opts.out / "bench.json").write_text(json.dumps({"runs": runs, "n_trials": opts.n_trials, "rows": rows}, indent=2))

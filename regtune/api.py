@@ -178,15 +178,16 @@ def tune(
         ranges=lambda_ranges(family, X_all, dataset.y, config.penalties, config.lambda_min, config.lambda_max),
     )
 
-    evaluator = Evaluator(folds, family, scorer, config.tol)
-    outcome = run_search(
-        evaluator,
-        space,
-        n_trials=config.n_trials,
-        seed=config.seed,
-        timeout=config.timeout,
-        progress=progress,
-    )
+    with Evaluator(folds, family, scorer, config.tol, n_jobs=config.n_jobs) as evaluator:
+        outcome = run_search(
+            evaluator,
+            space,
+            n_trials=config.n_trials,
+            seed=config.seed,
+            timeout=config.timeout,
+            progress=progress,
+            prune=config.prune,
+        )
     points = outcome.points
     selection = select(points)
     if selection is None:

@@ -157,6 +157,12 @@ def tune(
         str | None,
         typer.Option("--trials-csv", help="Write the CV curve (one row per trial) as CSV to PATH or -."),
     ] = None,
+    prune: Annotated[
+        bool, typer.Option("--prune/--no-prune", help="Stop trials that are clearly worse after a few folds.")
+    ] = True,
+    n_jobs: Annotated[
+        int, typer.Option("--n-jobs", "-j", help="Worker processes fitting the folds of a trial in parallel.")
+    ] = 1,
     coef: Annotated[int, typer.Option(help="Also show the N largest coefficients of the refit model.")] = 0,
     debug: Annotated[bool, typer.Option(help="Show a traceback on errors.")] = False,
 ) -> None:
@@ -193,6 +199,8 @@ def tune(
             rule=rule.value,
             lambda_min=lambda_min,
             lambda_max=lambda_max,
+            prune=prune,
+            n_jobs=n_jobs,
         )
         result = _run(source, config)
         _render(result, json_out=json_out, trials_csv=trials_csv, coef=coef)

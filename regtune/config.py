@@ -52,6 +52,8 @@ class TuneConfig:
     lambda_min: float | None = None
     lambda_max: float | None = None
     tol: float = 1e-4
+    prune: bool = True
+    n_jobs: int = 1
 
     def __post_init__(self) -> None:
         if not self.penalties:
@@ -87,6 +89,8 @@ class TuneConfig:
                 f"--lambda-min ({self.lambda_min:g}) must be smaller than --lambda-max "
                 f"({self.lambda_max:g}): swap them or widen the range"
             )
+        if self.n_jobs < 1:
+            raise ConfigError(f"--n-jobs must be at least 1, got {self.n_jobs}")
         if not 0 < self.tol < 1:
             raise ConfigError(f"tol must be in (0, 1), got {self.tol}")
 

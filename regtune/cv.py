@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from regtune.errors import ConfigError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from regtune.folds import Fold
     from regtune.models import Family
 
@@ -38,7 +40,47 @@ def resolve_scorer(name: str | None, task: str) -> tuple[str, Any]:
             f"scorer {name!r} does not fit a {task} task (it is a {kind} or clustering metric):"
             f" use e.g. {DEFAULT_SCORING[task]}"
         )
-    return name, scorer
+    return name, FastScorer(name, scorer) if name in FastScorer.NAMES else scorer
+
+
+class FastScorer:
+    """The value of a common scikit-learn scorer, computed directly with NumPy.
+
+    scikit-learn's scorers validate their inputs on every call (≈3–11 ms here, more than many fold
+    fits). These compute the same numbers (tested against the scorers to 1e-12) for ``r2``,
+    ``neg_mean_squared_error``, ``neg_log_loss`` and ``accuracy``; anything unusual (a label the model
+    has not seen) falls back to the scikit-learn scorer.
+    """
+
+    NAMES = ("r2", "neg_mean_squared_error", "neg_log_loss", "accuracy")
+
+    def __init__(self, name: str, fallback: Any) -> None:
+        self.name = name
+        self.fallback = fallback
+
+    def __call__(self, model: Any, X: np.ndarray, y: np.ndarray) -> float:
+        import numpy as np
+
+        if self.name == "r2":
+            resid = y - model.predict(X)
+            total = y - y.mean()
+            ss_res, ss_tot = float(resid @ resid), float(total @ total)
+            if ss_tot == 0.0:
+                return 1.0 if ss_res == 0.0 else 0.0
+            return 1.0 - ss_res / ss_tot
+        if self.name == "neg_mean_squared_error":
+            resid = y - model.predict(X)
+            return -float(resid @ resid) / len(y)
+        classes = model.classes_
+        idx = np.searchsorted(classes, y)
+        if np.any(idx >= len(classes)) or np.any(classes[np.minimum(idx, len(classes) - 1)] != y):
+            return float(self.fallback(model, X, y))
+        if self.name == "accuracy":
+            return float(np.mean(model.predict(X) == y))
+        proba = model.predict_proba(X)
+        eps = np.finfo(proba.dtype).eps
+        picked = np.clip(proba[np.arange(len(y)), idx], eps, 1 - eps)
+        return float(np.mean(np.log(picked)))
 
 
 @dataclass
@@ -49,39 +91,198 @@ class Evaluation:
     converged: bool
     n_nonzero: float
     n_unconverged: int
+    #: False when ``report`` stopped the evaluation early (a pruned trial): fewer fold scores.
+    complete: bool = True
+
+
+@dataclass
+class FoldResult:
+    """What one fold's fit returns: its score and its solution (kept for warm starts)."""
+
+    score: float
+    converged: bool
+    n_nonzero: int
+    coef: np.ndarray
+    intercept: np.ndarray
+
+
+def fit_and_score(
+    family: Family,
+    fold: Fold,
+    scorer: Any,
+    penalty: str,
+    lam: float,
+    l1_ratio: float,
+    tol: float,
+    warm: tuple[np.ndarray, np.ndarray] | None,
+) -> FoldResult:
+    outcome = family.fit_fold(fold, penalty, lam, l1_ratio, tol, warm)
+    score = float(scorer(outcome.model, fold.X_test, fold.y_test))
+    return FoldResult(
+        score if math.isfinite(score) else math.nan,
+        outcome.converged,
+        outcome.n_nonzero,
+        outcome.coef,
+        outcome.intercept,
+    )
+
+
+class WarmStarts:
+    """Solutions already computed, per (fold, penalty): a new fit starts from the nearest one."""
+
+    def __init__(self) -> None:
+        self._store: dict[tuple[int, str], list[tuple[float, float, np.ndarray, np.ndarray]]] = {}
+
+    def nearest(self, fold: int, penalty: str, lam: float, l1_ratio: float) -> tuple[np.ndarray, np.ndarray] | None:
+        entries = self._store.get((fold, penalty))
+        if not entries:
+            return None
+        target = math.log(lam)
+        best = min(entries, key=lambda e: abs(e[0] - target) + 4.0 * abs(e[1] - l1_ratio))
+        return best[2], best[3]
+
+    def remember(self, fold: int, penalty: str, lam: float, l1_ratio: float, result: FoldResult) -> None:
+        self._store.setdefault((fold, penalty), []).append((math.log(lam), l1_ratio, result.coef, result.intercept))
 
 
 class Evaluator:
-    """Scores configurations on fixed, preprocessed folds with one family and one scorer."""
+    """Scores configurations on fixed, preprocessed folds with one family and one scorer.
 
-    def __init__(self, folds: list[Fold], family: Family, scorer: Any, tol: float) -> None:
+    With ``n_jobs`` > 1 the folds of a configuration are fitted by that many worker processes (forked,
+    so each holds the folds without copying; fold i always goes to worker i mod n_jobs, so each fold's
+    caches are built once). Scores are still reported in fold order and warm starts are kept here, so
+    the trials, their fold scores and the pruning decisions are the same as with ``n_jobs`` = 1.
+    """
+
+    def __init__(self, folds: list[Fold], family: Family, scorer: Any, tol: float, n_jobs: int = 1) -> None:
         self.folds = folds
         self.family = family
         self.scorer = scorer
         self.tol = tol
         self.fits = 0
+        self.warm = WarmStarts()
+        self.n_jobs = max(1, min(n_jobs, len(folds)))
+        self._pool: FoldPool | None = None
+
+    def __enter__(self) -> Evaluator:
+        if self.n_jobs > 1:
+            for fold in self.folds:
+                self.family.prepare_fold(fold)
+            self._pool = FoldPool(self, self.n_jobs)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def evaluate(
         self,
         penalty: str,
         lam: float,
         l1_ratio: float,
-        report: Callable[[float, int], None] | None = None,
+        report: Callable[[float, int], bool] | None = None,
     ) -> Evaluation:
-        """Fit and score every fold; ``report(score, fold)`` is called after each fold (for pruning).
+        """Fit and score every fold; ``report(score, fold)`` is called after each fold and stops the
+        evaluation when it returns True (pruning).
 
-        A fit that raises propagates; a score that is not finite is returned as NaN.
+        A fit that raises propagates (ValueError, ArithmeticError or RuntimeError); a score that is not
+        finite is returned as NaN.
         """
         scores: list[float] = []
         unconverged = 0
         nonzero = 0
-        for fold in self.folds:
-            outcome = self.family.fit_fold(fold, penalty, lam, l1_ratio, self.tol)
-            self.fits += 1
-            score = float(self.scorer(outcome.model, fold.X_test, fold.y_test))
-            unconverged += not outcome.converged
-            nonzero += outcome.n_nonzero
-            scores.append(score if math.isfinite(score) else math.nan)
-            if report is not None:
-                report(scores[-1], fold.index)
+        batch = self.n_jobs if self._pool is not None else 1
+        for start in range(0, len(self.folds), batch):
+            chunk = self.folds[start : start + batch]
+            tasks = [
+                (f.index, penalty, lam, l1_ratio, self.warm.nearest(f.index, penalty, lam, l1_ratio)) for f in chunk
+            ]
+            if self._pool is not None:
+                results = self._pool.run(tasks)
+            else:
+                results = [
+                    fit_and_score(self.family, f, self.scorer, penalty, lam, l1_ratio, self.tol, t[4])
+                    for f, t in zip(chunk, tasks, strict=True)
+                ]
+            for fold, result in zip(chunk, results, strict=True):
+                self.fits += 1
+                self.warm.remember(fold.index, penalty, lam, l1_ratio, result)
+                unconverged += not result.converged
+                nonzero += result.n_nonzero
+                scores.append(result.score)
+                if report is not None and report(result.score, fold.index) and len(scores) < len(self.folds):
+                    return Evaluation(scores, unconverged == 0, nonzero / len(scores), unconverged, complete=False)
         return Evaluation(scores, unconverged == 0, nonzero / len(self.folds), unconverged)
+
+
+def _worker(conn: Any, evaluator: Evaluator) -> None:
+    """A fold worker: fit and score the folds it is sent until told to stop (None)."""
+    import signal
+
+    from threadpoolctl import threadpool_limits
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    with threadpool_limits(limits=1):
+        while True:
+            task = conn.recv()
+            if task is None:
+                break
+            index, penalty, lam, l1_ratio, warm = task
+            try:
+                result: Any = fit_and_score(
+                    evaluator.family,
+                    evaluator.folds[index],
+                    evaluator.scorer,
+                    penalty,
+                    lam,
+                    l1_ratio,
+                    evaluator.tol,
+                    warm,
+                )
+            except (ValueError, ArithmeticError, RuntimeError) as exc:
+                result = exc
+            conn.send(result)
+    conn.close()
+
+
+class FoldPool:
+    """``n`` forked processes, one pipe each; fold i is always fitted by worker i mod n."""
+
+    def __init__(self, evaluator: Evaluator, n: int) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        self.conns = []
+        self.procs = []
+        for _ in range(n):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_worker, args=(child, evaluator), daemon=True)
+            proc.start()
+            child.close()
+            self.conns.append(parent)
+            self.procs.append(proc)
+
+    def run(self, tasks: list[tuple[Any, ...]]) -> list[FoldResult]:
+        used = []
+        for task in tasks:
+            conn = self.conns[task[0] % len(self.conns)]
+            conn.send(task)
+            used.append(conn)
+        results = [conn.recv() for conn in used]
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results
+
+    def close(self) -> None:
+        for conn in self.conns:
+            try:
+                conn.send(None)
+                conn.close()
+            except OSError:
+                pass
+        for proc in self.procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()

@@ -255,3 +255,14 @@ def test_installed_command_in_a_subprocess(penguins: Path) -> None:
     assert proc.stderr == "Error: file not found: nope.csv (check the path, or use - to read standard input)\n"
     proc = subprocess.run([sys.executable, "-m", "regtune", "--version"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and proc.stdout.startswith("regtune ")
+
+
+def test_n_jobs_and_no_prune_flags(reg_csv: Path) -> None:
+    result = runner.invoke(app, ["tune", str(reg_csv), "-y", "y", "-j", "2", "--no-prune", "--json", "-", *FAST])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["study"]["pruned"] == 0
+    assert doc["cv"]["n_fold_fits"] == 8 * 5
+    result = run("tune", str(reg_csv), "-y", "y", "--n-jobs", "0")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: --n-jobs must be at least 1, got 0")

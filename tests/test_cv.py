@@ -102,10 +102,10 @@ def test_failed_fits_are_recorded_and_the_search_goes_on(monkeypatch: pytest.Mon
 
     real = LeastSquares.fit_fold
 
-    def flaky(self, fold, penalty, lam, l1_ratio, tol):  # type: ignore[no-untyped-def]
+    def flaky(self, fold, penalty, lam, l1_ratio, tol, warm=None):  # type: ignore[no-untyped-def]
         if penalty == "l1":
             raise ValueError("solver exploded")
-        return real(self, fold, penalty, lam, l1_ratio, tol)
+        return real(self, fold, penalty, lam, l1_ratio, tol, warm)
 
     monkeypatch.setattr(LeastSquares, "fit_fold", flaky)
     result = regtune.tune("builtin:diabetes", n_trials=12)
@@ -135,3 +135,90 @@ def test_best_lambda_on_the_edge_widens_the_range() -> None:
     assert summary.lambda_range[0] < 5.0
     assert result.min.point.lam < 5.0
     assert any("widened" in w for w in result.warnings)
+
+
+def test_pruned_trials_are_counted_and_never_chosen() -> None:
+    result = regtune.tune("builtin:breast_cancer", n_trials=30, seed=0)
+    pruned = [p for p in result.curve if p.state == "pruned"]
+    assert result.study["pruned"] == len(pruned) > 0
+    assert all(len(p.fold_scores) < 5 for p in pruned)
+    assert result.min.point.state == "complete" and result.one_se.point.state == "complete"
+    assert result.cv["n_fold_fits"] < 5 * 30
+    unpruned = regtune.tune("builtin:breast_cancer", n_trials=30, seed=0, prune=False)
+    assert unpruned.study["pruned"] == 0
+    assert unpruned.cv["n_fold_fits"] == 5 * 30
+
+
+def test_fold_pruner_prunes_only_trials_worse_on_every_fold() -> None:
+    import optuna
+
+    from regtune.search import make_fold_pruner
+
+    study = optuna.create_study(direction="maximize", pruner=make_fold_pruner())
+    best = optuna.trial.create_trial(
+        value=0.8,
+        intermediate_values={0: 0.8, 1: 0.82, 2: 0.78},
+        user_attrs={"fold_scores": [0.8, 0.82, 0.78]},
+        params={},
+        distributions={},
+    )
+    study.add_trial(best)
+    pruner = make_fold_pruner()
+    clearly_worse = optuna.trial.create_trial(
+        state=optuna.trial.TrialState.RUNNING, intermediate_values={0: 0.5, 1: 0.55}, params={}, distributions={}
+    )
+    mixed = optuna.trial.create_trial(
+        state=optuna.trial.TrialState.RUNNING, intermediate_values={0: 0.5, 1: 0.9}, params={}, distributions={}
+    )
+    close = optuna.trial.create_trial(
+        state=optuna.trial.TrialState.RUNNING, intermediate_values={0: 0.79, 1: 0.81}, params={}, distributions={}
+    )
+    one_fold = optuna.trial.create_trial(
+        state=optuna.trial.TrialState.RUNNING, intermediate_values={0: 0.1}, params={}, distributions={}
+    )
+    assert pruner.prune(study, clearly_worse)
+    assert not pruner.prune(study, mixed)
+    assert not pruner.prune(study, close)
+    assert not pruner.prune(study, one_fold)
+
+
+@pytest.mark.parametrize("source", ["builtin:diabetes", "builtin:wine"])
+def test_n_jobs_2_gives_exactly_the_same_study_as_n_jobs_1(source: str) -> None:
+    a = regtune.tune(source, n_trials=14, seed=1, n_jobs=1)
+    b = regtune.tune(source, n_trials=14, seed=1, n_jobs=2)
+    key = [(p.trial, p.penalty, p.lam, p.l1_ratio, p.fold_scores, p.state) for p in a.curve]
+    assert key == [(p.trial, p.penalty, p.lam, p.l1_ratio, p.fold_scores, p.state) for p in b.curve]
+    assert a.chosen.point.lam == b.chosen.point.lam
+
+
+def test_warm_start_solutions_are_not_changed_by_later_fits() -> None:
+    ds, family, _, folds = _setup("builtin:diabetes")
+    _, scorer = resolve_scorer(None, ds.task)
+    ev = Evaluator(folds, family, scorer, tol=1e-6)
+    ev.evaluate("l1", 0.5, 1.0)
+    kept = ev.warm.nearest(0, "l1", 0.5, 1.0)
+    assert kept is not None
+    before = kept[0].copy()
+    ev.evaluate("l1", 0.05, 1.0)  # warm-starts from the λ=0.5 solution
+    np.testing.assert_array_equal(ev.warm.nearest(0, "l1", 0.5, 1.0)[0], before)
+
+
+@pytest.mark.parametrize(
+    "source,names",
+    [
+        ("builtin:diabetes", ["r2", "neg_mean_squared_error"]),
+        ("builtin:breast_cancer", ["neg_log_loss", "accuracy"]),
+        ("builtin:wine", ["neg_log_loss", "accuracy"]),
+    ],
+)
+def test_fast_scorers_equal_scikit_learns(source: str, names: list[str]) -> None:
+    from sklearn.metrics import get_scorer
+
+    ds, family, _, folds = _setup(source)
+    for name in names:
+        _, fast = resolve_scorer(name, ds.task)
+        for lam in (1e-3, 1e-1):
+            for penalty in ("l1", "l2"):
+                outcome = family.fit_fold(folds[0], penalty, lam, 0.5, 1e-6)
+                ref = get_scorer(name)(outcome.model, folds[0].X_test, folds[0].y_test)
+                assert fast(outcome.model, folds[0].X_test, folds[0].y_test) == pytest.approx(ref, rel=1e-12, abs=1e-12)

@@ -1,8 +1,7 @@
-"""What a model family provides, and the warm-start store shared by the families."""
+"""What a model family provides."""
 
 from __future__ import annotations
 
-import math
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -82,27 +81,20 @@ class Family(ABC):
     ) -> FitOutcome:
         """Fit the λ objective on (X, y), starting from ``warm`` = (coef, intercept) when given."""
 
-    def fit_fold(self, fold: Fold, penalty: str, lam: float, l1_ratio: float, tol: float) -> FitOutcome:
-        """Fit one fold's training rows, warm-started from the nearest λ already solved there."""
-        ratio = penalty_l1_ratio(penalty, l1_ratio)
-        warm = self.nearest_solution(fold, penalty, lam, ratio)
-        outcome = self.fit(fold.X_train, fold.y_train, penalty, lam, ratio, tol, warm)
-        self.remember_solution(fold, penalty, lam, ratio, outcome.coef, outcome.intercept)
-        return outcome
+    def prepare_fold(self, fold: Fold) -> None:  # noqa: B027 - optional hook, no-op by default
+        """Build the fold's caches now (before worker processes fork, so they share them)."""
 
-    # -- warm starts ------------------------------------------------------------------------------
-    @staticmethod
-    def nearest_solution(fold: Fold, penalty: str, lam: float, l1_ratio: float) -> tuple[np.ndarray, np.ndarray] | None:
-        """The coefficients and intercept solved on this fold and penalty nearest to (λ, l1_ratio)."""
-        store: list[tuple[float, float, np.ndarray, np.ndarray]] = fold.cache.get(("warm", penalty), [])
-        if not store:
-            return None
-        target = math.log(lam)
-        best = min(store, key=lambda e: abs(e[0] - target) + 4.0 * abs(e[1] - l1_ratio))
-        return best[2], best[3]
+    def fit_fold(
+        self,
+        fold: Fold,
+        penalty: str,
+        lam: float,
+        l1_ratio: float,
+        tol: float,
+        warm: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> FitOutcome:
+        """Fit one fold's training rows, starting from ``warm`` = (coef, intercept) when given.
 
-    @staticmethod
-    def remember_solution(
-        fold: Fold, penalty: str, lam: float, l1_ratio: float, coef: np.ndarray, intercept: np.ndarray
-    ) -> None:
-        fold.cache.setdefault(("warm", penalty), []).append((math.log(lam), l1_ratio, coef.copy(), intercept.copy()))
+        Families override this to use the fold's caches (Gram matrix, SVD).
+        """
+        return self.fit(fold.X_train, fold.y_train, penalty, lam, penalty_l1_ratio(penalty, l1_ratio), tol, warm)

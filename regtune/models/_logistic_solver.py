@@ -23,8 +23,10 @@ import numpy as np
 from scipy.special import expit, log_expit
 
 MIN_WEIGHT = 1e-6
-#: A Newton step that lowers the objective by less than this fraction counts as converged.
-FLAT_OBJECTIVE = 1e-10
+#: Tolerance of each inner elastic-net solve, relative to the outer tolerance.
+INNER_TOL = 1e-1
+#: Coordinate-descent sweeps of one inner solve: an inexact Newton step is still a descent step.
+INNER_MAX_ITER = 1_000
 
 
 @dataclass
@@ -55,33 +57,47 @@ def _loss(eta: np.ndarray, Y: np.ndarray, binary: bool) -> float:
 
 
 def _weighted_enet(
-    X: np.ndarray, w: np.ndarray, z: np.ndarray, lam: float, r: float, beta: np.ndarray, tol: float
+    X: np.ndarray,
+    w: np.ndarray,
+    z: np.ndarray,
+    lam: float,
+    r: float,
+    beta: np.ndarray,
+    tol: float,
+    damping: float,
 ) -> tuple[np.ndarray, float]:
-    """Solve ``min (1/2n) Σ wᵢ (zᵢ − b − xᵢᵀβ)² + λ P(β)`` from ``beta``; return (β, b)."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import ElasticNet
+    """Solve ``min (1/2n) Σ wᵢ (zᵢ − b − xᵢᵀβ)² + (μ/2n)‖β − β₀‖² + λ P(β)`` from β₀ = ``beta``.
+
+    Weighted centring absorbs the intercept; μ = ``damping``·max diag of the Gram matrix is the
+    Levenberg–Marquardt term (see :func:`_multinomial_step`). Returns (β, b).
+    """
+    from sklearn.linear_model import enet_path
 
     sw = w.sum()
     xbar = (w @ X) / sw
     zbar = float(w @ z) / sw
     sq = np.sqrt(w)
-    Xt = sq[:, None] * (X - xbar)
+    Xt = np.asfortranarray(sq[:, None] * (X - xbar))
     zt = sq * (z - zbar)
     gram = Xt.T @ Xt
-    model = ElasticNet(
-        alpha=lam,
-        l1_ratio=r,
-        fit_intercept=False,
-        precompute=gram,
-        warm_start=True,
-        tol=tol,
-        max_iter=100_000,
-    )
-    model.coef_ = beta.copy()
+    mu = damping * max(float(np.max(np.diag(gram))), 1e-12)
+    gram[np.diag_indices_from(gram)] += mu
+    xy = Xt.T @ zt + mu * beta
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(np.asfortranarray(Xt), zt, check_input=False)
-    new = np.asarray(model.coef_, dtype=np.float64)
+        warnings.simplefilter("ignore")
+        _, coefs, _ = enet_path(
+            Xt,
+            zt,
+            l1_ratio=r,
+            alphas=[lam],
+            precompute=np.ascontiguousarray(gram),
+            Xy=xy,
+            coef_init=beta.copy(),
+            check_input=False,
+            tol=tol,
+            max_iter=INNER_MAX_ITER,
+        )
+    new = np.ascontiguousarray(coefs[:, 0])
     return new, zbar - float(xbar @ new)
 
 
@@ -107,7 +123,7 @@ def _enet_gram(Q: np.ndarray, q: np.ndarray, lam: float, r: float, start: np.nda
         precompute=A.T @ A,
         warm_start=True,
         tol=tol,
-        max_iter=100_000,
+        max_iter=INNER_MAX_ITER,
     )
     model.coef_ = start.copy()
     with warnings.catch_warnings():
@@ -203,7 +219,9 @@ def fit_logistic_enet(
     """Fit the penalised logistic model.
 
     Converged when a Newton step moves no coefficient or intercept by more than ``tol``·max(1, ‖W‖∞),
-    or lowers the objective by less than ``FLAT_OBJECTIVE`` of its value.
+    or lowers the objective by less than ``tol²`` of its value (a flat valley: collinear columns such as
+    a full one-hot encoding, or near-separable classes, where the coefficients drift and the fit does
+    not change).
     """
     p = X.shape[1]
     Y = (y[:, None] == classes[None, :]).astype(np.float64)
@@ -219,14 +237,14 @@ def fit_logistic_enet(
 
     eta = X @ W.T + b
     f = _loss(eta, Y, binary) + _penalty(W, lam, r)
-    inner_tol = tol * 1e-2
+    inner_tol = tol * INNER_TOL
     damping = 1e-8
     for it in range(1, max_iter + 1):
         if binary:
             prob = expit(eta[:, 0])
             w = np.maximum(prob * (1 - prob), MIN_WEIGHT)
             z = eta[:, 0] + (Y[:, 0] - prob) / w
-            beta, b0 = _weighted_enet(X, w, z, lam, r, W[0], inner_tol)
+            beta, b0 = _weighted_enet(X, w, z, lam, r, W[0], inner_tol, damping)
             d_W, d_b = (beta - W[0])[None, :], np.array([b0 - b[0]])
         else:
             d_W, d_b = _multinomial_step(X, Y, W, b, eta, lam, r, inner_tol, damping)
@@ -241,7 +259,7 @@ def fit_logistic_enet(
         step = t * max(float(np.max(np.abs(d_W), initial=0.0)), float(np.max(np.abs(d_b))))
         if step <= tol * max(1.0, float(np.max(np.abs(W), initial=0.0))):
             return LogisticSolution(W, b, True, it)
-        if f_prev - f <= FLAT_OBJECTIVE * f:
+        if f_prev - f <= tol * tol * f:
             # The objective no longer moves: what remains is drift along a flat valley (near-separable
             # classes, where the multinomial optimum is barely determined), not progress.
             return LogisticSolution(W, b, True, it)

@@ -77,7 +77,20 @@ class LeastSquares(Family):
         intercept = np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64))
         return FitOutcome(model, coef, intercept, not caught, int(np.count_nonzero(coef)))
 
-    def fit_fold(self, fold: Fold, penalty: str, lam: float, l1_ratio: float, tol: float) -> FitOutcome:
+    def prepare_fold(self, fold: Fold) -> None:
+        fold.svd()
+        if fold.X_train.shape[0] > fold.X_train.shape[1]:
+            fold.gram()
+
+    def fit_fold(
+        self,
+        fold: Fold,
+        penalty: str,
+        lam: float,
+        l1_ratio: float,
+        tol: float,
+        warm: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> FitOutcome:
         import numpy as np
 
         n, p = fold.X_train.shape
@@ -91,13 +104,9 @@ class LeastSquares(Family):
             model.n_features_in_ = p
             return FitOutcome(model, coef, np.array([y_mean]), True, int(np.count_nonzero(coef)))
         ratio = penalty_l1_ratio(penalty, l1_ratio)
-        warm = self.nearest_solution(fold, penalty, lam, ratio)
         if n <= p:
-            outcome = self.fit(fold.X_train, fold.y_train, penalty, lam, ratio, tol, warm)
-        else:
-            outcome = self._fit_gram(fold, penalty, lam, ratio, tol, warm)
-        self.remember_solution(fold, penalty, lam, ratio, outcome.coef, outcome.intercept)
-        return outcome
+            return self.fit(fold.X_train, fold.y_train, penalty, lam, ratio, tol, warm)
+        return self._fit_gram(fold, penalty, lam, ratio, tol, warm)
 
     def _fit_gram(
         self,
@@ -122,7 +131,7 @@ class LeastSquares(Family):
                 alphas=[lam],
                 precompute=gram,
                 Xy=xy,
-                coef_init=None if warm is None else warm[0],
+                coef_init=None if warm is None else warm[0].copy(),  # enet_path updates it in place
                 check_input=False,
                 return_n_iter=True,
                 tol=tol,
