@@ -8,8 +8,9 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from regtune.config import L1_RATIO_RANGE, TuneConfig
-from regtune.errors import ConfigError, DataError
+from regtune.errors import ConfigError, DataError, Interrupted
 from regtune.result import ChosenPoint, PenaltySummary, TuneResult
+from regtune.storage import mask_url
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,6 +68,48 @@ def lambda_ranges(
             )
         ranges[penalty] = (lo, hi)
     return ranges
+
+
+def study_identity(
+    dataset: Dataset,
+    config: TuneConfig,
+    scoring: str,
+    family: str,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    space: SearchSpace,
+    n_encoded: int,
+) -> dict[str, Any]:
+    """What a stored study is about: reusing it with other data or settings is refused."""
+    import hashlib
+
+    from regtune import __version__
+
+    folds = hashlib.sha256()
+    for _, test in splits:
+        folds.update(test.astype("int64").tobytes())
+        folds.update(b"|")
+    return {
+        "source": dataset.source,
+        "data_hash": dataset.fingerprint(),
+        "shape": [dataset.n_rows, dataset.n_features],
+        "columns": [str(c) for c in dataset.X.columns],
+        "target": dataset.target,
+        "task": dataset.task,
+        "scoring": scoring,
+        "folds": config.folds,
+        "repeats": config.repeats,
+        "seed": config.seed,
+        "groups": config.groups,
+        "fold_column": config.fold_column,
+        "fold_assignment": folds.hexdigest()[:16],
+        "penalties": list(config.penalties),
+        "lambda_ranges": {p: [float(f"{lo:.10g}"), float(f"{hi:.10g}")] for p, (lo, hi) in space.ranges.items()},
+        "model": family,
+        "regtune_version": __version__,
+        "n_columns_encoded": n_encoded,
+        "rows_dropped": dataset.rows_dropped,
+        "n_classes": len(set(dataset.y.tolist())) if dataset.task == "classification" else None,
+    }
 
 
 def _coefficients(pipeline: Any) -> list[tuple[str, float]]:
@@ -148,7 +191,6 @@ def tune(
     from regtune.models import get_family
     from regtune.preprocess import make_preprocessor
     from regtune.search import SearchSpace, run_search
-    from regtune.select import candidates, select
 
     start = time.perf_counter()
     if config is None:
@@ -178,6 +220,7 @@ def tune(
         ranges=lambda_ranges(family, X_all, dataset.y, config.penalties, config.lambda_min, config.lambda_max),
     )
 
+    identity = study_identity(dataset, config, scoring, family.name, splits, space, int(folds[0].X_train.shape[1]))
     with Evaluator(folds, family, scorer, config.tol, n_jobs=config.n_jobs) as evaluator:
         outcome = run_search(
             evaluator,
@@ -187,20 +230,93 @@ def tune(
             timeout=config.timeout,
             progress=progress,
             prune=config.prune,
+            storage=config.storage,
+            study_name=config.study_name,
+            identity=identity,
         )
-    points = outcome.points
+    n_encoded = int(folds[0].X_train.shape[1])
+    dataset_info = {
+        "source": dataset.source,
+        "target": dataset.target,
+        "task": dataset.task,
+        "task_reason": dataset.task_reason,
+        "n_rows": dataset.n_rows,
+        "n_features": dataset.n_features,
+        "n_columns_encoded": n_encoded,
+        "numeric": dataset.numeric,
+        "categorical": dataset.categorical,
+        "rows_dropped": dataset.rows_dropped,
+        "n_classes": len(set(dataset.y.tolist())) if dataset.task == "classification" else None,
+    }
+    cv_info = {
+        "folds": len(splits) // config.repeats,
+        "repeats": config.repeats,
+        "scoring": scoring,
+        "seed": config.seed,
+        "groups": config.groups,
+        "fold_column": config.fold_column,
+        "n_fold_fits": evaluator.fits,
+    }
+    study_info = {
+        "name": outcome.study.study_name if config.storage else None,
+        "storage": mask_url(config.storage) if config.storage else None,
+        "resumed": not outcome.created,
+    }
+
+    def refit(point: Point) -> tuple[Any, dict[str, float], int]:
+        return _refit(dataset, family, point, config.tol)
+
+    return assemble(
+        outcome.points,
+        space,
+        family,
+        config.rule,
+        dataset_info,
+        cv_info,
+        study_info,
+        refit,
+        interrupted=outcome.interrupted,
+        start=start,
+    )
+
+
+def assemble(
+    points: list[Point],
+    space: SearchSpace,
+    family: Family,
+    rule: str,
+    dataset_info: dict[str, Any],
+    cv_info: dict[str, Any],
+    study_info: dict[str, Any],
+    refit: Any,
+    *,
+    interrupted: bool,
+    start: float,
+) -> TuneResult:
+    """Select λ.min and λ.1se from the curve, refit them (``refit(point)`` → pipeline or None, native
+    parameters, non-zeros), and gather the result."""
+    from regtune.select import candidates, select
+
+    n_rows = int(dataset_info["n_rows"])
+    for penalty in space.penalties:  # the range as searched, also by other workers or earlier runs
+        lams = [p.lam for p in points if p.penalty == penalty]
+        if lams:
+            lo0, hi0 = space.ranges[penalty]
+            wider = (min(lo0, *lams), max(hi0, *lams))
+            if wider != (lo0, hi0):
+                space.widened[penalty] = wider
     selection = select(points)
     if selection is None:
         errors = [p.error for p in points if p.error]
-        if outcome.interrupted:
-            raise DataError("interrupted before any trial completed: nothing to report")
+        if interrupted:
+            raise Interrupted("interrupted before any trial completed: nothing to report")
         first = f" (first error: {errors[0]})" if errors else ""
         raise DataError(f"every trial failed{first}: check the data and the scorer, or try --debug")
 
     refits: dict[int, tuple[Any, dict[str, float], int]] = {}
     for point in (selection.best, selection.one_se):
         if point.trial not in refits:
-            refits[point.trial] = _refit(dataset, family, point, config.tol)
+            refits[point.trial] = refit(point)
 
     def chosen_point(point: Point, rule: str | None = None) -> ChosenPoint:
         _, native, nnz = refits[point.trial]
@@ -208,8 +324,8 @@ def tune(
 
     best = chosen_point(selection.best)
     one_se = chosen_point(selection.one_se)
-    chosen_src = selection.best if config.rule == "min" else selection.one_se
-    chosen = chosen_point(chosen_src, rule=config.rule)
+    chosen_src = selection.best if rule == "min" else selection.one_se
+    chosen = chosen_point(chosen_src, rule=rule)
     pipeline = refits[chosen_src.trial][0]
 
     notes: list[str] = []
@@ -238,18 +354,18 @@ def tune(
             f"the chosen λ ({chosen_src.lam:.3g}) is at the {side} λ searched ([{lo:.3g}, {hi:.3g}]):"
             f" {hint}; set --lambda-min/--lambda-max to look further"
         )
-    if outcome.interrupted:
+    if interrupted:
         notes.append("interrupted: the result covers the trials completed before the interruption")
 
     per_penalty = []
-    for penalty in config.penalties:
+    for penalty in space.penalties:
         mine = [p for p in points if p.penalty == penalty]
         top = selection.per_penalty.get(penalty)
         per_penalty.append(
             PenaltySummary(
                 penalty=penalty,
                 best=top,
-                native=family.native(penalty, top.lam, top.l1_ratio, dataset.n_rows) if top else {},
+                native=family.native(penalty, top.lam, top.l1_ratio, n_rows) if top else {},
                 boundary=_boundary(top, space) if top else None,
                 n_trials=len(mine),
                 n_complete=sum(p.state == "complete" for p in mine),
@@ -258,39 +374,17 @@ def tune(
             )
         )
 
-    n_encoded = int(folds[0].X_train.shape[1])
     states = [p.state for p in points]
     return TuneResult(
-        dataset={
-            "source": dataset.source,
-            "target": dataset.target,
-            "task": dataset.task,
-            "task_reason": dataset.task_reason,
-            "n_rows": dataset.n_rows,
-            "n_features": dataset.n_features,
-            "n_columns_encoded": n_encoded,
-            "numeric": dataset.numeric,
-            "categorical": dataset.categorical,
-            "rows_dropped": dataset.rows_dropped,
-            "n_classes": len(set(dataset.y.tolist())) if dataset.task == "classification" else None,
-        },
-        cv={
-            "folds": len(splits) // config.repeats,
-            "repeats": config.repeats,
-            "scoring": scoring,
-            "seed": config.seed,
-            "groups": config.groups,
-            "fold_column": config.fold_column,
-            "n_fold_fits": evaluator.fits,
-        },
+        dataset=dataset_info,
+        cv=cv_info,
         chosen=chosen,
         min=best,
         one_se=one_se,
         per_penalty=per_penalty,
         curve=points,
         study={
-            "name": None,
-            "storage": None,
+            **study_info,
             "n_trials": len(points),
             "complete": states.count("complete"),
             "pruned": states.count("pruned"),
@@ -298,10 +392,78 @@ def tune(
             "unconverged": len(unconverged),
         },
         model=pipeline,
-        coefficients=_coefficients(pipeline),
+        coefficients=_coefficients(pipeline) if pipeline is not None else [],
         warnings=notes,
         elapsed_s=time.perf_counter() - start,
         versions=versions(),
         family=family.name,
-        interrupted=outcome.interrupted,
+        interrupted=interrupted,
     )
+
+
+def show(storage: str, study_name: str | None = None, *, rule: str = "min") -> TuneResult:
+    """The result of a stored study, from its trials alone: no data is read and no trial is run.
+
+    The chosen points are not refit, so their non-zero counts are the mean over the folds and the
+    result carries no model.
+    """
+    from regtune.models import get_family
+    from regtune.search import SearchSpace, load_stored, points_from_trials
+
+    start = time.perf_counter()
+    if rule not in ("min", "1se"):
+        raise ConfigError(f"unknown rule {rule!r}: use min or 1se")
+    study, identity = load_stored(storage, study_name)
+    family = get_family(identity["task"])
+    space = SearchSpace(
+        penalties=tuple(identity["penalties"]),
+        ranges={p: (float(lo), float(hi)) for p, (lo, hi) in identity["lambda_ranges"].items()},
+    )
+    n_rows, n_features = identity["shape"]
+    dataset_info = {
+        "source": identity["source"],
+        "target": identity["target"],
+        "task": identity["task"],
+        "task_reason": "as stored in the study",
+        "n_rows": n_rows,
+        "n_features": n_features,
+        "n_columns_encoded": identity.get("n_columns_encoded"),
+        "numeric": None,
+        "categorical": None,
+        "rows_dropped": identity.get("rows_dropped"),
+        "n_classes": identity.get("n_classes"),
+    }
+    cv_info = {
+        "folds": identity["folds"],
+        "repeats": identity["repeats"],
+        "scoring": identity["scoring"],
+        "seed": identity["seed"],
+        "groups": identity["groups"],
+        "fold_column": identity["fold_column"],
+        "n_fold_fits": None,
+    }
+    study_info = {"name": study.study_name, "storage": mask_url(storage), "resumed": True}
+
+    def from_folds(point: Point) -> tuple[Any, dict[str, float], int]:
+        nnz = round(point.n_nonzero) if point.n_nonzero is not None else 0
+        return None, family.native(point.penalty, point.lam, point.l1_ratio, n_rows), nnz
+
+    return assemble(
+        points_from_trials(study.trials),
+        space,
+        family,
+        rule,
+        dataset_info,
+        cv_info,
+        study_info,
+        from_folds,
+        interrupted=False,
+        start=start,
+    )
+
+
+def studies(storage: str) -> list[dict[str, Any]]:
+    """The studies in ``storage`` with their trial counts and best CV means."""
+    from regtune.search import list_studies
+
+    return list_studies(storage)

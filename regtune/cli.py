@@ -7,15 +7,19 @@ exit code of :mod:`regtune.errors`; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from regtune import __version__
-from regtune.errors import EXIT_ERROR, EXIT_INTERRUPTED, RegtuneError
+from regtune.errors import EXIT_ERROR, EXIT_GATE, EXIT_INTERRUPTED, ConfigError, RegtuneError
+from regtune.storage import mask_url
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -74,6 +78,79 @@ def write_output(path: str, text: str) -> None:
         ) from None
 
 
+def append_output(path: str, text: str) -> None:
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise RegtuneError(f"cannot append to {path}: {exc.strerror or exc} (check the path)") from None
+
+
+#: The `tune` settings a config file may set (its keys: these names, with - or _).
+CONFIG_KEYS = (
+    "target", "features", "drop", "categorical", "task", "penalty", "folds", "repeats", "groups", "fold_column",
+    "scoring", "n_trials", "timeout", "seed", "rule", "lambda_min", "lambda_max", "prune", "n_jobs", "storage",
+    "study_name", "fail_under", "summary_md", "json_out", "trials_csv", "coef",
+)  # fmt: skip
+#: Config keys spelled as their flag where the flag differs from the parameter name.
+CONFIG_ALIASES = {"json": "json_out", "penalties": "penalty"}
+
+
+def find_config(path: str | None) -> tuple[str, dict[str, object]] | None:
+    """The settings table of ``path``, or of ./regtune.toml or ./pyproject.toml's [tool.regtune]."""
+    import tomllib
+
+    candidates = [Path(path)] if path else [Path("regtune.toml"), Path("pyproject.toml")]
+    for candidate in candidates:
+        if not candidate.exists():
+            if path:
+                raise ConfigError(f"config file not found: {path}")
+            continue
+        try:
+            data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{candidate} is not valid TOML ({exc}): fix the file") from None
+        if candidate.name == "pyproject.toml" and not path:
+            table = data.get("tool", {}).get("regtune")
+            if table is None:
+                continue
+        elif candidate.name == "pyproject.toml":
+            table = data.get("tool", {}).get("regtune", {})
+        else:
+            table = data.get("tool", {}).get("regtune", data) if "tool" in data else data
+        if not isinstance(table, dict):
+            raise ConfigError(f"{candidate}: [tool.regtune] must be a table of settings")
+        return str(candidate), table
+    return None
+
+
+def apply_config_file(ctx: typer.Context, path: str | None, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with every setting left at its default taken from the config file, if any."""
+    from typer._click.core import ParameterSource
+
+    found = find_config(path)
+    result = {key: values[key] for key in CONFIG_KEYS}
+    if found is None:
+        return result
+    where, table = found
+    params = {p.name: p for p in ctx.command.params}
+    for raw_key, raw_value in table.items():
+        key = raw_key.replace("-", "_")
+        key = CONFIG_ALIASES.get(key, key)
+        if key not in CONFIG_KEYS:
+            close = __import__("difflib").get_close_matches(key, CONFIG_KEYS, n=1)
+            hint = f" (did you mean {close[0].replace('_', '-')}?)" if close else ""
+            raise ConfigError(f"unknown key {raw_key!r} in {where}{hint}: use the names of the tune flags")
+        if ctx.get_parameter_source(key) not in (ParameterSource.DEFAULT, None):
+            continue  # a flag or an environment variable wins
+        value = ",".join(map(str, raw_value)) if isinstance(raw_value, list) else raw_value
+        try:
+            result[key] = params[key].process_value(ctx, value)
+        except Exception as exc:  # click's BadParameter and friends
+            raise ConfigError(f"bad value for {raw_key!r} in {where}: {exc}") from None
+    return result
+
+
 def _version_callback(value: bool) -> None:
     if value:
         typer.echo(f"regtune {__version__}")
@@ -112,6 +189,7 @@ def datasets() -> None:
 
 @app.command()
 def tune(
+    ctx: typer.Context,
     source: Annotated[
         str,
         typer.Argument(
@@ -140,7 +218,15 @@ def tune(
         str | None,
         typer.Option(help="A scikit-learn scorer name (default r2 for regression, neg_log_loss for classification)."),
     ] = None,
-    n_trials: Annotated[int, typer.Option("--n-trials", "-n", help="Number of trials (configurations).")] = 60,
+    n_trials: Annotated[
+        int,
+        typer.Option(
+            "--n-trials",
+            "-n",
+            help="Number of trials (configurations). With --storage: the total the study should reach, "
+            "counting trials of earlier runs and other workers.",
+        ),
+    ] = 60,
     timeout: Annotated[float | None, typer.Option(help="Stop starting new trials after this many seconds.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of folds, sampler and models: same seed, same result.")] = 0,
     rule: Annotated[
@@ -163,6 +249,31 @@ def tune(
     n_jobs: Annotated[
         int, typer.Option("--n-jobs", "-j", help="Worker processes fitting the folds of a trial in parallel.")
     ] = 1,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            envvar="REGTUNE_STORAGE",
+            help="Keep the study: a journal file path, sqlite:///file.db or postgresql://user:pw@host/db. "
+            "Running the same command again resumes it; several processes on one storage share it.",
+        ),
+    ] = None,
+    study_name: Annotated[
+        str | None, typer.Option(envvar="REGTUNE_STUDY_NAME", help="Name of the study in --storage (default regtune).")
+    ] = None,
+    fail_under: Annotated[
+        float | None, typer.Option(help="Exit 3 (after printing the result) when the chosen CV mean is below this.")
+    ] = None,
+    summary_md: Annotated[
+        str | None, typer.Option(help="Append a Markdown summary to PATH (e.g. $GITHUB_STEP_SUMMARY).")
+    ] = None,
+    config_file: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            help="Settings file (TOML; keys are the flag names). Default: regtune.toml, or [tool.regtune] in "
+            "pyproject.toml, in the working directory. Flags and REGTUNE_* variables override it.",
+        ),
+    ] = None,
     coef: Annotated[int, typer.Option(help="Also show the N largest coefficients of the refit model.")] = 0,
     debug: Annotated[bool, typer.Option(help="Show a traceback on errors.")] = False,
 ) -> None:
@@ -181,6 +292,10 @@ def tune(
     if json_out == "-" and trials_csv == "-":
         _fail("--json - and --trials-csv - both want stdout: write one of them to a file")
     try:
+        values = apply_config_file(ctx, config_file, locals())
+        (target, features, drop, categorical, task, penalty, folds, repeats, groups, fold_column, scoring,
+         n_trials, timeout, seed, rule, lambda_min, lambda_max, prune, n_jobs, storage, study_name, fail_under,
+         summary_md, json_out, trials_csv, coef) = (values[k] for k in CONFIG_KEYS)  # fmt: skip
         config = TuneConfig(
             target=target,
             features=split_list(features),
@@ -201,19 +316,84 @@ def tune(
             lambda_max=lambda_max,
             prune=prune,
             n_jobs=n_jobs,
+            storage=storage,
+            study_name=study_name,
         )
-        result = _run(source, config)
-        _render(result, json_out=json_out, trials_csv=trials_csv, coef=coef)
+        with _sigterm_as_interrupt():
+            result = _run(source, config)
+        gate = _gate(result, fail_under)
+        _render(result, json_out=json_out, trials_csv=trials_csv, coef=coef, summary_md=summary_md, gate=gate)
     except RegtuneError as exc:
         if debug:
             raise
-        _fail(str(exc), exc.exit_code)
+        _fail(mask_url(str(exc)), exc.exit_code)
     except KeyboardInterrupt:
         if debug:
             raise
         _fail("interrupted", EXIT_INTERRUPTED)
     if result.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
+    if gate is not None and gate.startswith("failed"):
+        typer.echo(f"Error: quality gate {gate}", err=True)
+        raise typer.Exit(EXIT_GATE)
+
+
+@app.command()
+def show(
+    storage: Annotated[str, typer.Option(envvar="REGTUNE_STORAGE", help="Where the study is kept (as for tune).")],
+    study_name: Annotated[
+        str | None, typer.Option(envvar="REGTUNE_STUDY_NAME", help="The study (default: regtune, or the only one).")
+    ] = None,
+    rule: Annotated[RuleChoice, typer.Option(help="Which λ is chosen: min or 1se.")] = RuleChoice.min,
+    json_out: Annotated[
+        str | None, typer.Option("--json", help="Write the result JSON to PATH, or - for stdout.")
+    ] = None,
+    debug: Annotated[bool, typer.Option(help="Show a traceback on errors.")] = False,
+) -> None:
+    """Print the table of a stored study without running trials (non-zero counts: the fold means)."""
+    from regtune.api import show as show_study
+
+    try:
+        result = show_study(storage, study_name, rule=rule.value)
+        _render(result, json_out=json_out, trials_csv=None, coef=0)
+    except RegtuneError as exc:
+        if debug:
+            raise
+        _fail(mask_url(str(exc)), exc.exit_code)
+
+
+@app.command()
+def studies(
+    storage: Annotated[str, typer.Option(envvar="REGTUNE_STORAGE", help="Where the studies are kept.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    debug: Annotated[bool, typer.Option(help="Show a traceback on errors.")] = False,
+) -> None:
+    """List the studies in a storage with their trial counts and best CV means."""
+    import json
+
+    from rich.table import Table
+
+    from regtune.api import studies as list_all
+
+    try:
+        rows = list_all(storage)
+    except RegtuneError as exc:
+        if debug:
+            raise
+        _fail(mask_url(str(exc)), exc.exit_code)
+    if json_out:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"studies in {mask_url(storage)}", title_justify="left")
+    for col in ("name", "source", "target", "scoring", "trials", "complete", "pruned", "failed", "best CV mean"):
+        table.add_column(col, justify="right" if col not in ("name", "source", "target", "scoring") else "left")
+    for r in rows:
+        best = "—" if r["best_cv_mean"] is None else f"{r['best_cv_mean']:.5g}"
+        table.add_row(
+            r["name"], str(r["source"]), str(r["target"]), str(r["scoring"]), str(r["n_trials"]),
+            str(r["complete"]), str(r["pruned"]), str(r["failed"]), best,
+        )  # fmt: skip
+    _stdout_console().print(table)
 
 
 def _run(source: str, config: object) -> TuneResult:
@@ -247,7 +427,43 @@ def _run(source: str, config: object) -> TuneResult:
         return run_tune(source, config, progress=progress)
 
 
-def _render(result: TuneResult, *, json_out: str | None, trials_csv: str | None, coef: int) -> None:
+def _gate(result: TuneResult, fail_under: float | None) -> str | None:
+    """The quality-gate verdict as text ("passed: …" / "failed: …"), None without --fail-under."""
+    if fail_under is None:
+        return None
+    mean = result.chosen.point.mean
+    verdict = "passed" if mean >= fail_under else "failed"
+    sign = "≥" if verdict == "passed" else "<"
+    return f"{verdict}: CV mean {mean:.6g} {sign} --fail-under {fail_under:g}"
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI timeout) stops the run like Ctrl-C: the running trial is abandoned, the rest kept."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _render(
+    result: TuneResult,
+    *,
+    json_out: str | None,
+    trials_csv: str | None,
+    coef: int,
+    summary_md: str | None = None,
+    gate: str | None = None,
+) -> None:
     from regtune.report.files import curve_csv, to_json
     from regtune.report.table import render_table
 
@@ -255,6 +471,10 @@ def _render(result: TuneResult, *, json_out: str | None, trials_csv: str | None,
         write_output(json_out, to_json(result))
     if trials_csv is not None:
         write_output(trials_csv, curve_csv(result))
+    if summary_md is not None:
+        from regtune.report.markdown import summary_markdown
+
+        append_output(summary_md, summary_markdown(result, gate))
     if json_out != "-" and trials_csv != "-":
         console = _stdout_console()
         for part in render_table(result, coef=coef):

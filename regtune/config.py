@@ -54,6 +54,8 @@ class TuneConfig:
     tol: float = 1e-4
     prune: bool = True
     n_jobs: int = 1
+    storage: str | None = None
+    study_name: str | None = None
 
     def __post_init__(self) -> None:
         if not self.penalties:

@@ -27,3 +27,9 @@ class DataError(RegtuneError):
 
 class ConfigError(RegtuneError):
     """A setting is invalid or contradicts another one."""
+
+
+class Interrupted(RegtuneError):
+    """Stopped by Ctrl-C or SIGTERM before anything could be reported."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -1,4 +1,4 @@
-"""The Optuna study: the only module that imports Optuna.
+"""The Optuna study (with storage.py, the only modules that import Optuna).
 
 A trial is one (penalty, λ, l1_ratio) evaluated fold by fold. The search has two phases, both made of
 ordinary trials of one study (so the CV curve stays complete):
@@ -12,6 +12,7 @@ ordinary trials of one study (so the CV curve stays complete):
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import warnings
@@ -99,11 +100,32 @@ class Objective:
     trials are never pruned.
     """
 
-    def __init__(self, evaluator: Evaluator, space: SearchSpace) -> None:
+    def __init__(self, evaluator: Evaluator, space: SearchSpace, n_trials: int | None = None) -> None:
         self.evaluator = evaluator
         self.space = space
+        self.n_trials = n_trials
+
+    def _surplus(self, trial: optuna.Trial) -> bool:
+        """Whether ``n_trials`` trials were already counted or running when this one started."""
+        from optuna.trial import TrialState
+
+        if self.n_trials is None:
+            return False
+        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+        before = sum(
+            1
+            for t in trial.study.get_trials(deepcopy=False, states=states)
+            if t.number < trial.number and not t.user_attrs.get("surplus")
+        )
+        return before >= self.n_trials
 
     def __call__(self, trial: optuna.Trial) -> float:
+        from regtune.storage import worker_id
+
+        trial.set_user_attr("worker", worker_id())
+        if self._surplus(trial):
+            trial.set_user_attr("surplus", True)
+            return math.nan
         penalty = str(trial.suggest_categorical("penalty", list(self.space.penalties)))
         lo, hi = self.space.ranges[penalty]
         lam = trial.suggest_float(f"lambda_{penalty}", lo, hi, log=True)
@@ -146,7 +168,7 @@ def points_from_trials(trials: list[optuna.trial.FrozenTrial]) -> list[Point]:
     }
     points = []
     for t in trials:
-        if t.state not in states or "penalty" not in t.params:
+        if t.state not in states or "penalty" not in t.params or t.user_attrs.get("surplus"):
             continue
         penalty = str(t.params["penalty"])
         attrs = t.user_attrs
@@ -250,6 +272,117 @@ class SearchOutcome:
     study: Any
     points: list[Point]
     interrupted: bool = False
+    created: bool = True
+
+
+COUNTED = ("COMPLETE", "PRUNED")
+
+
+def _tally(study: optuna.Study) -> tuple[int, int, int]:
+    """(finished trials that count, running, waiting); failed and surplus trials do not count."""
+    done = running = waiting = 0
+    for t in study.get_trials(deepcopy=False):
+        if t.user_attrs.get("surplus"):
+            continue
+        name = t.state.name
+        done += name in COUNTED
+        running += name == "RUNNING"
+        waiting += name == "WAITING"
+    return done, running, waiting
+
+
+def recover_dead_workers(study: optuna.Study) -> int:
+    """Fail the running trials of dead workers on this host and queue them again (journal storage).
+
+    RDB storages do this with heartbeats; a journal file is local, so a trial whose recorded worker
+    process no longer exists on this host is known to be dead. Returns how many were re-queued.
+    """
+    import os
+
+    from optuna.trial import TrialState
+
+    from regtune.storage import worker_id
+
+    host = worker_id().rsplit(":", 1)[0]
+    requeued = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = str(t.user_attrs.get("worker", ""))
+        if not worker.startswith(host + ":"):
+            continue
+        pid = int(worker.rsplit(":", 1)[1])
+        try:
+            os.kill(pid, 0)
+            continue  # alive
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        try:
+            # One write only: a journal record that touches a finished trial is refused on replay.
+            study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+        except Exception:  # another worker failed it first and re-queues it
+            continue
+        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number, "retry_reason": f"worker {worker} died"})
+        requeued += 1
+    return requeued
+
+
+def open_study(storage: str | None, study_name: str | None, seed: int, prune: bool) -> tuple[optuna.Study, bool]:
+    """Create the study, or load it when it exists in ``storage``; returns (study, created)."""
+    import optuna
+
+    from regtune.storage import open_storage
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+    pruner = make_fold_pruner() if prune else optuna.pruners.NopPruner()
+    backend = open_storage(storage)
+    name = study_name or "regtune"
+    if backend is None:
+        return optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner, study_name=name), True
+    try:
+        study = optuna.create_study(
+            direction="maximize", sampler=sampler, pruner=pruner, storage=backend, study_name=name
+        )
+        return study, True
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=name, storage=backend, sampler=sampler, pruner=pruner)
+        return study, False
+
+
+def check_identity(study: optuna.Study, identity: dict[str, Any], created: bool) -> None:
+    """Record what the study is about, or refuse to mix other data or settings into it."""
+    from regtune.errors import ConfigError
+
+    stored = study.user_attrs.get("regtune")
+    if stored is None:
+        if not created and study.get_trials(deepcopy=False):
+            raise ConfigError(f"study {study.study_name!r} was not made by regtune: use another --study-name")
+        study.set_user_attr("regtune", identity)
+        return
+    diffs = [
+        f"{key} ({_short(stored.get(key))} ≠ {_short(value)})"
+        for key, value in identity.items()
+        if key not in IDENTITY_INFO_ONLY and stored.get(key) != value
+    ]
+    if diffs:
+        raise ConfigError(
+            f"study {study.study_name!r} holds trials of other data or settings — "
+            + "; ".join(diffs[:4])
+            + (f"; and {len(diffs) - 4} more" if len(diffs) > 4 else "")
+            + ": use another --study-name, or the same data and settings"
+        )
+
+
+#: Identity keys shown for information but not compared (a worker may read the data from another path).
+IDENTITY_INFO_ONLY = ("source", "regtune_version", "n_columns_encoded", "rows_dropped", "n_classes")
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def run_search(
@@ -261,42 +394,124 @@ def run_search(
     timeout: float | None = None,
     progress: ProgressFn | None = None,
     prune: bool = True,
+    storage: str | None = None,
+    study_name: str | None = None,
+    identity: dict[str, Any] | None = None,
 ) -> SearchOutcome:
-    """Run the explore and refine phases on one in-memory study; ``n_trials`` trials in all."""
+    """Run the explore and refine phases until the study holds ``n_trials`` counted trials.
+
+    ``n_trials`` is the total the study should reach: a resumed study (the same command run again on
+    a persistent ``storage``) only runs what is missing, and several processes running the same
+    command on one storage share the work. A trial counts when it completes or is pruned; a trial
+    started when the total was already reached is marked surplus and dropped.
+    """
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
-    pruner = make_fold_pruner() if prune else optuna.pruners.NopPruner()
-    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
-    objective = Objective(evaluator, space)
+    study, created = open_study(storage, study_name, seed, prune)
+    if identity is not None:
+        check_identity(study, identity, created)
+    objective = Objective(evaluator, space, n_trials=n_trials)
     start = time.monotonic()
     reserve = min(10, n_trials // 4) if n_trials >= 8 else 0
     n_explore = n_trials - reserve
-    for params in initial_design(space, n_explore):
-        study.enqueue_trial(params)
+    if created:
+        for params in initial_design(space, n_explore):
+            study.enqueue_trial(params)
+    rdb = storage is not None and _is_rdb(storage)
 
-    def done(study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
+    def done_cb(study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
         if progress is not None:
-            finished = [t for t in study.trials if t.state.is_finished()]
+            finished = [
+                t
+                for t in study.get_trials(deepcopy=False)
+                if t.state.name in COUNTED and not t.user_attrs.get("surplus")
+            ]
             values = [t.value for t in finished if t.value is not None and math.isfinite(t.value)]
-            progress(len(finished), n_trials, max(values) if values else None)
+            progress(min(len(finished), n_trials), n_trials, max(values) if values else None)
 
-    def left() -> float | None:
-        return None if timeout is None else timeout - (time.monotonic() - start)
+    def out_of_time() -> bool:
+        return timeout is not None and time.monotonic() - start >= timeout
 
     interrupted = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # refine points outside the original range
-            study.optimize(objective, n_trials=n_explore, timeout=timeout, callbacks=[done])
-            while len(study.trials) < n_trials and (left() is None or (left() or 0) > 0):
-                proposal = propose_refinement(points_from_trials(study.trials), space)
-                if proposal is not None:
-                    study.enqueue_trial(proposal, user_attrs={"phase": "refine"})
-                study.optimize(objective, n_trials=1, callbacks=[done])
+            while not out_of_time():
+                if storage is not None and not rdb:
+                    recover_dead_workers(study)
+                done, running, waiting = _tally(study)
+                if done >= n_trials:
+                    break
+                if done + running >= n_trials and waiting == 0:
+                    # The rest is running elsewhere: wait, in case a worker dies and its trial comes back.
+                    if rdb:
+                        optuna.storages.fail_stale_trials(study)
+                    time.sleep(0.5)
+                    continue
+                if done + running >= n_explore and waiting == 0:
+                    proposal = propose_refinement(points_from_trials(study.trials), space)
+                    if proposal is not None:
+                        study.enqueue_trial(proposal, user_attrs={"phase": "refine"})
+                study.optimize(objective, n_trials=1, callbacks=[done_cb])
     except KeyboardInterrupt:
         interrupted = True
-    return SearchOutcome(study, points_from_trials(study.trials), interrupted)
+    return SearchOutcome(study, points_from_trials(study.trials), interrupted, created)
+
+
+def _is_rdb(storage: str) -> bool:
+    from regtune.storage import is_rdb
+
+    return is_rdb(storage)
+
+
+def load_stored(storage: str, study_name: str | None) -> tuple[optuna.Study, dict[str, Any]]:
+    """An existing regtune study and what it is about, or a StorageError that says what to do."""
+    import optuna
+
+    from regtune.storage import StorageError, mask_url, open_storage
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    backend = open_storage(storage)
+    names = [s.study_name for s in optuna.get_all_study_summaries(backend, include_best_trial=False)]
+    name = study_name or ("regtune" if "regtune" in names or len(names) != 1 else names[0])
+    if name not in names:
+        listed = ", ".join(names[:8]) if names else "none"
+        raise StorageError(
+            f"no study {name!r} in {mask_url(storage)} (studies: {listed}): give --study-name, see `regtune studies`"
+        )
+    study = optuna.load_study(study_name=name, storage=backend)
+    identity = study.user_attrs.get("regtune")
+    if not isinstance(identity, dict):
+        raise StorageError(f"study {name!r} was not made by regtune: nothing to show")
+    return study, identity
+
+
+def list_studies(storage: str) -> list[dict[str, Any]]:
+    """One summary per study in ``storage``: name, target, trial counts, best CV mean."""
+    import optuna
+
+    from regtune.storage import open_storage
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    backend = open_storage(storage)
+    rows = []
+    for summary in optuna.get_all_study_summaries(backend, include_best_trial=False):
+        study = optuna.load_study(study_name=summary.study_name, storage=backend)
+        points = points_from_trials(study.trials)
+        states = [p.state for p in points]
+        identity = study.user_attrs.get("regtune") or {}
+        usable = [p.mean for p in points if p.usable]
+        rows.append(
+            {
+                "name": summary.study_name,
+                "source": identity.get("source"),
+                "target": identity.get("target"),
+                "scoring": identity.get("scoring"),
+                "n_trials": len(points),
+                "complete": states.count("complete"),
+                "pruned": states.count("pruned"),
+                "failed": states.count("failed"),
+                "best_cv_mean": max(usable) if usable else None,
+            }
+        )
+    return rows

@@ -1,0 +1,45 @@
+"""A Markdown summary of a result — for ``$GITHUB_STEP_SUMMARY`` and CI logs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from regtune.report.table import fmt_native, fmt_num
+
+if TYPE_CHECKING:
+    from regtune.result import TuneResult
+
+
+def summary_markdown(result: TuneResult, gate: str | None = None) -> str:
+    d, cv = result.dataset, result.cv
+    chosen = result.chosen
+    lines = [
+        f"### regtune — {d['source']} → {d['target']}",
+        "",
+        f"{d['n_rows']} rows × {d['n_features']} features · {d['task']} ({result.family}) · {cv['scoring']}"
+        f" · {cv['folds']}-fold CV · {result.study['n_trials']} trials",
+        "",
+        "| penalty | best λ | native | CV mean ± SE | non-zero | trials |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in result.per_penalty:
+        b = s.best
+        mark = " **(chosen)**" if b is not None and b.penalty == chosen.point.penalty else ""
+        if b is None:
+            lines.append(f"| {s.penalty} | — | — | no complete trial | — | {s.n_trials} |")
+            continue
+        lines.append(
+            f"| {s.penalty}{mark} | {fmt_num(b.lam)} | {fmt_native(s.native)} | {fmt_num(b.mean)} ± {fmt_num(b.se, 2)}"
+            f" | {fmt_num(b.n_nonzero, 3)} | {s.n_complete}/{s.n_trials} |"
+        )
+    lines += [
+        "",
+        f"- **chosen ({chosen.rule})**: {chosen.point.penalty}, λ = {fmt_num(chosen.point.lam)}"
+        f" ({fmt_native(chosen.native)}), CV {fmt_num(chosen.point.mean)} ± {fmt_num(chosen.point.se, 2)}",
+        f"- λ.min = {fmt_num(result.min.point.lam)} ({result.min.point.penalty}),"
+        f" λ.1se = {fmt_num(result.one_se.point.lam)} ({result.one_se.point.penalty})",
+    ]
+    if gate:
+        lines.append(f"- quality gate: {gate}")
+    lines += [f"- note: {w}" for w in result.warnings]
+    return "\n".join(lines) + "\n\n"
