@@ -335,7 +335,8 @@ def assemble(
         notes.append(f"{len(unconverged)} trial(s) had fold fits that did not converge{ignored}")
     failed = [p for p in points if p.state == "failed"]
     if failed:
-        notes.append(f"{len(failed)} trial(s) failed: {failed[0].error}")
+        reason = failed[0].error or "stopped before it finished (interrupted, or its worker died)"
+        notes.append(f"{len(failed)} trial(s) failed: {reason}")
     for penalty, (lo, hi) in space.widened.items():
         lo0, hi0 = space.ranges[penalty]
         if (lo, hi) != (lo0, hi0):

@@ -262,7 +262,10 @@ def load_dataset(
             numeric_cols.append(col)
     for col in cat_cols:
         # One type per categorical column (strings), missing values kept as NaN for the imputer.
-        X[col] = X[col].map(lambda v: np.nan if pd.isna(v) else str(v)).astype(object)
+        present = X[col].notna()
+        as_text = pd.Series(np.nan, index=X.index, dtype=object)
+        as_text[present] = X.loc[present, col].astype(str).astype(object)
+        X[col] = as_text
     for col in numeric_cols:
         X[col] = X[col].astype(np.float64)
 

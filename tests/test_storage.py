@@ -219,7 +219,10 @@ def _workers_with_one_killed(tmp_path: Path, storage: str, name: str) -> None:
                                        "--json", "-"], capture_output=True, check=True).stdout)  # fmt: skip
     assert shown["study"]["complete"] == n
     for i in (1, 2):
-        worker = json.loads((tmp_path / f"w{i}.json").read_text())
+        text = (tmp_path / f"w{i}.json").read_text()
+        password = storage.split("://", 1)[1].split("@", 1)[0].partition(":")[2] if "@" in storage else ""
+        assert not password or password not in text
+        worker = json.loads(text)
         assert worker["chosen"]["lambda"] == shown["chosen"]["lambda"]
         assert worker["chosen"]["cv_mean"] == shown["chosen"]["cv_mean"]
 
