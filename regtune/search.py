@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from regtune.config import L1_RATIO_RANGE
 from regtune.models import penalty_l1_ratio
 from regtune.select import Point, candidates, mean_se, select
+from regtune.storage import is_rdb, worker_id
 
 if TYPE_CHECKING:
     import optuna
@@ -120,8 +121,6 @@ class Objective:
         return before >= self.n_trials
 
     def __call__(self, trial: optuna.Trial) -> float:
-        from regtune.storage import worker_id
-
         trial.set_user_attr("worker", worker_id())
         if self._surplus(trial):
             trial.set_user_attr("surplus", True)
@@ -171,6 +170,8 @@ def points_from_trials(trials: list[optuna.trial.FrozenTrial]) -> list[Point]:
         if t.state not in states or "penalty" not in t.params or t.user_attrs.get("surplus"):
             continue
         penalty = str(t.params["penalty"])
+        if f"lambda_{penalty}" not in t.params:  # stopped (worker killed, Ctrl-C) before its λ was drawn
+            continue
         attrs = t.user_attrs
         points.append(
             Point(
@@ -278,17 +279,19 @@ class SearchOutcome:
 COUNTED = ("COMPLETE", "PRUNED")
 
 
-def _tally(study: optuna.Study) -> tuple[int, int, int]:
+def _counts(study: optuna.Study) -> tuple[list[optuna.trial.FrozenTrial], int, int]:
     """(finished trials that count, running, waiting); failed and surplus trials do not count."""
-    done = running = waiting = 0
+    counted: list[optuna.trial.FrozenTrial] = []
+    running = waiting = 0
     for t in study.get_trials(deepcopy=False):
         if t.user_attrs.get("surplus"):
             continue
         name = t.state.name
-        done += name in COUNTED
+        if name in COUNTED:
+            counted.append(t)
         running += name == "RUNNING"
         waiting += name == "WAITING"
-    return done, running, waiting
+    return counted, running, waiting
 
 
 def recover_dead_workers(study: optuna.Study) -> int:
@@ -300,8 +303,6 @@ def recover_dead_workers(study: optuna.Study) -> int:
     import os
 
     from optuna.trial import TrialState
-
-    from regtune.storage import worker_id
 
     host = worker_id().rsplit(":", 1)[0]
     requeued = 0
@@ -417,15 +418,11 @@ def run_search(
     if created:
         for params in initial_design(space, n_explore):
             study.enqueue_trial(params)
-    rdb = storage is not None and _is_rdb(storage)
+    rdb = storage is not None and is_rdb(storage)
 
     def done_cb(study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
         if progress is not None:
-            finished = [
-                t
-                for t in study.get_trials(deepcopy=False)
-                if t.state.name in COUNTED and not t.user_attrs.get("surplus")
-            ]
+            finished = _counts(study)[0]
             values = [t.value for t in finished if t.value is not None and math.isfinite(t.value)]
             progress(min(len(finished), n_trials), n_trials, max(values) if values else None)
 
@@ -439,7 +436,8 @@ def run_search(
             while not out_of_time():
                 if storage is not None and not rdb:
                     recover_dead_workers(study)
-                done, running, waiting = _tally(study)
+                counted, running, waiting = _counts(study)
+                done = len(counted)
                 if done >= n_trials:
                     break
                 if done + running >= n_trials and waiting == 0:
@@ -456,12 +454,6 @@ def run_search(
     except KeyboardInterrupt:
         interrupted = True
     return SearchOutcome(study, points_from_trials(study.trials), interrupted, created)
-
-
-def _is_rdb(storage: str) -> bool:
-    from regtune.storage import is_rdb
-
-    return is_rdb(storage)
 
 
 def load_stored(storage: str, study_name: str | None) -> tuple[optuna.Study, dict[str, Any]]:

@@ -190,8 +190,10 @@ def _workers_with_one_killed(tmp_path: Path, storage: str, name: str) -> None:
     killed_trial = None
     while time.monotonic() < deadline and killed_trial is None:
         for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            # Mid-trial: the victim's trial has its configuration and is fitting the folds.
-            if str(t.user_attrs.get("worker", "")).endswith(f":{victim.pid}") and t.number > 2 and t.params:
+            # Mid-trial: the victim's trial has its whole configuration and is fitting the folds.
+            penalty = t.params.get("penalty")
+            drawn = f"lambda_{penalty}" in t.params and (penalty != "elasticnet" or "l1_ratio" in t.params)
+            if str(t.user_attrs.get("worker", "")).endswith(f":{victim.pid}") and t.number > 2 and drawn:
                 os.kill(victim.pid, signal.SIGKILL)
                 killed_trial = t.number
                 break
@@ -290,3 +292,15 @@ def test_disk_full_while_writing_the_json_is_an_error_and_the_study_keeps_its_tr
     assert result.stderr.startswith(f"Error: cannot write {out}: No space left on device")
     assert not out.exists()
     assert regtune.tune("builtin:diabetes", n_trials=5, storage=journal).cv["n_fold_fits"] == 0
+
+
+def test_a_trial_stopped_before_its_lambda_was_drawn_is_left_out_of_the_curve() -> None:
+    import optuna
+
+    from regtune.search import points_from_trials
+
+    dist = optuna.distributions.CategoricalDistribution(["l1", "elasticnet"])
+    partial = optuna.trial.create_trial(
+        state=optuna.trial.TrialState.FAIL, params={"penalty": "elasticnet"}, distributions={"penalty": dist}
+    )
+    assert points_from_trials([partial]) == []
