@@ -185,7 +185,7 @@ def tune(
     RegtuneError
         Bad data or settings, with a one-line message that says how to fix them.
     """
-    from regtune.cv import Evaluator, resolve_scorer
+    from regtune.cv import Evaluator, hyper_quantity, resolve_scorer
     from regtune.data import load_dataset
     from regtune.folds import assign_folds, build_folds
     from regtune.models import get_family
@@ -221,7 +221,8 @@ def tune(
     )
 
     identity = study_identity(dataset, config, scoring, family.name, splits, space, int(folds[0].X_train.shape[1]))
-    with Evaluator(folds, family, scorer, config.tol, n_jobs=config.n_jobs) as evaluator:
+    hyper = hyper_quantity(scoring, dataset.task) if family.has_jacobian else None
+    with Evaluator(folds, family, scorer, config.tol, n_jobs=config.n_jobs, hyper=hyper) as evaluator:
         outcome = run_search(
             evaluator,
             space,
@@ -233,6 +234,7 @@ def tune(
             storage=config.storage,
             study_name=config.study_name,
             identity=identity,
+            search=config.search,
         )
     n_encoded = int(folds[0].X_train.shape[1])
     dataset_info = {
@@ -256,11 +258,14 @@ def tune(
         "groups": config.groups,
         "fold_column": config.fold_column,
         "n_fold_fits": evaluator.fits,
+        "search": config.search,
+        "hypergradient_quantity": hyper,
     }
     study_info = {
         "name": outcome.study.study_name if config.storage else None,
         "storage": mask_url(config.storage) if config.storage else None,
         "resumed": not outcome.created,
+        "converged": outcome.converged,
     }
 
     def refit(point: Point) -> tuple[Any, dict[str, float], int]:
@@ -295,6 +300,7 @@ def assemble(
 ) -> TuneResult:
     """Select λ.min and λ.1se from the curve, refit them (``refit(point)`` → pipeline or None, native
     parameters, non-zeros), and gather the result."""
+    from regtune.search import certify
     from regtune.select import candidates, select
 
     n_rows = int(dataset_info["n_rows"])
@@ -318,9 +324,22 @@ def assemble(
         if point.trial not in refits:
             refits[point.trial] = refit(point)
 
+    quantity = cv_info.get("hypergradient_quantity")
+    verdict = certify(points, selection.best, space) if quantity else None
+
     def chosen_point(point: Point, rule: str | None = None) -> ChosenPoint:
         _, native, nnz = refits[point.trial]
-        return ChosenPoint(point, native, nnz, rule=rule, boundary=_boundary(point, space))
+        hyper = None
+        if quantity and point.d_log_lambda is not None:
+            hyper = {
+                "quantity": quantity,
+                "exact": quantity == cv_info["scoring"],
+                "d_log_lambda": point.d_log_lambda,
+                "d_l1_ratio": point.d_l1_ratio,
+            }
+            if point is selection.best and verdict is not None:
+                hyper.update(verdict)
+        return ChosenPoint(point, native, nnz, rule=rule, boundary=_boundary(point, space), hypergradient=hyper)
 
     best = chosen_point(selection.best)
     one_se = chosen_point(selection.one_se)
@@ -355,6 +374,8 @@ def assemble(
             f"the chosen λ ({chosen_src.lam:.3g}) is at the {side} λ searched ([{lo:.3g}, {hi:.3g}]):"
             f" {hint}; set --lambda-min/--lambda-max to look further"
         )
+    if verdict is not None and verdict["verdict"] == "not_converged":
+        notes.append(f"λ.min is not certified — {verdict['message']}")
     if interrupted:
         notes.append("interrupted: the result covers the trials completed before the interruption")
 
@@ -408,6 +429,7 @@ def show(storage: str, study_name: str | None = None, *, rule: str = "min") -> T
     The chosen points are not refit, so their non-zero counts are the mean over the folds and the
     result carries no model.
     """
+    from regtune.cv import hyper_quantity
     from regtune.models import get_family
     from regtune.search import SearchSpace, load_stored, points_from_trials
 
@@ -442,6 +464,10 @@ def show(storage: str, study_name: str | None = None, *, rule: str = "min") -> T
         "groups": identity["groups"],
         "fold_column": identity["fold_column"],
         "n_fold_fits": None,
+        "search": None,
+        "hypergradient_quantity": hyper_quantity(identity["scoring"], identity["task"])
+        if family.has_jacobian
+        else None,
     }
     study_info = {"name": study.study_name, "storage": mask_url(storage), "resumed": True}
 

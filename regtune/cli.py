@@ -41,6 +41,12 @@ class TaskChoice(StrEnum):
     classification = "classification"
 
 
+class SearchChoice(StrEnum):
+    tpe = "tpe"
+    gradient = "gradient"
+    hybrid = "hybrid"
+
+
 class RuleChoice(StrEnum):
     min = "min"
     one_se = "1se"
@@ -90,7 +96,7 @@ def append_output(path: str, text: str) -> None:
 CONFIG_KEYS = (
     "target", "features", "drop", "categorical", "task", "penalty", "folds", "repeats", "groups", "fold_column",
     "scoring", "n_trials", "timeout", "seed", "rule", "lambda_min", "lambda_max", "prune", "n_jobs", "storage",
-    "study_name", "fail_under", "summary_md", "json_out", "trials_csv", "coef",
+    "study_name", "fail_under", "summary_md", "json_out", "trials_csv", "coef", "search",
 )  # fmt: skip
 #: Config keys spelled as their flag where the flag differs from the parameter name.
 CONFIG_ALIASES = {"json": "json_out", "penalties": "penalty"}
@@ -246,6 +252,14 @@ def tune(
     prune: Annotated[
         bool, typer.Option("--prune/--no-prune", help="Stop trials that are clearly worse after a few folds.")
     ] = True,
+    search: Annotated[
+        SearchChoice,
+        typer.Option(
+            help="How λ is searched: tpe (TPE, then bisection), gradient (log-spaced points, then hypergradient "
+            "steps), hybrid (TPE on a third of the budget, then hypergradient steps). gradient and hybrid stop "
+            "early once the optimum is certified.",
+        ),
+    ] = SearchChoice.hybrid,
     n_jobs: Annotated[
         int, typer.Option("--n-jobs", "-j", help="Worker processes fitting the folds of a trial in parallel.")
     ] = 1,
@@ -295,7 +309,7 @@ def tune(
         values = apply_config_file(ctx, config_file, locals())
         (target, features, drop, categorical, task, penalty, folds, repeats, groups, fold_column, scoring,
          n_trials, timeout, seed, rule, lambda_min, lambda_max, prune, n_jobs, storage, study_name, fail_under,
-         summary_md, json_out, trials_csv, coef) = (values[k] for k in CONFIG_KEYS)  # fmt: skip
+         summary_md, json_out, trials_csv, coef, search) = (values[k] for k in CONFIG_KEYS)  # fmt: skip
         config = TuneConfig(
             target=target,
             features=split_list(features),
@@ -318,6 +332,7 @@ def tune(
             n_jobs=n_jobs,
             storage=storage,
             study_name=study_name,
+            search=search.value,
         )
         with _sigterm_as_interrupt():
             result = _run(source, config)

@@ -11,6 +11,7 @@ from regtune.errors import ConfigError
 PENALTIES: tuple[str, ...] = ("l1", "l2", "elasticnet")
 TASKS: tuple[str, ...] = ("auto", "regression", "classification")
 RULES: tuple[str, ...] = ("min", "1se")
+SEARCHES: tuple[str, ...] = ("tpe", "gradient", "hybrid")
 
 #: The l1_ratio range searched for the elastic net (glmnet's ``alpha``).
 L1_RATIO_RANGE: tuple[float, float] = (0.05, 0.95)
@@ -56,6 +57,7 @@ class TuneConfig:
     n_jobs: int = 1
     storage: str | None = None
     study_name: str | None = None
+    search: str = "hybrid"
 
     def __post_init__(self) -> None:
         if not self.penalties:
@@ -69,6 +71,8 @@ class TuneConfig:
             object.__setattr__(self, "penalties", tuple(dict.fromkeys(self.penalties)))
         if self.task not in TASKS:
             raise ConfigError(f"unknown task {self.task!r}: use auto, regression or classification")
+        if self.search not in SEARCHES:
+            raise ConfigError(f"unknown search {self.search!r}: use tpe, gradient or hybrid")
         if self.rule not in RULES:
             raise ConfigError(f"unknown rule {self.rule!r}: use min or 1se")
         if self.folds < 2:

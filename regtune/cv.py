@@ -13,11 +13,65 @@ if TYPE_CHECKING:
     import numpy as np
 
     from regtune.folds import Fold
-    from regtune.models import Family
+    from regtune.models import Family, FitOutcome
 
 REGRESSION_MODULE = "sklearn.metrics._regression"
 CLASSIFICATION_MODULES = ("sklearn.metrics._classification", "sklearn.metrics._ranking")
 DEFAULT_SCORING = {"regression": "r2", "classification": "neg_log_loss"}
+#: Scorers whose derivative regtune computes exactly; any other scorer is followed through the
+#: family's own loss (mean squared error, log-loss), which the result says.
+DIFFERENTIABLE = {
+    "regression": ("r2", "neg_mean_squared_error", "neg_root_mean_squared_error"),
+    "classification": ("neg_log_loss",),
+}
+FAMILY_LOSS = {"regression": "neg_mean_squared_error", "classification": "neg_log_loss"}
+
+
+def hyper_quantity(scoring: str, task: str) -> str:
+    """What the hypergradient differentiates: the scorer itself when it is differentiable, else the
+    family's loss (as a greater-is-better score)."""
+    return scoring if scoring in DIFFERENTIABLE[task] else FAMILY_LOSS[task]
+
+
+def score_derivative(
+    quantity: str,
+    fold: Fold,
+    outcome: FitOutcome,
+    d_coef: np.ndarray,
+    d_intercept: np.ndarray,
+    classes: np.ndarray | None = None,
+) -> float | None:
+    """d (fold test score) for a change (d_coef, d_intercept) of the fold's solution; None when the
+    test fold has a label the model never saw (the log-loss is then not differentiable here)."""
+    import numpy as np
+    from scipy.special import expit, softmax
+
+    X, y = fold.X_test, fold.y_test
+    coef, intercept = outcome.coef, outcome.intercept
+    if quantity in DIFFERENTIABLE["regression"]:
+        resid = y - (X @ coef + intercept[0])
+        d_pred = X @ d_coef + d_intercept[0]
+        inner = float(resid @ d_pred)
+        if quantity == "r2":
+            total = y - y.mean()
+            ss_tot = float(total @ total)
+            return 2.0 * inner / ss_tot if ss_tot > 0 else 0.0
+        if quantity == "neg_mean_squared_error":
+            return 2.0 * inner / len(y)
+        rmse = math.sqrt(float(resid @ resid) / len(y))
+        return inner / (len(y) * rmse) if rmse > 0 else 0.0
+    if classes is None:
+        classes = np.unique(fold.y_train)
+    idx = np.searchsorted(classes, y)
+    if np.any(idx >= len(classes)) or np.any(classes[np.minimum(idx, len(classes) - 1)] != y):
+        return None
+    eta = X @ coef.T + intercept
+    d_eta = X @ d_coef.T + d_intercept
+    if coef.shape[0] == 1:
+        return float(np.mean(((idx == 1) - expit(eta[:, 0])) * d_eta[:, 0]))
+    P = softmax(eta, axis=1)
+    rows = np.arange(len(y))
+    return float(np.mean(d_eta[rows, idx] - (P * d_eta).sum(axis=1)))
 
 
 def resolve_scorer(name: str | None, task: str) -> tuple[str, Any]:
@@ -93,6 +147,10 @@ class Evaluation:
     n_unconverged: int
     #: False when ``report`` stopped the evaluation early (a pruned trial): fewer fold scores.
     complete: bool = True
+    #: Mean over folds of d score / d log λ (of the evaluator's ``hyper`` quantity); None if not computed.
+    d_log_lambda: float | None = None
+    #: Mean over folds of d score / d l1_ratio (elastic net only).
+    d_l1_ratio: float | None = None
 
 
 @dataclass
@@ -104,6 +162,27 @@ class FoldResult:
     n_nonzero: int
     coef: np.ndarray
     intercept: np.ndarray
+    #: (d score / d log λ, d score / d l1_ratio or None), or None when not computed or not defined.
+    grad: tuple[float, float | None] | None = None
+
+
+def fold_hypergradient(
+    family: Family, fold: Fold, outcome: FitOutcome, quantity: str, penalty: str, lam: float, l1_ratio: float
+) -> tuple[float, float | None] | None:
+    """d (fold test score) / d log λ and / d l1_ratio at the fold's solution ``outcome``."""
+    jac = family.jacobian(fold, outcome, penalty, lam, l1_ratio)
+    if jac is None:
+        return None
+    classes = getattr(outcome.model, "classes_", None)
+    g_lam = score_derivative(quantity, fold, outcome, *jac.d_log_lambda, classes=classes)
+    if g_lam is None or not math.isfinite(g_lam):
+        return None
+    g_r = None
+    if jac.d_l1_ratio is not None:
+        g_r = score_derivative(quantity, fold, outcome, *jac.d_l1_ratio, classes=classes)
+        if g_r is None or not math.isfinite(g_r):
+            return None
+    return g_lam, g_r
 
 
 def fit_and_score(
@@ -115,15 +194,20 @@ def fit_and_score(
     l1_ratio: float,
     tol: float,
     warm: tuple[np.ndarray, np.ndarray] | None,
+    hyper: str | None = None,
 ) -> FoldResult:
     outcome = family.fit_fold(fold, penalty, lam, l1_ratio, tol, warm)
     score = float(scorer(outcome.model, fold.X_test, fold.y_test))
+    grad = None
+    if hyper is not None:
+        grad = fold_hypergradient(family, fold, outcome, hyper, penalty, lam, l1_ratio)
     return FoldResult(
         score if math.isfinite(score) else math.nan,
         outcome.converged,
         outcome.n_nonzero,
         outcome.coef,
         outcome.intercept,
+        grad,
     )
 
 
@@ -154,11 +238,21 @@ class Evaluator:
     the trials, their fold scores and the pruning decisions are the same as with ``n_jobs`` = 1.
     """
 
-    def __init__(self, folds: list[Fold], family: Family, scorer: Any, tol: float, n_jobs: int = 1) -> None:
+    def __init__(
+        self,
+        folds: list[Fold],
+        family: Family,
+        scorer: Any,
+        tol: float,
+        n_jobs: int = 1,
+        hyper: str | None = None,
+    ) -> None:
         self.folds = folds
         self.family = family
         self.scorer = scorer
         self.tol = tol
+        #: The quantity whose hypergradient each complete evaluation carries (see :func:`hyper_quantity`).
+        self.hyper = hyper
         self.fits = 0
         self.warm = WarmStarts()
         self.n_jobs = max(1, min(n_jobs, len(folds)))
@@ -190,6 +284,7 @@ class Evaluator:
         finite is returned as NaN.
         """
         scores: list[float] = []
+        grads: list[tuple[float, float | None] | None] = []
         unconverged = 0
         nonzero = 0
         batch = self.n_jobs if self._pool is not None else 1
@@ -202,7 +297,7 @@ class Evaluator:
                 results = self._pool.run(tasks)
             else:
                 results = [
-                    fit_and_score(self.family, f, self.scorer, penalty, lam, l1_ratio, self.tol, t[4])
+                    fit_and_score(self.family, f, self.scorer, penalty, lam, l1_ratio, self.tol, t[4], self.hyper)
                     for f, t in zip(chunk, tasks, strict=True)
                 ]
             for fold, result in zip(chunk, results, strict=True):
@@ -211,9 +306,17 @@ class Evaluator:
                 unconverged += not result.converged
                 nonzero += result.n_nonzero
                 scores.append(result.score)
+                grads.append(result.grad)
                 if report is not None and report(result.score, fold.index) and len(scores) < len(self.folds):
                     return Evaluation(scores, unconverged == 0, nonzero / len(scores), unconverged, complete=False)
-        return Evaluation(scores, unconverged == 0, nonzero / len(self.folds), unconverged)
+        evaluation = Evaluation(scores, unconverged == 0, nonzero / len(self.folds), unconverged)
+        if grads and all(g is not None for g in grads):
+            known = [g for g in grads if g is not None]
+            evaluation.d_log_lambda = math.fsum(g[0] for g in known) / len(known)
+            r_parts = [g[1] for g in known if g[1] is not None]
+            if len(r_parts) == len(known):
+                evaluation.d_l1_ratio = math.fsum(r_parts) / len(r_parts)
+        return evaluation
 
 
 def _worker(conn: Any, evaluator: Evaluator) -> None:
@@ -239,6 +342,7 @@ def _worker(conn: Any, evaluator: Evaluator) -> None:
                     l1_ratio,
                     evaluator.tol,
                     warm,
+                    evaluator.hyper,
                 )
             except (ValueError, ArithmeticError, RuntimeError) as exc:
                 result = exc

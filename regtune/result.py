@@ -28,6 +28,9 @@ class ChosenPoint:
     rule: str | None = None
     #: "lower" or "upper" when λ sits on an edge of the (possibly widened) range; None inside.
     boundary: str | None = None
+    #: d CV score / d log λ (and / d l1_ratio) at this point, the quantity differentiated, and for λ.min a
+    #: verdict ("interior", "boundary", "not_converged", "unknown") with a sentence; None if not computed.
+    hypergradient: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         p = self.point
@@ -45,6 +48,7 @@ class ChosenPoint:
                 "n_nonzero": self.n_nonzero,
                 "trial": p.trial,
                 "boundary": self.boundary,
+                "hypergradient": self.hypergradient,
             }
         )
         return data
@@ -124,6 +128,9 @@ class TuneResult:
                     "state": p.state,
                     "converged": p.converged,
                     "n_nonzero": _num(p.n_nonzero) if p.n_nonzero is not None else None,
+                    "d_log_lambda": _num(p.d_log_lambda),
+                    "d_l1_ratio": _num(p.d_l1_ratio),
+                    "phase": p.phase,
                 }
                 for p in self.curve
             ],

@@ -5,9 +5,18 @@ ordinary trials of one study (so the CV curve stays complete):
 
 1. *explore*: a seeded multivariate TPE over penalty × log λ (× l1_ratio), opened by a few log-spaced
    points per penalty;
-2. *refine*: a few trials proposed from the curve itself — past an edge of the λ range when the best λ
+2. *gradient* (``search="hybrid"`` or ``"gradient"``): from the best point of each competitive penalty,
+   safeguarded Newton steps on log λ using the hypergradient d CV score / d log λ that every trial carries
+   (the curvature from the secant between neighbouring trials, the step kept inside the bracket of the
+   optimum), and for the elastic net steps on l1_ratio; it stops when the gain a step predicts is below
+   ``GRAD_RTOL`` of the score, or the optimum is bracketed within ``BRACKET_DECADES``;
+3. *refine*: a few trials proposed from the curve itself — past an edge of the λ range when the best λ
    sits on it (the range widens), between the best λ and its farther neighbour, and between λ.1se and
    the next larger λ — so both λ.min and λ.1se are pinned, not left where TPE happened to sample.
+
+``search="tpe"`` is phases 1 and 3 over the whole budget (regtune 0.1). ``"hybrid"`` explores with a third of
+the budget and ``"gradient"`` with the log-spaced opening points only; both then run phases 2 and 3 and stop
+as soon as neither has anything left to propose (the budget is then a maximum).
 """
 
 from __future__ import annotations
@@ -38,6 +47,21 @@ EDGE_DECADES = 0.35
 FLAT_SE = 1e-3
 #: Gaps (decades) narrower than this are not bisected further.
 MIN_GAP_DECADES = 0.04
+#: The gradient phase stops when a step's predicted gain is below this share of max(|score|, SE).
+GRAD_RTOL = 1e-5
+#: An optimum bracketed within this many decades of λ is pinned.
+BRACKET_DECADES = 0.005
+#: The largest gradient step in log λ (decades), and the step taken when no curvature is known yet.
+MAX_STEP_DECADES = 1.0
+FIRST_STEP_DECADES = 0.5
+#: Elastic-net l1_ratio steps: the first size, halved after a step that did not improve, down to the minimum.
+RATIO_STEP = 0.1
+MIN_RATIO_STEP = 0.0125
+#: Elastic-net trials within this l1_ratio of each other lend their curvature in log λ to one another.
+RATIO_NEAR = 0.15
+#: A penalty whose best is more than this many SEs below the overall best gets no gradient steps.
+GIVE_UP_SE = 2.0
+LN10 = math.log(10.0)
 
 ProgressFn = Callable[[int, int, float | None], None]
 
@@ -137,7 +161,7 @@ class Objective:
             trial.report(score, fold)
             return trial.should_prune()
 
-        prunable = trial.user_attrs.get("phase") != "refine"
+        prunable = trial.user_attrs.get("phase") not in ("refine", "gradient")
         try:
             ev = self.evaluator.evaluate(penalty, lam, l1_ratio, report if prunable else None)
         except (ValueError, ArithmeticError, RuntimeError) as exc:
@@ -148,6 +172,10 @@ class Objective:
         trial.set_user_attr("converged", ev.converged)
         trial.set_user_attr("n_unconverged", ev.n_unconverged)
         trial.set_user_attr("n_nonzero", ev.n_nonzero)
+        if ev.d_log_lambda is not None:
+            trial.set_user_attr("d_log_lambda", ev.d_log_lambda)
+            if ev.d_l1_ratio is not None:
+                trial.set_user_attr("d_l1_ratio", ev.d_l1_ratio)
         if not ev.complete:
             import optuna
 
@@ -184,6 +212,9 @@ def points_from_trials(trials: list[optuna.trial.FrozenTrial]) -> list[Point]:
                 converged=bool(attrs.get("converged", True)),
                 n_nonzero=attrs.get("n_nonzero"),
                 error=attrs.get("error"),
+                d_log_lambda=attrs.get("d_log_lambda"),
+                d_l1_ratio=attrs.get("d_l1_ratio"),
+                phase=str(attrs.get("phase", "explore")),
             )
         )
     return points
@@ -216,8 +247,11 @@ def _flat(best: Point, neighbour: list[Point]) -> bool:
     return best.mean - neighbour[0].mean <= FLAT_SE * best.se
 
 
-def propose_refinement(points: list[Point], space: SearchSpace) -> dict[str, Any] | None:
-    """The next refine-phase configuration, or None when λ.min and λ.1se are pinned."""
+def propose_refinement(points: list[Point], space: SearchSpace, *, around_best: bool = True) -> dict[str, Any] | None:
+    """The next refine-phase configuration, or None when λ.min and λ.1se are pinned.
+
+    With ``around_best`` False (after a gradient phase pinned λ.min) only λ.1se is refined.
+    """
     sel = select(points)
     if sel is None:
         return None
@@ -225,12 +259,13 @@ def propose_refinement(points: list[Point], space: SearchSpace) -> dict[str, Any
     same = sorted((p for p in candidates(points) if p.penalty == best.penalty), key=lambda p: p.lam)
     if best.penalty == "elasticnet":
         same = [p for p in same if abs(p.l1_ratio - best.l1_ratio) < 1e-9] or same
-    seen = {(p.penalty, round(math.log10(p.lam), 6), round(p.l1_ratio, 6)) for p in points}
+    seen = {_key(p.penalty, p.lam, p.l1_ratio) for p in points}
 
     def fresh(lam: float) -> dict[str, Any] | None:
-        key = (best.penalty, round(math.log10(lam), 6), round(best.l1_ratio, 6))
-        return None if key in seen else _params(best.penalty, lam, best.l1_ratio)
+        return None if _key(best.penalty, lam, best.l1_ratio) in seen else _params(best.penalty, lam, best.l1_ratio)
 
+    if not around_best:
+        return _refine_one_se(sel, points, seen)
     # 1. The best λ on an edge of the range: step a decade past it (the range widens).
     lo0, hi0 = space.ranges[best.penalty]
     lo, hi = space.bounds(best.penalty)
@@ -258,14 +293,218 @@ def propose_refinement(points: list[Point], space: SearchSpace) -> dict[str, Any
         if width > MIN_GAP_DECADES and (proposal := fresh(math.sqrt(best.lam * other))) is not None:
             return proposal
 
-    # 3. Bisect between λ.1se and the next larger λ (outside one SE).
+    # 3. Pin λ.1se between it and the next larger λ (outside one SE).
+    return _refine_one_se(sel, points, seen)
+
+
+def _refine_one_se(sel: Any, points: list[Point], seen: set[tuple[str, float, float]]) -> dict[str, Any] | None:
+    """Pin λ.1se: a step between it and the next larger λ of its line (complete or pruned: both are
+    below the 1-SE threshold) — a Newton step on ``mean(λ) = threshold`` from λ.1se when its
+    hypergradient points down and the step stays inside, else the bisection."""
     one = sel.one_se
-    above = [p for p in same if p.lam > one.lam]
-    if above:
-        nxt = above[0]
-        if math.log10(nxt.lam / one.lam) > MIN_GAP_DECADES:
-            return fresh(math.sqrt(one.lam * nxt.lam))
+    best = sel.best
+    above = sorted(
+        (p for p in points if _same_line(p, one) and p.lam > one.lam and p.state != "failed" and p.fold_scores),
+        key=lambda p: p.lam,
+    )
+    if not above:
+        return None
+    nxt = above[0]
+    width = math.log(nxt.lam / one.lam)
+    if width / LN10 <= MIN_GAP_DECADES:
+        return None
+    frac = 0.5
+    threshold = best.mean - (best.se if math.isfinite(best.se) else 0.0)
+    g = one.d_log_lambda
+    if g is not None and g < 0:
+        newton = (threshold - one.mean) / g / width  # share of the gap where the tangent meets the threshold
+        if 0.1 <= newton <= 0.9:
+            frac = newton
+    lam = one.lam * math.exp(frac * width)
+    return None if _key(one.penalty, lam, one.l1_ratio) in seen else _params(one.penalty, lam, one.l1_ratio)
+
+
+def gain_tolerance(best: Point) -> float:
+    """The score change below which a gradient step is not worth a trial."""
+    se = best.se if math.isfinite(best.se) else 0.0
+    return GRAD_RTOL * max(abs(best.mean), se, 1e-12)
+
+
+def _same_line(point: Point, best: Point) -> bool:
+    return point.penalty == best.penalty and (
+        best.penalty != "elasticnet" or abs(point.l1_ratio - best.l1_ratio) < 1e-9
+    )
+
+
+@dataclass
+class LambdaStep:
+    """The outcome of one look along log λ from the best point of a line."""
+
+    #: The proposed log λ (natural log), or None when the optimum is pinned on this line.
+    t: float | None
+    #: Why no step: "pinned" (bracketed narrowly), "small" (the predicted gain is negligible), "seen".
+    reason: str = ""
+    #: The bracket [a, b] (λ) known to hold the optimum when the gradient changes sign around the best.
+    bracket: tuple[float, float] | None = None
+    #: The score gain the step predicts (|g·Δt|/2).
+    gain: float = 0.0
+
+
+def lambda_step(pool: list[Point], best: Point) -> LambdaStep:
+    """A safeguarded Newton / secant step on log λ from ``best`` along its line (same penalty and l1_ratio).
+
+    The step goes uphill (the sign of d score / d log λ); the curvature comes from the secant of the
+    hypergradients between ``best`` and its nearest neighbour that gives a concave estimate (elastic-net
+    trials with a close l1_ratio lend theirs); without one, a fixed first step. The step stays strictly
+    inside the interval between ``best`` and its neighbour on the uphill side, which brackets the optimum
+    since ``best`` is the best point (bisecting when the Newton step would leave it).
+    """
+    g0 = best.d_log_lambda
+    if g0 is None or not math.isfinite(g0):
+        return LambdaStep(None, "no hypergradient")
+    t0 = math.log(best.lam)
+    line = [p for p in pool if _same_line(p, best) and p is not best]
+    direction = 1.0 if g0 > 0 else -1.0
+    uphill = [p for p in line if (math.log(p.lam) - t0) * direction > 0]
+    downhill = [p for p in line if (math.log(p.lam) - t0) * direction < 0]
+    nb = min(uphill, key=lambda p: abs(math.log(p.lam) - t0)) if uphill else None
+    back = min(downhill, key=lambda p: abs(math.log(p.lam) - t0)) if downhill else None
+    lenders = [q for q in (nb, back) if q is not None]
+    if best.penalty == "elasticnet":
+        near = [
+            p
+            for p in pool
+            if p.penalty == best.penalty and p is not best and 0 < abs(p.l1_ratio - best.l1_ratio) <= RATIO_NEAR
+        ]
+        lenders += sorted(near, key=lambda p: abs(math.log(p.lam) - t0))[:4]
+    h = None
+    for q in lenders:
+        if q.d_log_lambda is None or abs(math.log(q.lam) - t0) < 1e-12:
+            continue
+        hq = (q.d_log_lambda - g0) / (math.log(q.lam) - t0)
+        if hq < 0:
+            h = hq
+            break
+    step = -g0 / h if h is not None else direction * FIRST_STEP_DECADES * LN10
+    cap = MAX_STEP_DECADES * LN10
+    step = max(-cap, min(cap, step))
+    bracket = None
+    if nb is not None:
+        width = math.log(nb.lam) - t0
+        lo_hi = sorted((best.lam, nb.lam))
+        if nb.d_log_lambda is not None and nb.d_log_lambda * direction < 0:
+            bracket = (lo_hi[0], lo_hi[1])
+        if abs(width) < BRACKET_DECADES * LN10:
+            return LambdaStep(None, "pinned", (lo_hi[0], lo_hi[1]))
+        frac = step / width
+        if h is None or frac >= 0.9:
+            frac = 0.5
+        step = frac * width
+    gain = abs(g0 * step) / 2
+    if gain <= gain_tolerance(best):
+        return LambdaStep(None, "small", bracket, gain)
+    return LambdaStep(t0 + step, "", bracket, gain)
+
+
+def _ratio_step(best: Point, seen: set[tuple[str, float, float]], space: SearchSpace) -> float | None:
+    """The next l1_ratio for the elastic net from ``best`` (λ kept), or None when no step is worth it."""
+    g = best.d_l1_ratio
+    if g is None or not math.isfinite(g):
+        return None
+    lo, hi = space.l1_ratio_range
+    size = RATIO_STEP
+    while size >= MIN_RATIO_STEP:
+        r = min(hi, max(lo, best.l1_ratio + math.copysign(size, g)))
+        if abs(r - best.l1_ratio) < MIN_RATIO_STEP / 2 or abs(g * (r - best.l1_ratio)) / 2 <= gain_tolerance(best):
+            return None
+        if _key(best.penalty, best.lam, r) not in seen:
+            return r
+        size /= 2
     return None
+
+
+def _key(penalty: str, lam: float, l1_ratio: float) -> tuple[str, float, float]:
+    return (penalty, round(math.log10(lam), 6), round(l1_ratio, 6))
+
+
+def _widen_to(space: SearchSpace, penalty: str, lam: float) -> float:
+    """``lam`` clipped to how far the range may widen (MAX_WIDEN_DECADES); records the widening."""
+    lo0, hi0 = space.ranges[penalty]
+    lo, hi = space.bounds(penalty)
+    floor, ceil = lo0 / 10**MAX_WIDEN_DECADES, hi0 * 10**MAX_WIDEN_DECADES
+    clipped = min(ceil, max(floor, lam))
+    if clipped < lo:
+        space.widened[penalty] = (clipped, hi)
+    elif clipped > hi:
+        space.widened[penalty] = (lo, clipped)
+    return clipped
+
+
+def propose_gradient(points: list[Point], space: SearchSpace) -> dict[str, Any] | None:
+    """The next gradient-phase configuration, or None when the competitive penalties are pinned.
+
+    The best penalty is refined first. Another penalty gets a step only when the gain that step predicts
+    could bring it level with the best (its best is no more than ``2 × gain`` below): a penalty that
+    cannot become λ.min is left alone.
+    """
+    sel = select(points)
+    if sel is None:
+        return None
+    pool = candidates(points)
+    seen = {_key(p.penalty, p.lam, p.l1_ratio) for p in points}
+    top = sel.best
+    for best in sorted(sel.per_penalty.values(), key=lambda p: p.mean, reverse=True):
+        behind = top.mean - best.mean
+
+        def worth(gain: float, behind: float = behind) -> bool:
+            return 2 * gain >= behind
+
+        step = lambda_step(pool, best)
+        if step.t is not None and worth(step.gain):
+            lam = _widen_to(space, best.penalty, math.exp(step.t))
+            if _key(best.penalty, lam, best.l1_ratio) not in seen:
+                return _params(best.penalty, lam, best.l1_ratio)
+        if best.penalty == "elasticnet" and step.t is None:
+            ratio = _ratio_step(best, seen, space)
+            if ratio is not None and worth(abs((best.d_l1_ratio or 0.0) * (ratio - best.l1_ratio)) / 2):
+                return _params(best.penalty, best.lam, ratio)
+    return None
+
+
+def certify(points: list[Point], best: Point, space: SearchSpace) -> dict[str, Any]:
+    """Whether ``best`` is an optimum of the CV curve, from its hypergradient: a verdict and a sentence."""
+    g = best.d_log_lambda
+    if g is None or not math.isfinite(g):
+        return {"verdict": "unknown", "message": "no hypergradient for this model"}
+    lo, hi = space.bounds(best.penalty)
+    edge = None
+    if math.log10(best.lam / lo) < EDGE_DECADES:
+        edge = "lower"
+    elif math.log10(hi / best.lam) < EDGE_DECADES:
+        edge = "upper"
+    step = lambda_step(candidates(points), best)
+    outward = (edge == "lower" and g < 0) or (edge == "upper" and g > 0)
+    if edge is not None and outward:
+        flat = step.t is None and step.reason == "small"
+        return {
+            "verdict": "boundary",
+            "message": f"on the boundary of the λ range ({edge} edge"
+            + (", where the curve is flat" if flat else "")
+            + "): widen it with --lambda-min/--lambda-max",
+        }
+    if step.t is None:
+        if step.bracket is not None and step.reason == "pinned":
+            a, b = step.bracket
+            return {
+                "verdict": "interior",
+                "message": f"interior optimum (d score / d log λ changes sign between λ={a:.4g} and λ={b:.4g})",
+            }
+        return {"verdict": "interior", "message": "interior optimum (d score / d log λ ≈ 0)"}
+    return {
+        "verdict": "not_converged",
+        "message": f"not converged: d score / d log λ = {g:.3g}; a λ near {math.exp(step.t):.4g} would score"
+        " higher (more trials, or --search hybrid)",
+    }
 
 
 @dataclass
@@ -274,6 +513,8 @@ class SearchOutcome:
     points: list[Point]
     interrupted: bool = False
     created: bool = True
+    #: True when a gradient search stopped before the budget because nothing was left to propose.
+    converged: bool = False
 
 
 COUNTED = ("COMPLETE", "PRUNED")
@@ -398,8 +639,10 @@ def run_search(
     storage: str | None = None,
     study_name: str | None = None,
     identity: dict[str, Any] | None = None,
+    search: str = "tpe",
 ) -> SearchOutcome:
-    """Run the explore and refine phases until the study holds ``n_trials`` counted trials.
+    """Run the search until the study holds ``n_trials`` counted trials (or, with ``search`` "hybrid" or
+    "gradient", until the gradient and refine phases have nothing left to propose).
 
     ``n_trials`` is the total the study should reach: a resumed study (the same command run again on
     a persistent ``storage``) only runs what is missing, and several processes running the same
@@ -413,10 +656,17 @@ def run_search(
         check_identity(study, identity, created)
     objective = Objective(evaluator, space, n_trials=n_trials)
     start = time.monotonic()
-    reserve = min(10, n_trials // 4) if n_trials >= 8 else 0
-    n_explore = n_trials - reserve
+    gradient = search != "tpe" and evaluator.hyper is not None
+    if gradient:
+        design = initial_design(space, n_trials)
+        n_explore = len(design) if search == "gradient" else max(len(design) + 2 * len(space.penalties), n_trials // 3)
+        n_explore = max(1, min(n_trials, n_explore))
+    else:
+        reserve = min(10, n_trials // 4) if n_trials >= 8 else 0
+        n_explore = n_trials - reserve
+        design = initial_design(space, n_explore)
     if created:
-        for params in initial_design(space, n_explore):
+        for params in design:
             study.enqueue_trial(params)
     rdb = storage is not None and is_rdb(storage)
 
@@ -429,7 +679,7 @@ def run_search(
     def out_of_time() -> bool:
         return timeout is not None and time.monotonic() - start >= timeout
 
-    interrupted = False
+    interrupted = converged = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # refine points outside the original range
@@ -447,13 +697,24 @@ def run_search(
                     time.sleep(0.5)
                     continue
                 if done + running >= n_explore and waiting == 0:
-                    proposal = propose_refinement(points_from_trials(study.trials), space)
+                    points = points_from_trials(study.trials)
+                    phase = "gradient"
+                    proposal = propose_gradient(points, space) if gradient else None
+                    if proposal is None:
+                        phase = "refine"
+                        proposal = propose_refinement(points, space, around_best=not gradient)
                     if proposal is not None:
-                        study.enqueue_trial(proposal, user_attrs={"phase": "refine"})
+                        study.enqueue_trial(proposal, user_attrs={"phase": phase})
+                    elif gradient:
+                        if running == 0:
+                            converged = True
+                            break
+                        time.sleep(0.5)  # another worker's trial may still move the best point
+                        continue
                 study.optimize(objective, n_trials=1, callbacks=[done_cb])
     except KeyboardInterrupt:
         interrupted = True
-    return SearchOutcome(study, points_from_trials(study.trials), interrupted, created)
+    return SearchOutcome(study, points_from_trials(study.trials), interrupted, created, converged)
 
 
 def load_stored(storage: str, study_name: str | None) -> tuple[optuna.Study, dict[str, Any]]:

@@ -25,6 +25,11 @@ class Point:
     converged: bool = True
     n_nonzero: float | None = None
     error: str | None = None
+    #: d (CV mean of the hypergradient quantity) / d log λ, and / d l1_ratio (elastic net), when known.
+    d_log_lambda: float | None = None
+    d_l1_ratio: float | None = None
+    #: "explore", "gradient" or "refine": which phase of the search proposed this point.
+    phase: str = "explore"
     mean: float = field(init=False)
     se: float = field(init=False)
 

@@ -37,6 +37,33 @@ class FitOutcome:
     n_nonzero: int
 
 
+def solve_sym(M: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve ``M x = rhs`` for a symmetric positive (semi-)definite M: Cholesky, least squares if singular."""
+    import numpy as np
+    from scipy.linalg import LinAlgError, solve
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ill-conditioning: the least-squares answer is fine
+        try:
+            result: np.ndarray = solve(M, rhs, assume_a="pos", check_finite=False)
+        except (LinAlgError, ValueError):
+            result = np.linalg.lstsq(M, rhs, rcond=None)[0]
+    return result
+
+
+@dataclass
+class Jacobian:
+    """How a fold's solution moves with the hyperparameters (implicit differentiation at the optimum).
+
+    ``d_log_lambda`` = (d coef / d log λ, d intercept / d log λ), with the shapes of
+    :attr:`FitOutcome.coef` and :attr:`FitOutcome.intercept`; ``d_l1_ratio`` the same for the elastic
+    net's l1_ratio (None for the other penalties).
+    """
+
+    d_log_lambda: tuple[np.ndarray, np.ndarray]
+    d_l1_ratio: tuple[np.ndarray, np.ndarray] | None = None
+
+
 @contextmanager
 def catch_convergence() -> Iterator[list[warnings.WarningMessage]]:
     """Record ConvergenceWarnings of the fits inside instead of printing them."""
@@ -55,6 +82,8 @@ class Family(ABC):
     name: str
     #: Whether fold matrices should be centred on the training mean (valid for any model with an intercept).
     center_folds: bool = True
+    #: Whether :meth:`jacobian` is implemented (the gradient phases of the search need it).
+    has_jacobian: bool = False
 
     @abstractmethod
     def lambda_max(self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0) -> float:
@@ -98,3 +127,8 @@ class Family(ABC):
         Families override this to use the fold's caches (Gram matrix, SVD).
         """
         return self.fit(fold.X_train, fold.y_train, penalty, lam, penalty_l1_ratio(penalty, l1_ratio), tol, warm)
+
+    def jacobian(self, fold: Fold, outcome: FitOutcome, penalty: str, lam: float, l1_ratio: float) -> Jacobian | None:
+        """The derivative of the fold's solution ``outcome`` with respect to log λ (and l1_ratio), or
+        None where the family has no such math (then the search falls back to TPE alone)."""
+        return None

@@ -6,13 +6,20 @@ Objective: ``‖y − Xw − b‖²/(2n) + λ·(l1_ratio·‖w‖₁ + (1 − l1
 Per fold, ridge is solved exactly for any λ from one thin SVD of the centred training matrix
 (``w = V diag(s/(s² + nλ)) Uᵀ(y − ȳ)``, ``b = ȳ``); Lasso and elastic net run coordinate descent on the
 fold's cached Gram matrix (when n > p), warm-started from the nearest λ solved on that fold.
+
+Hypergradients (:meth:`LeastSquares.jacobian`): ridge differentiates the SVD formula,
+``dw/dλ = −V diag(n·s/(s² + nλ)²) Uᵀ(y − ȳ)``; Lasso and elastic net differentiate the optimality
+conditions on the active set A (implicit function theorem, Bertrand et al. 2020):
+``(X_AᵀX_A/n + λ(1 − r)I)·dw_A/dλ = −(r·sign(w_A) + (1 − r)·w_A)`` and
+``(…)·dw_A/dr = −λ·(sign(w_A) − w_A)``; coefficients outside A stay at zero. On centred folds the
+intercept is ȳ and does not move.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from regtune.models._base import Family, FitOutcome, catch_convergence, penalty_l1_ratio
+from regtune.models._base import Family, FitOutcome, Jacobian, catch_convergence, penalty_l1_ratio, solve_sym
 
 if TYPE_CHECKING:
     import numpy as np
@@ -24,6 +31,7 @@ MAX_ITER = 10_000
 
 class LeastSquares(Family):
     name = "least_squares"
+    has_jacobian = True
 
     def lambda_max(self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0) -> float:
         import numpy as np
@@ -142,3 +150,31 @@ class LeastSquares(Family):
         model.coef_, model.intercept_, model.n_features_in_ = coef, y_mean, fold.X_train.shape[1]
         converged = not caught and n_iters[0] < MAX_ITER
         return FitOutcome(model, coef, np.array([y_mean]), converged, int(np.count_nonzero(coef)))
+
+    def jacobian(self, fold: Fold, outcome: FitOutcome, penalty: str, lam: float, l1_ratio: float) -> Jacobian | None:
+        import numpy as np
+
+        n = fold.n_train
+        w = outcome.coef
+        zero_b = np.zeros(1)
+        if penalty == "l2":
+            s, Vt, Uty = fold.svd()
+            d_w = Vt.T @ (-n * s / (s * s + n * lam) ** 2 * Uty)
+            return Jacobian((lam * d_w, zero_b))
+        r = penalty_l1_ratio(penalty, l1_ratio)
+        active = np.flatnonzero(w)
+        d_lam = np.zeros_like(w)
+        d_r = np.zeros_like(w)
+        if active.size:
+            if "gram" in fold.cache:
+                G = fold.gram()[0][np.ix_(active, active)]
+            else:
+                XA = fold.X_train[:, active]
+                G = XA.T @ XA
+            M = G / n + lam * (1 - r) * np.eye(active.size)
+            sign = np.sign(w[active])
+            rhs = np.column_stack([-(r * sign + (1 - r) * w[active]), -lam * (sign - w[active])])
+            sol = solve_sym(M, rhs)
+            d_lam[active] = lam * sol[:, 0]
+            d_r[active] = sol[:, 1]
+        return Jacobian((d_lam, zero_b), (d_r, zero_b) if penalty == "elasticnet" else None)

@@ -35,6 +35,20 @@ def _choice_line(label: str, point: ChosenPoint) -> str:
     )
 
 
+def hypergradient_line(point: ChosenPoint) -> str | None:
+    """The derivative at λ.min and what it says, e.g. ``d r2 / d log λ = +2.1e-07 — interior optimum …``."""
+    h = point.hypergradient
+    if not h:
+        return None
+    quantity = h["quantity"] + ("" if h["exact"] else " (the model's loss; the scorer has no derivative)")
+    text = f"d {quantity} / d log λ at λ.min = {h['d_log_lambda']:+.2g}"
+    if h.get("d_l1_ratio") is not None:
+        text += f", d / d l1_ratio = {h['d_l1_ratio']:+.2g}"
+    if h.get("message"):
+        text += f" — {h['message']}"
+    return text
+
+
 def _footer(result: TuneResult) -> str:
     d, cv = result.dataset, result.cv
     dropped = f", {d['rows_dropped']} rows dropped (missing target)" if d["rows_dropped"] else ""
@@ -89,6 +103,10 @@ def render_table(result: TuneResult, coef: int = 0) -> list[RenderableType]:
         Text(f"task: {d['task']} — {d['task_reason']}", style="dim"),
         table,
         Text(_choice_line("λ.min", result.min)),
+    ]
+    if (line := hypergradient_line(result.min)) is not None:
+        parts.append(Text("  " + line, style="dim"))
+    parts += [
         Text(_choice_line("λ.1se", result.one_se)),
         Text(
             f"chosen ({result.chosen.rule}): {chosen.penalty} λ={fmt_num(chosen.lam)}"
@@ -101,6 +119,12 @@ def render_table(result: TuneResult, coef: int = 0) -> list[RenderableType]:
     for key in ("pruned", "failed", "unconverged"):
         if s.get(key):
             counts += f", {s[key]} {key}"
+    if result.cv.get("search"):
+        counts += f" · search {result.cv['search']}"
+        if s.get("converged"):
+            counts += " (stopped early: the optimum is pinned)"
+    if result.cv.get("n_fold_fits"):
+        counts += f" · {result.cv['n_fold_fits']} fold fits"
     parts.append(Text(counts, style="dim"))
     if coef > 0:
         parts.append(coef_table(result, coef))

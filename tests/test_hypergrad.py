@@ -1,0 +1,260 @@
+"""Hypergradients: d CV score / d log λ (and / d l1_ratio) against central finite differences of the same
+CV score, per family and penalty; and the gradient search that uses them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import regtune
+from regtune.cv import Evaluator, hyper_quantity, resolve_scorer
+from regtune.folds import Fold
+from regtune.models import Family, LeastSquares, Logistic
+from regtune.search import SearchSpace, certify, lambda_step, propose_gradient
+from regtune.select import Point
+
+TOL = 1e-12
+H = 1e-5
+
+
+def _folds(X: np.ndarray, y: np.ndarray, k: int = 3, seed: int = 0) -> list[Fold]:
+    rng = np.random.default_rng(seed)
+    parts = np.array_split(rng.permutation(len(y)), k)
+    folds = []
+    for i in range(k):
+        test = parts[i]
+        train = np.concatenate([parts[j] for j in range(k) if j != i])
+        mean = X[train].mean(axis=0)
+        folds.append(Fold(i, train, test, X[train] - mean, X[test] - mean, y[train], y[test]))
+    return folds
+
+
+def _problem(task: str, n: int, p: int, n_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p)) * rng.uniform(0.5, 2.0, size=p)
+    X = (X - X.mean(0)) / X.std(0)
+    signal = X @ rng.normal(size=p)
+    if task == "regression":
+        return X, signal + rng.normal(scale=1.5, size=n)
+    noisy = signal + rng.normal(size=n)
+    cuts = np.quantile(noisy, np.linspace(0, 1, n_classes + 1)[1:-1])
+    return X, np.digitize(noisy, cuts)
+
+
+def _supports(family: Family, folds: list[Fold], penalty: str, lam: float, r: float) -> list[tuple[int, ...]]:
+    return [
+        tuple(np.flatnonzero(np.atleast_2d(family.fit_fold(f, penalty, lam, r, TOL).coef).any(axis=0))) for f in folds
+    ]
+
+
+def _check_against_fd(
+    task: str, scoring: str, penalty: str, lam_frac: float, r: float, n: int, p: int, n_classes: int, seed: int
+) -> None:
+    X, y = _problem(task, n, p, n_classes, seed)
+    assume(len(np.unique(y)) == n_classes or task == "regression")
+    family: Family = LeastSquares() if task == "regression" else Logistic()
+    name, scorer = resolve_scorer(scoring, task)
+    folds = _folds(X, y)
+    lam = lam_frac * family.lambda_max(X, y, max(r, 0.05))
+    # The derivative exists where the active sets do not change: skip the (measure-zero) kinks.
+    here = _supports(family, folds, penalty, lam, r)
+    assume(here == _supports(family, folds, penalty, lam * math.exp(H), r))
+    assume(here == _supports(family, folds, penalty, lam * math.exp(-H), r))
+
+    def cv(lam_: float, r_: float) -> float:
+        return float(np.mean(Evaluator(folds, family, scorer, TOL).evaluate(penalty, lam_, r_).fold_scores))
+
+    ev = Evaluator(folds, family, scorer, TOL, hyper=hyper_quantity(name, task)).evaluate(penalty, lam, r)
+    fd = (cv(lam * math.exp(H), r) - cv(lam * math.exp(-H), r)) / (2 * H)
+    assert ev.d_log_lambda == pytest.approx(fd, rel=2e-3, abs=2e-7)
+    if penalty == "elasticnet":
+        fd_r = (cv(lam, r + H) - cv(lam, r - H)) / (2 * H)
+        assert ev.d_l1_ratio == pytest.approx(fd_r, rel=2e-3, abs=2e-7)
+    else:
+        assert ev.d_l1_ratio is None
+
+
+PENALTY = st.sampled_from([("l1", 1.0), ("l2", 0.0), ("elasticnet", None)])
+FD_SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FD_SETTINGS
+@given(
+    penalty=PENALTY,
+    scoring=st.sampled_from(["r2", "neg_mean_squared_error", "neg_root_mean_squared_error"]),
+    lam_frac=st.floats(1e-3, 0.8),
+    r=st.floats(0.1, 0.9),
+    n=st.integers(40, 90),
+    p=st.integers(2, 8),
+    seed=st.integers(0, 10_000),
+)
+def test_least_squares_hypergradient_equals_finite_differences(
+    penalty: tuple[str, float | None], scoring: str, lam_frac: float, r: float, n: int, p: int, seed: int
+) -> None:
+    name, fixed = penalty
+    _check_against_fd("regression", scoring, name, lam_frac, r if fixed is None else fixed, n, p, 0, seed)
+
+
+@FD_SETTINGS
+@given(
+    penalty=PENALTY,
+    n_classes=st.sampled_from([2, 3]),
+    lam_frac=st.floats(3e-3, 0.8),
+    r=st.floats(0.1, 0.9),
+    n=st.integers(60, 100),
+    p=st.integers(2, 6),
+    seed=st.integers(0, 10_000),
+)
+def test_logistic_hypergradient_equals_finite_differences(
+    penalty: tuple[str, float | None], n_classes: int, lam_frac: float, r: float, n: int, p: int, seed: int
+) -> None:
+    name, fixed = penalty
+    _check_against_fd(
+        "classification", "neg_log_loss", name, lam_frac, r if fixed is None else fixed, n, p, n_classes, seed
+    )
+
+
+def test_lasso_hypergradient_on_both_sides_of_an_active_set_change() -> None:
+    """Near a λ where a coefficient enters, each side's derivative matches that side's differences,
+    and the two differ: the CV curve has a kink there, which the search must treat as an optimum candidate."""
+    X, y = _problem("regression", 80, 6, 0, seed=3)
+    family = LeastSquares()
+    name, scorer = resolve_scorer("r2", "regression")
+    folds = _folds(X, y)
+    lo, hi = 1e-3, family.lambda_max(X, y)
+    grid = np.geomspace(hi * 0.9, lo, 60)
+    sup = [_supports(family, folds, "l1", lam, 1.0) for lam in grid]
+    i = next(i for i in range(len(grid) - 1) if sup[i] != sup[i + 1])
+    a, b = grid[i + 1], grid[i]  # the active sets differ between a < b
+    for _ in range(60):  # bisect to the kink
+        mid = math.sqrt(a * b)
+        if _supports(family, folds, "l1", mid, 1.0) == sup[i]:
+            b = mid
+        else:
+            a = mid
+    kink = math.sqrt(a * b)
+
+    def cv(lam: float) -> float:
+        return float(np.mean(Evaluator(folds, family, scorer, TOL).evaluate("l1", lam, 1.0).fold_scores))
+
+    grads = []
+    for side in (math.exp(-1e-3), math.exp(1e-3)):
+        lam = kink * side
+        g = Evaluator(folds, family, scorer, TOL, hyper=name).evaluate("l1", lam, 1.0).d_log_lambda
+        h = 1e-6
+        fd = (cv(lam * math.exp(h)) - cv(lam * math.exp(-h))) / (2 * h)
+        assert g == pytest.approx(fd, rel=1e-3, abs=1e-8)
+        grads.append(g)
+    assert grads[0] is not None and grads[1] is not None
+    assert abs(grads[0] - grads[1]) > 1e-4 * max(abs(grads[0]), abs(grads[1]))
+
+
+def test_accuracy_follows_the_log_loss_and_says_so() -> None:
+    result = regtune.tune("builtin:breast_cancer", scoring="accuracy", n_trials=12, penalties=("l2",))
+    hyper = result.min.hypergradient
+    assert hyper is not None and hyper["quantity"] == "neg_log_loss" and hyper["exact"] is False
+    assert result.to_dict()["chosen"]["hypergradient"]["quantity"] == "neg_log_loss"
+
+
+def _pt(trial: int, lam: float, mean: float, grad: float | None, penalty: str = "l2", se: float = 0.01) -> Point:
+    point = Point(trial, penalty, lam, 0.0 if penalty == "l2" else 1.0, [mean - se, mean + se], d_log_lambda=grad)
+    return point
+
+
+def _quadratic(t: float, t_star: float = math.log(0.1)) -> tuple[float, float]:
+    """A concave CV curve in t = log λ with its maximum 0.9 at λ = 0.1, and its derivative."""
+    return 0.9 - 0.01 * (t - t_star) ** 2, -0.02 * (t - t_star)
+
+
+def test_newton_step_lands_on_the_optimum_of_a_quadratic_curve() -> None:
+    points = []
+    for i, lam in enumerate((0.02, 0.05)):
+        mean, grad = _quadratic(math.log(lam))
+        points.append(_pt(i, lam, mean, grad))
+    step = lambda_step(points, points[1])
+    assert step.t == pytest.approx(math.log(0.1))  # exact: the secant of a quadratic's slope is its curvature
+    # At the optimum nothing is left to gain: the point is certified interior.
+    mean, grad = _quadratic(math.log(0.1))
+    points.append(_pt(2, 0.1, mean, grad))
+    space = SearchSpace(("l2",), {"l2": (1e-4, 10.0)})
+    assert lambda_step(points, points[2]).t is None
+    assert certify(points, points[2], space)["verdict"] == "interior"
+    assert propose_gradient(points, space) is None
+
+
+def test_verdicts_boundary_and_not_converged() -> None:
+    space = SearchSpace(("l2",), {"l2": (1e-4, 10.0)})
+    # Still rising toward smaller λ at the lower edge: the optimum is outside the range.
+    edge = [_pt(0, 1.2e-4, 0.9, -0.05), _pt(1, 1e-2, 0.8, -0.05)]
+    verdict = certify(edge, edge[0], space)
+    assert verdict["verdict"] == "boundary" and "lower edge" in verdict["message"]
+    # Far from the optimum of the quadratic: a step would gain.
+    points = [_pt(i, lam, *_quadratic(math.log(lam))) for i, lam in enumerate((0.01, 0.02))]
+    verdict = certify(points, points[1], space)
+    assert verdict["verdict"] == "not_converged"
+    proposal = propose_gradient(points, space)
+    assert proposal is not None and proposal["lambda_l2"] == pytest.approx(0.1)
+
+
+def test_a_penalty_that_cannot_catch_up_gets_no_gradient_steps() -> None:
+    space = SearchSpace(("l1", "l2"), {"l1": (1e-4, 10.0), "l2": (1e-4, 10.0)})
+    top = [_pt(0, 0.1, *_quadratic(math.log(0.1)), penalty="l1"), _pt(1, 0.09, 0.8999, 1e-9, penalty="l1")]
+    behind = [_pt(2, 0.02, 0.5, 0.001), _pt(3, 0.05, 0.5005, 0.0009)]  # far below the best, small slope
+    assert propose_gradient(top + behind, space) is None
+
+
+def test_hybrid_reaches_the_dense_grid_oracle_with_fewer_fits_than_tpe() -> None:
+    """On diabetes the hybrid search ends within 1e-4 (relative) of a dense λ grid's best CV score on the
+    same folds, stops early, and uses fewer fold fits than TPE with the same budget."""
+    from regtune.config import TuneConfig
+    from regtune.data import load_dataset
+    from regtune.folds import assign_folds, build_folds
+
+    config = TuneConfig(penalties=("l1", "l2"), n_trials=60)
+    hybrid = regtune.tune("builtin:diabetes", config)
+    tpe = regtune.tune("builtin:diabetes", config, search="tpe")
+    dataset = load_dataset("builtin:diabetes")
+    family = LeastSquares()
+    folds = build_folds(dataset, assign_folds(dataset, config), center=True)
+    _, scorer = resolve_scorer("r2", "regression")
+    evaluator = Evaluator(folds, family, scorer, config.tol)
+    oracle = -math.inf
+    for penalty in ("l1", "l2"):
+        lo, hi = (p for p in hybrid.per_penalty if p.penalty == penalty).__next__().lambda_range
+        for lam in np.geomspace(lo, hi, 200):
+            oracle = max(oracle, float(np.mean(evaluator.evaluate(penalty, lam, 1.0).fold_scores)))
+    assert (oracle - hybrid.min.point.mean) / abs(oracle) <= 1e-4
+    assert hybrid.min.point.mean >= tpe.min.point.mean - 1e-4 * abs(oracle)
+    assert hybrid.study["converged"] and hybrid.study["n_trials"] < 60
+    assert hybrid.cv["n_fold_fits"] < tpe.cv["n_fold_fits"]
+    assert hybrid.min.hypergradient is not None and hybrid.min.hypergradient["verdict"] == "interior"
+    phases = {p.phase for p in hybrid.curve}
+    assert "gradient" in phases
+
+
+def test_gradient_search_is_reproducible_and_cli_reports_the_derivative(tmp_path: object) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from regtune.cli import app
+
+    runner = CliRunner()
+    args = ["tune", "builtin:diabetes", "--search", "gradient", "-n", "40", "--json", "-"]
+    first = runner.invoke(app, args)
+    second = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    a, b = json.loads(first.stdout), json.loads(second.stdout)
+    assert a["curve"] == b["curve"]
+    hyper = a["chosen"]["hypergradient"]
+    assert hyper["quantity"] == "r2" and hyper["exact"] is True
+    assert hyper["verdict"] in ("interior", "boundary", "not_converged")
+    assert a["cv"]["search"] == "gradient"
+    table = runner.invoke(app, ["tune", "builtin:diabetes", "--search", "hybrid", "-n", "30"])
+    assert "d r2 / d log λ at λ.min" in table.stdout
+    bad = runner.invoke(app, ["tune", "builtin:diabetes", "--search", "newton"])
+    assert bad.exit_code == 2
