@@ -6,17 +6,18 @@ ordinary trials of one study (so the CV curve stays complete):
 1. *explore*: a seeded multivariate TPE over penalty × log λ (× l1_ratio), opened by a few log-spaced
    points per penalty;
 2. *gradient* (``search="hybrid"`` or ``"gradient"``): from the best point of each competitive penalty,
-   safeguarded Newton steps on log λ using the hypergradient d CV score / d log λ that every trial carries
-   (the curvature from the secant between neighbouring trials, the step kept inside the bracket of the
-   optimum), and for the elastic net steps on l1_ratio; it stops when the gain a step predicts is below
-   ``GRAD_RTOL`` of the score, or the optimum is bracketed within ``BRACKET_DECADES``;
+   safeguarded steps on log λ using the hypergradient d CV score / d log λ that every trial carries (the
+   peak of the cubic through the best point and its neighbour when they bracket the optimum, a secant
+   Newton step otherwise), and for the elastic net steps on l1_ratio; it stops when the gain a step
+   predicts is below ``GRAD_RTOL`` of the score, or the optimum is bracketed within ``BRACKET_DECADES``;
 3. *refine*: a few trials proposed from the curve itself — past an edge of the λ range when the best λ
    sits on it (the range widens), between the best λ and its farther neighbour, and between λ.1se and
    the next larger λ — so both λ.min and λ.1se are pinned, not left where TPE happened to sample.
 
-``search="tpe"`` is phases 1 and 3 over the whole budget (regtune 0.1). ``"hybrid"`` explores with a third of
-the budget and ``"gradient"`` with the log-spaced opening points only; both then run phases 2 and 3 and stop
-as soon as neither has anything left to propose (the budget is then a maximum).
+``search="tpe"`` is phases 1 and 3 (regtune 0.1). ``"gradient"`` and ``"hybrid"`` start phase 2 right after
+the opening points. ``"gradient"`` stops as soon as phases 2 and 3 have nothing left to propose (the budget
+is then a maximum). ``"hybrid"`` goes on: TPE explores with the rest of the budget, and any new best point
+it finds starts gradient steps again — local precision from the gradient, global exploration from TPE.
 """
 
 from __future__ import annotations
@@ -350,14 +351,41 @@ class LambdaStep:
     gain: float = 0.0
 
 
-def lambda_step(pool: list[Point], best: Point) -> LambdaStep:
-    """A safeguarded Newton / secant step on log λ from ``best`` along its line (same penalty and l1_ratio).
+def _interpolate(t0: float, s0: float, g0: float, t1: float, s1: float, g1: float | None) -> float | None:
+    """Where the curve peaks between t0 and t1, as a share of the way from t0 (in (0, 1)), from the cubic
+    through both values and slopes (Nocedal & Wright, eq. 3.59), or the quadratic through both values
+    and the slope at t0 when t1 has no slope; None when the model has no interior peak."""
+    width = t1 - t0
+    if g1 is not None:
+        # Minimise f = −S: f0' = −g0, f1' = −g1.
+        f0, f1, d0, d1_ = -s0, -s1, -g0, -g1
+        d1 = d0 + d1_ - 3 * (f0 - f1) / (t0 - t1)
+        disc = d1 * d1 - d0 * d1_
+        if disc < 0:
+            return None
+        d2 = math.copysign(math.sqrt(disc), width)
+        denom = d1_ - d0 + 2 * d2
+        if denom == 0:
+            return None
+        t = t1 - width * (d1_ + d2 - d1) / denom
+        frac = (t - t0) / width
+    else:
+        curv = (s1 - s0 - g0 * width) / (width * width)
+        if curv >= 0:
+            return None
+        frac = -g0 / (2 * curv) / width
+    return frac if 0 < frac < 1 else None
 
-    The step goes uphill (the sign of d score / d log λ); the curvature comes from the secant of the
-    hypergradients between ``best`` and its nearest neighbour that gives a concave estimate (elastic-net
-    trials with a close l1_ratio lend theirs); without one, a fixed first step. The step stays strictly
-    inside the interval between ``best`` and its neighbour on the uphill side, which brackets the optimum
-    since ``best`` is the best point (bisecting when the Newton step would leave it).
+
+def lambda_step(pool: list[Point], best: Point) -> LambdaStep:
+    """A safeguarded interpolation step on log λ from ``best`` along its line (same penalty and l1_ratio).
+
+    The step goes uphill (the sign of d score / d log λ). When a point of the line lies on that side,
+    the optimum is bracketed between it and ``best`` (the best point): the step goes to the peak of the
+    cubic through both points' scores and hypergradients, kept inside the bracket (bisection when the
+    cubic has no peak there). Without a bracket, a Newton step with the curvature from the secant of the
+    hypergradients to a neighbour (elastic-net trials with a close l1_ratio lend theirs), or a fixed
+    first step, at most ``MAX_STEP_DECADES``.
     """
     g0 = best.d_log_lambda
     if g0 is None or not math.isfinite(g0):
@@ -366,40 +394,38 @@ def lambda_step(pool: list[Point], best: Point) -> LambdaStep:
     line = [p for p in pool if _same_line(p, best) and p is not best]
     direction = 1.0 if g0 > 0 else -1.0
     uphill = [p for p in line if (math.log(p.lam) - t0) * direction > 0]
-    downhill = [p for p in line if (math.log(p.lam) - t0) * direction < 0]
     nb = min(uphill, key=lambda p: abs(math.log(p.lam) - t0)) if uphill else None
-    back = min(downhill, key=lambda p: abs(math.log(p.lam) - t0)) if downhill else None
-    lenders = [q for q in (nb, back) if q is not None]
-    if best.penalty == "elasticnet":
-        near = [
-            p
-            for p in pool
-            if p.penalty == best.penalty and p is not best and 0 < abs(p.l1_ratio - best.l1_ratio) <= RATIO_NEAR
-        ]
-        lenders += sorted(near, key=lambda p: abs(math.log(p.lam) - t0))[:4]
-    h = None
-    for q in lenders:
-        if q.d_log_lambda is None or abs(math.log(q.lam) - t0) < 1e-12:
-            continue
-        hq = (q.d_log_lambda - g0) / (math.log(q.lam) - t0)
-        if hq < 0:
-            h = hq
-            break
-    step = -g0 / h if h is not None else direction * FIRST_STEP_DECADES * LN10
-    cap = MAX_STEP_DECADES * LN10
-    step = max(-cap, min(cap, step))
     bracket = None
     if nb is not None:
-        width = math.log(nb.lam) - t0
+        t1 = math.log(nb.lam)
+        width = t1 - t0
         lo_hi = sorted((best.lam, nb.lam))
         if nb.d_log_lambda is not None and nb.d_log_lambda * direction < 0:
             bracket = (lo_hi[0], lo_hi[1])
         if abs(width) < BRACKET_DECADES * LN10:
             return LambdaStep(None, "pinned", (lo_hi[0], lo_hi[1]))
-        frac = step / width
-        if h is None or frac >= 0.9:
-            frac = 0.5
-        step = frac * width
+        frac = _interpolate(t0, best.mean, g0, t1, nb.mean, nb.d_log_lambda)
+        step = width * (0.5 if frac is None else min(frac, 0.9))
+    else:
+        downhill = [p for p in line if (math.log(p.lam) - t0) * direction < 0]
+        lenders = sorted(downhill, key=lambda p: abs(math.log(p.lam) - t0))[:1]
+        if best.penalty == "elasticnet":
+            near = [
+                p
+                for p in pool
+                if p.penalty == best.penalty and p is not best and 0 < abs(p.l1_ratio - best.l1_ratio) <= RATIO_NEAR
+            ]
+            lenders += sorted(near, key=lambda p: abs(math.log(p.lam) - t0))[:4]
+        h = None
+        for q in lenders:
+            if q.d_log_lambda is not None and abs(math.log(q.lam) - t0) > 1e-12:
+                hq = (q.d_log_lambda - g0) / (math.log(q.lam) - t0)
+                if hq < 0:
+                    h = hq
+                    break
+        step = -g0 / h if h is not None else direction * FIRST_STEP_DECADES * LN10
+        cap = MAX_STEP_DECADES * LN10
+        step = max(-cap, min(cap, step))
     gain = abs(g0 * step) / 2
     if gain <= gain_tolerance(best):
         return LambdaStep(None, "small", bracket, gain)
@@ -513,7 +539,7 @@ class SearchOutcome:
     points: list[Point]
     interrupted: bool = False
     created: bool = True
-    #: True when a gradient search stopped before the budget because nothing was left to propose.
+    #: True when a gradient search (``search="gradient"``) stopped before the budget: nothing left to propose.
     converged: bool = False
 
 
@@ -659,8 +685,7 @@ def run_search(
     gradient = search != "tpe" and evaluator.hyper is not None
     if gradient:
         design = initial_design(space, n_trials)
-        n_explore = len(design) if search == "gradient" else max(len(design) + 2 * len(space.penalties), n_trials // 3)
-        n_explore = max(1, min(n_trials, n_explore))
+        n_explore = max(1, min(n_trials, len(design)))
     else:
         reserve = min(10, n_trials // 4) if n_trials >= 8 else 0
         n_explore = n_trials - reserve
@@ -705,7 +730,7 @@ def run_search(
                         proposal = propose_refinement(points, space, around_best=not gradient)
                     if proposal is not None:
                         study.enqueue_trial(proposal, user_attrs={"phase": phase})
-                    elif gradient:
+                    elif gradient and search == "gradient":
                         if running == 0:
                             converged = True
                             break
