@@ -43,6 +43,8 @@ clean:
 ## bench: regtune against the peer scripts on the same folds (writes benchmarks/results/)
 bench: $(DEV)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/search_modes.py
 
 bench-quick: $(DEV)
 	$(BIN)/python benchmarks/run.py --quick
+	$(BIN)/python benchmarks/search_modes.py --quick
