@@ -278,3 +278,33 @@ def test_gradient_search_is_reproducible_and_cli_reports_the_derivative(tmp_path
     assert "d r2 / d log λ at λ.min" in table.stdout
     bad = runner.invoke(app, ["tune", "builtin:diabetes", "--search", "newton"])
     assert bad.exit_code == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["breast_cancer", "wine", "iris"])
+def test_hybrid_reaches_the_dense_grid_oracle_on_the_bundled_classification_sets(name: str) -> None:
+    """`make test-slow`: on each bundled classification set, hybrid ends within 1e-4 (relative) of a dense
+    λ grid's best CV log-loss (L1 and L2) on the same folds, and no worse than TPE."""
+    from regtune.config import TuneConfig
+    from regtune.data import load_dataset
+    from regtune.folds import assign_folds, build_folds
+
+    config = TuneConfig(penalties=("l1", "l2"), n_trials=60)
+    hybrid = regtune.tune(f"builtin:{name}", config)
+    tpe = regtune.tune(f"builtin:{name}", config, search="tpe")
+    dataset = load_dataset(f"builtin:{name}")
+    folds = build_folds(dataset, assign_folds(dataset, config), center=True)
+    _, scorer = resolve_scorer(None, "classification")
+    evaluator = Evaluator(folds, Logistic(), scorer, config.tol)
+    oracle = -math.inf
+    for summary in tpe.per_penalty:
+        r = 1.0 if summary.penalty == "l1" else 0.0
+        lams = np.geomspace(*summary.lambda_range, 120)[::-1]
+        scores = [float(np.mean(evaluator.evaluate(summary.penalty, lam, r).fold_scores)) for lam in lams]
+        i = int(np.argmax(scores))
+        fine = np.geomspace(lams[max(i - 1, 0)], lams[min(i + 1, len(lams) - 1)], 41)
+        oracle = max(
+            oracle, *scores, *(float(np.mean(evaluator.evaluate(summary.penalty, lam, r).fold_scores)) for lam in fine)
+        )
+    assert (oracle - hybrid.min.point.mean) / abs(oracle) <= 1e-4
+    assert hybrid.min.point.mean >= tpe.min.point.mean - 1e-6 * abs(oracle)

@@ -3,7 +3,7 @@
 scikit-learn minimises ``C·Σ log-loss + (1 − l1_ratio)/2·‖w‖² + l1_ratio·‖w‖₁``; dividing by ``C·n``
 gives the shared convention ``mean log-loss + λ·P(w)`` with ``C = 1/(n·λ)``. The scikit-learn 1.9 API
 is used: ``l1_ratio`` (0 = L2, 1 = L1) and ``C``, never the deprecated ``penalty=``. L2 fits use
-Newton-Cholesky (binary) or lbfgs (multinomial); L1 and elastic net use regtune's proximal-Newton
+Newton-Cholesky (lbfgs for large multinomial models); L1 and elastic net use regtune's proximal-Newton
 solver (``_logistic_solver``), which reaches a lower objective than saga in a fraction of its time;
 the estimator it returns is a fitted ``LogisticRegression`` (saga settings) whose coefficients come
 from that solver.
@@ -32,9 +32,12 @@ if TYPE_CHECKING:
 MAX_ITER_LBFGS = 2_000
 MAX_ITER_SAGA = 5_000
 MAX_ITER_NEWTON = 200
-#: Binary L2 fits use Newton-Cholesky to ``tol × NEWTON_TOL_FACTOR``: quadratic convergence makes the
-#: extra digits one more step, and the CV curve (and its hypergradient) is then free of solver noise.
+#: L2 fits use Newton-Cholesky to ``tol × NEWTON_TOL_FACTOR``: quadratic convergence makes the extra
+#: digits one more step, and the CV curve (and its hypergradient) is then free of solver noise — unless
+#: the model has more than MAX_NEWTON_PARAMS coefficients (its Hessian gets costly: e.g. digits, 10 × 65),
+#: where lbfgs solves to ``tol``.
 NEWTON_TOL_FACTOR = 1e-2
+MAX_NEWTON_PARAMS = 400
 
 
 class Logistic(Family):
@@ -86,7 +89,8 @@ class Logistic(Family):
         model = self.estimator(penalty, lam, ratio, X.shape[0], tol)
         if penalty == "l2":
             model.set_params(warm_start=True)
-            if len(np.unique(y)) == 2:
+            n_classes = len(np.unique(y))
+            if (1 if n_classes == 2 else n_classes) * (X.shape[1] + 1) <= MAX_NEWTON_PARAMS:
                 model.set_params(solver="newton-cholesky", tol=tol * NEWTON_TOL_FACTOR, max_iter=MAX_ITER_NEWTON)
             if warm is not None:
                 model.coef_, model.intercept_ = warm[0].copy(), warm[1].copy()

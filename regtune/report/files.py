@@ -20,6 +20,9 @@ CURVE_COLUMNS = (
     "state",
     "converged",
     "n_nonzero",
+    "d_log_lambda",
+    "d_l1_ratio",
+    "phase",
 )
 
 

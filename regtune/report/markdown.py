@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from regtune.report.table import fmt_native, fmt_num
+from regtune.report.table import fmt_native, fmt_num, hypergradient_line
 
 if TYPE_CHECKING:
     from regtune.result import TuneResult
@@ -39,6 +39,8 @@ def summary_markdown(result: TuneResult, gate: str | None = None) -> str:
         f"- λ.min = {fmt_num(result.min.point.lam)} ({result.min.point.penalty}),"
         f" λ.1se = {fmt_num(result.one_se.point.lam)} ({result.one_se.point.penalty})",
     ]
+    if (line := hypergradient_line(result.min)) is not None:
+        lines.append(f"- {line}")
     if gate:
         lines.append(f"- quality gate: {gate}")
     lines += [f"- note: {w}" for w in result.warnings]
