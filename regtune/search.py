@@ -384,8 +384,8 @@ def lambda_step(pool: list[Point], best: Point) -> LambdaStep:
     the optimum is bracketed between it and ``best`` (the best point): the step goes to the peak of the
     cubic through both points' scores and hypergradients, kept inside the bracket (bisection when the
     cubic has no peak there). Without a bracket, a Newton step with the curvature from the secant of the
-    hypergradients to a neighbour (elastic-net trials with a close l1_ratio lend theirs), or a fixed
-    first step, at most ``MAX_STEP_DECADES``.
+    hypergradients to a neighbour (elastic-net trials with a close l1_ratio lend theirs), at least
+    ``FIRST_STEP_DECADES`` and at most ``MAX_STEP_DECADES``.
     """
     g0 = best.d_log_lambda
     if g0 is None or not math.isfinite(g0):
@@ -423,7 +423,10 @@ def lambda_step(pool: list[Point], best: Point) -> LambdaStep:
                 if hq < 0:
                     h = hq
                     break
-        step = -g0 / h if h is not None else direction * FIRST_STEP_DECADES * LN10
+        # Unbracketed: at least the first-step size — a secant across a wide gap overstates the curvature
+        # of a saturating curve (e.g. least squares as λ → 0), and a probe past the best brackets the peak.
+        probe = FIRST_STEP_DECADES * LN10
+        step = direction * max(probe, abs(g0 / h)) if h is not None else direction * probe
         cap = MAX_STEP_DECADES * LN10
         step = max(-cap, min(cap, step))
     gain = abs(g0 * step) / 2
@@ -511,12 +514,16 @@ def certify(points: list[Point], best: Point, space: SearchSpace) -> dict[str, A
     step = lambda_step(candidates(points), best)
     outward = (edge == "lower" and g < 0) or (edge == "upper" and g > 0)
     if edge is not None and outward:
-        flat = step.t is None and step.reason == "small"
+        if step.t is None and step.reason == "small":
+            further = "smaller" if edge == "lower" else "larger"
+            return {
+                "verdict": "boundary",
+                "message": f"on the boundary of the λ range ({edge} edge), where the curve is flat: a {further} λ"
+                f" would gain less than {GRAD_RTOL:g} of the score",
+            }
         return {
             "verdict": "boundary",
-            "message": f"on the boundary of the λ range ({edge} edge"
-            + (", where the curve is flat" if flat else "")
-            + "): widen it with --lambda-min/--lambda-max",
+            "message": f"on the boundary of the λ range ({edge} edge): widen it with --lambda-min/--lambda-max",
         }
     if step.t is None:
         if step.bracket is not None and step.reason == "pinned":
