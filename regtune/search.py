@@ -384,8 +384,9 @@ def lambda_step(pool: list[Point], best: Point) -> LambdaStep:
     the optimum is bracketed between it and ``best`` (the best point): the step goes to the peak of the
     cubic through both points' scores and hypergradients, kept inside the bracket (bisection when the
     cubic has no peak there). Without a bracket, a Newton step with the curvature from the secant of the
-    hypergradients to a neighbour (elastic-net trials with a close l1_ratio lend theirs), at least
-    ``FIRST_STEP_DECADES`` and at most ``MAX_STEP_DECADES``.
+    hypergradients to a neighbour (elastic-net trials with a close l1_ratio lend theirs), at most
+    ``MAX_STEP_DECADES``; a probe of ``FIRST_STEP_DECADES`` when there is no curvature, or when the Newton
+    step would gain too little to go on but the probe would not.
     """
     g0 = best.d_log_lambda
     if g0 is None or not math.isfinite(g0):
@@ -423,12 +424,14 @@ def lambda_step(pool: list[Point], best: Point) -> LambdaStep:
                 if hq < 0:
                     h = hq
                     break
-        # Unbracketed: at least the first-step size — a secant across a wide gap overstates the curvature
-        # of a saturating curve (e.g. least squares as λ → 0), and a probe past the best brackets the peak.
-        probe = FIRST_STEP_DECADES * LN10
-        step = direction * max(probe, abs(g0 / h)) if h is not None else direction * probe
+        probe = direction * FIRST_STEP_DECADES * LN10
+        step = -g0 / h if h is not None else probe
         cap = MAX_STEP_DECADES * LN10
         step = max(-cap, min(cap, step))
+        if abs(g0 * step) / 2 <= gain_tolerance(best) < abs(g0 * probe) / 2:
+            # Unbracketed, a secant across a wide gap can overstate the curvature (a saturating curve, e.g.
+            # least squares as λ → 0): before stopping, probe half a decade further, which brackets the peak.
+            step = probe
     gain = abs(g0 * step) / 2
     if gain <= gain_tolerance(best):
         return LambdaStep(None, "small", bracket, gain)
