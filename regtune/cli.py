@@ -436,6 +436,44 @@ def studies(
     _stdout_console().print(table)
 
 
+@app.command()
+def predict(
+    model: Annotated[str, typer.Argument(help="A model file written by `regtune tune … --save-model PATH`.")],
+    data: Annotated[str, typer.Argument(help="CSV file (.csv or .csv.gz) or - for standard input.")],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Write the predictions as CSV to PATH, or - for stdout.")
+    ] = "-",
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="A column of the data to copy into the output (e.g. a row id).")
+    ] = None,
+    debug: Annotated[bool, typer.Option(help="Show a traceback on errors.")] = False,
+) -> None:
+    """Apply a saved model to new rows: one output row per input row, in order.
+
+    Regression writes `prediction`; classification writes `prediction` (the class) and `proba_<class>`
+    per class. The model's training columns must all be present; other columns are ignored (and named
+    on stderr).
+
+    Example: regtune predict model.regtune new.csv --id id --output predictions.csv
+    """
+    from regtune.data import read_table
+    from regtune.modelfile import load_model
+    from regtune.modelfile import predict as apply_model
+    from regtune.report.files import predictions_csv
+
+    try:
+        saved = load_model(model)
+        prediction = apply_model(saved, read_table(data), id_column)
+        write_output(output, predictions_csv(prediction.frame))
+    except RegtuneError as exc:
+        if debug:
+            raise
+        _fail(str(exc), exc.exit_code)
+    if prediction.ignored:
+        shown = ", ".join(prediction.ignored[:10]) + (", …" if len(prediction.ignored) > 10 else "")
+        typer.echo(f"note: ignored {len(prediction.ignored)} column(s) the model does not use: {shown}", err=True)
+
+
 def _run(source: str, config: object) -> TuneResult:
     """Run the library's tune() with a progress bar on stderr when stderr is a terminal."""
     from rich.console import Console
@@ -516,6 +554,8 @@ class Outputs:
             plot_format(self.plot)
         if self.report is not None:
             report_path(self.report)
+        if self.save_model == "-":
+            raise ConfigError("--save-model needs a file path, not -: e.g. --save-model model.regtune")
 
 
 def _render(result: TuneResult, outputs: Outputs, gate: str | None = None) -> None:
@@ -535,6 +575,10 @@ def _render(result: TuneResult, outputs: Outputs, gate: str | None = None) -> No
         from regtune.artifacts import figure, plot_format
 
         write_output(outputs.plot, figure(result, pictures, plot_format(outputs.plot)))
+    if outputs.save_model is not None:
+        from regtune.modelfile import model_bytes
+
+        write_output(outputs.save_model, model_bytes(result))
     if outputs.summary_md is not None:
         from regtune.report.markdown import summary_markdown
 

@@ -260,14 +260,7 @@ def load_dataset(
             cat_cols.append(col)
         else:
             numeric_cols.append(col)
-    for col in cat_cols:
-        # One type per categorical column (strings), missing values kept as NaN for the imputer.
-        present = X[col].notna()
-        as_text = pd.Series(np.nan, index=X.index, dtype=object)
-        as_text[present] = X.loc[present, col].astype(str).astype(object)
-        X[col] = as_text
-    for col in numeric_cols:
-        X[col] = X[col].astype(np.float64)
+    X = coerce_features(X, numeric_cols, cat_cols)
 
     group_values = frame[groups].to_numpy() if groups else None
     fold_values = frame[fold_column].to_numpy() if fold_column else None
@@ -294,6 +287,35 @@ def load_dataset(
         groups=group_values,
         fold_ids=fold_values,
     )
+
+
+def coerce_features(X: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
+    """``X`` with one type per feature column, as the preprocessing expects: numeric columns as float64,
+    categorical ones as text (missing values kept as NaN for the imputer). Used at training and at
+    prediction time, so both see the same values."""
+    import numpy as np
+    import pandas as pd
+
+    for col in categorical:
+        present = X[col].notna()
+        as_text = pd.Series(np.nan, index=X.index, dtype=object)
+        as_text[present] = X.loc[present, col].astype(str).astype(object)
+        X[col] = as_text
+    for col in numeric:
+        try:
+            X[col] = X[col].astype(np.float64)
+        except (TypeError, ValueError):
+            bad = next(v for v in X[col] if not _is_number(v))
+            raise DataError(f"column {col!r} should hold numbers but holds {bad!r}: fix that column") from None
+    return X
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _is_numeric(series: Any) -> bool:

@@ -1,0 +1,185 @@
+"""Model files: save → predict reproduces the refit pipeline exactly; bad model files are refused."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import regtune
+from regtune.cli import app
+from regtune.data import load_dataset
+from regtune.modelfile import ALLOWED_TYPES, META, PIPELINE, load_model, save_model, types_in
+
+runner = CliRunner()
+PENGUINS = str(Path(__file__).resolve().parent.parent / "examples" / "data" / "penguins.csv")
+SMALL = {"n_trials": 4, "folds": 3}
+
+
+def _read(text_or_path: str | Path) -> pd.DataFrame:
+    return pd.read_csv(text_or_path)
+
+
+def test_save_model_then_predict_is_exact_for_regression(reg_csv: Path, tmp_path: Path) -> None:
+    model_path = tmp_path / "m.regtune"
+    result = runner.invoke(
+        app,
+        [
+            "tune",
+            str(reg_csv),
+            "-y",
+            "y",
+            "-n",
+            "8",
+            "--save-model",
+            str(model_path),
+            "--json",
+            str(tmp_path / "r.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = pd.read_csv(reg_csv)
+    data.insert(0, "row_id", [f"r{i}" for i in range(len(data))])
+    data = data.iloc[::-1]  # any row order is kept
+    new = tmp_path / "new.csv"
+    data.to_csv(new, index=False)
+    out = tmp_path / "pred.csv"
+    result = runner.invoke(app, ["predict", str(model_path), str(new), "--id", "row_id", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "note: ignored 1 column(s) the model does not use: y\n"
+    predicted = _read(out)
+    assert list(predicted.columns) == ["row_id", "prediction"]
+    assert predicted["row_id"].tolist() == data["row_id"].tolist()
+
+    saved = load_model(model_path)
+    expected = saved.pipeline.predict(load_dataset(str(new), target="y", drop=("row_id",)).X)
+    assert np.array_equal(predicted["prediction"].to_numpy(), expected)  # exactly, through the CSV
+    assert saved.result == json.loads((tmp_path / "r.json").read_text())
+    assert saved.meta["columns"][:2] == [
+        {"name": "x0", "kind": "numeric", "dtype": "float64"},
+        {"name": "x1", "kind": "numeric", "dtype": "float64"},
+    ]
+    assert {"name": "color", "kind": "categorical", "dtype": "str"} in saved.meta["columns"]
+
+
+def test_predict_classification_from_stdin_matches_the_in_process_model(tmp_path: Path) -> None:
+    result = regtune.tune(PENGUINS, target="species", drop=("year",), **SMALL)
+    model_path = tmp_path / "m.regtune"
+    save_model(result, model_path)
+    text = Path(PENGUINS).read_text()
+    out = runner.invoke(app, ["predict", str(model_path), "-"], input=text)
+    assert out.exit_code == 0, out.output
+    predicted = _read(io.StringIO(out.stdout))
+    classes = list(result.model[-1].classes_)
+    assert list(predicted.columns) == ["prediction", *(f"proba_{c}" for c in classes)]
+    X = load_dataset(PENGUINS, target="species", drop=("year",)).X
+    assert predicted["prediction"].tolist() == result.model.predict(X).tolist()
+    assert np.array_equal(predicted.iloc[:, 1:].to_numpy(), result.model.predict_proba(X))
+    assert out.stderr == "note: ignored 2 column(s) the model does not use: species, year\n"
+
+
+@pytest.mark.parametrize("penalty", ["l1", "l2", "elasticnet"])
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_every_pipeline_type_is_allowed_and_loads(task: str, penalty: str, tmp_path: Path) -> None:
+    source, settings = {
+        "regression": (PENGUINS, {"target": "body_mass_g"}),
+        "binary": (PENGUINS, {"target": "sex", "categorical": ("year",)}),
+        "multiclass": (PENGUINS, {"target": "species"}),
+    }[task]
+    result = regtune.tune(source, penalties=(penalty,), **settings, **SMALL)
+    path = tmp_path / "m.regtune"
+    save_model(result, path)
+    with zipfile.ZipFile(path) as archive:
+        found = types_in(archive.read(PIPELINE))
+    assert found <= ALLOWED_TYPES, found - ALLOWED_TYPES
+    X = load_dataset(source, **settings).X
+    assert np.array_equal(load_model(path).pipeline.predict(X), result.model.predict(X))
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "m.regtune"
+    save_model(regtune.tune("builtin:diabetes", **SMALL), path)
+    return path
+
+
+def _rewrite(source: Path, target: Path, **members: bytes) -> str:
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for name in old.namelist():
+            new.writestr(name, members.get(name.replace(".", "_").replace("-", "_"), old.read(name)))
+    return str(target)
+
+
+def test_bad_model_files_are_refused_with_one_line(model_file: Path, tmp_path: Path) -> None:
+    import skops.io
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    meta = json.loads(zipfile.ZipFile(model_file).read(META))
+    old_version = _rewrite(model_file, tmp_path / "old.regtune", regtune_model_json=json.dumps(
+        {**meta, "regtune_version": "0.0.1"}).encode())  # fmt: skip
+    forged = skops.io.dumps(Pipeline([("f", FunctionTransformer(np.log1p))]))
+    untrusted = _rewrite(model_file, tmp_path / "forged.regtune", pipeline_skops=forged)
+    csv = tmp_path / "data.csv"
+    csv.write_text("a,b\n1,2\n")
+    empty_zip = tmp_path / "empty.zip"
+    with zipfile.ZipFile(empty_zip, "w") as archive:
+        archive.writestr("x.txt", "x")
+    hint = "save one with `regtune tune DATA --save-model PATH`"
+    cases = {
+        str(tmp_path / "none.regtune"): f"model file not found: {tmp_path / 'none.regtune'} (check the path)",
+        str(csv): f"{csv} is not a regtune model file: {hint}",
+        str(empty_zip): f"{empty_zip} is not a regtune model file: {hint}",
+        old_version: f"{old_version} was saved by regtune 0.0.1, this is regtune {regtune.__version__}: "
+        "save the model again with this version",
+        untrusted: f"{untrusted} holds types regtune does not load (numpy.log1p, "
+        "sklearn.preprocessing._function_transformer.FunctionTransformer): it was not written by regtune, "
+        "so it is refused",
+    }
+    for path, message in cases.items():
+        before = hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).exists() else None
+        result = runner.invoke(app, ["predict", path, str(csv)])
+        assert result.exit_code == 1, (path, result.output)
+        assert result.stderr == f"Error: {message}\n"
+        if before is not None:
+            assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == before
+
+
+def test_predict_checks_the_columns(model_file: Path, tmp_path: Path) -> None:
+    frame = load_dataset("builtin:diabetes").X
+    short = tmp_path / "short.csv"
+    frame.drop(columns=["bmi", "s3"]).to_csv(short, index=False)
+    result = runner.invoke(app, ["predict", str(model_file), str(short)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: the data lacks the model's column(s) 'bmi', 's3': add them (the model was trained on "
+        "age, sex, bmi, bp, s1, s2, s3, s4, s5, s6)\n"
+    )
+    full = tmp_path / "full.csv"
+    frame.to_csv(full, index=False)
+    result = runner.invoke(app, ["predict", str(model_file), str(full), "--id", "nope"])
+    assert result.exit_code == 1
+    assert result.stderr == "Error: --id column 'nope' not found in the data: give one of its columns\n"
+    text = frame.astype(object)
+    text.loc[2, "bmi"] = "heavy"
+    bad = tmp_path / "text.csv"
+    text.to_csv(bad, index=False)
+    result = runner.invoke(app, ["predict", str(model_file), str(bad)])
+    assert result.exit_code == 1
+    assert result.stderr == "Error: column 'bmi' should hold numbers but holds 'heavy': fix that column\n"
+    result = runner.invoke(app, ["predict", str(model_file), str(full)])
+    assert result.exit_code == 0 and result.stderr == ""
+    assert len(_read(io.StringIO(result.stdout))) == len(frame)
+
+
+def test_save_model_to_stdout_is_refused() -> None:
+    result = runner.invoke(app, ["tune", "builtin:diabetes", "--save-model", "-"])
+    assert result.exit_code == 1
+    assert result.stderr == "Error: --save-model needs a file path, not -: e.g. --save-model model.regtune\n"
