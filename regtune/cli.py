@@ -575,6 +575,10 @@ def _render(result: TuneResult, outputs: Outputs, gate: str | None = None) -> No
         from regtune.artifacts import figure, plot_format
 
         write_output(outputs.plot, figure(result, pictures, plot_format(outputs.plot)))
+    if outputs.report is not None and pictures is not None:
+        from regtune.artifacts import html_report
+
+        write_output(outputs.report, html_report(result, pictures))
     if outputs.save_model is not None:
         from regtune.modelfile import model_bytes
 
@@ -582,7 +586,10 @@ def _render(result: TuneResult, outputs: Outputs, gate: str | None = None) -> No
     if outputs.summary_md is not None:
         from regtune.report.markdown import summary_markdown
 
-        append_output(outputs.summary_md, summary_markdown(result, gate))
+        links = {"HTML report": outputs.report, "plots": outputs.plot, "model": outputs.save_model}
+        append_output(
+            outputs.summary_md, summary_markdown(result, gate, {k: v for k, v in links.items() if v is not None})
+        )
     if outputs.json_out != "-" and outputs.trials_csv != "-":
         console = _stdout_console()
         for part in render_table(result, coef=outputs.coef):

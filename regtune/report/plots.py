@@ -48,6 +48,8 @@ def _mark_lambdas(ax: Any, lam_min: float | None, lam_1se: float | None) -> None
 def draw_cv_curve(ax: Any, curve: PenaltyCurve, scoring: str) -> None:
     """One penalty's CV curve on ``ax``, as ``cv.glmnet``'s plot: mean ± SE against log λ, dotted lines at
     λ.min and λ.1se, non-zero counts on a top axis."""
+    from matplotlib.ticker import NullLocator
+
     if not curve.trials:
         ax.set_title(curve.penalty, fontsize=10)
         _note(ax, f"no trial of {curve.penalty}")
@@ -86,6 +88,7 @@ def draw_cv_curve(ax: Any, curve: PenaltyCurve, scoring: str) -> None:
     if ticks:
         top = ax.secondary_xaxis("top")
         top.set_xticks([lam for lam, _ in ticks], labels=[str(n) for _, n in ticks])
+        top.xaxis.set_minor_locator(NullLocator())  # no log minor-tick labels among the counts
         top.tick_params(labelsize=7)
         top.set_xlabel("non-zero coefficients", fontsize=8)
     chosen = " (chosen)" if curve.chosen else ""
