@@ -174,6 +174,12 @@ def test_predict_checks_the_columns(model_file: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["predict", str(model_file), str(bad)])
     assert result.exit_code == 1
     assert result.stderr == "Error: column 'bmi' should hold numbers but holds 'heavy': fix that column\n"
+    result = runner.invoke(app, ["predict", str(model_file), str(tmp_path / "no.csv")])
+    assert result.exit_code == 1
+    assert (
+        result.stderr
+        == f"Error: file not found: {tmp_path / 'no.csv'} (check the path, or use - to read standard input)\n"
+    )
     result = runner.invoke(app, ["predict", str(model_file), str(full)])
     assert result.exit_code == 0 and result.stderr == ""
     assert len(_read(io.StringIO(result.stdout))) == len(frame)
@@ -183,3 +189,22 @@ def test_save_model_to_stdout_is_refused() -> None:
     result = runner.invoke(app, ["tune", "builtin:diabetes", "--save-model", "-"])
     assert result.exit_code == 1
     assert result.stderr == "Error: --save-model needs a file path, not -: e.g. --save-model model.regtune\n"
+
+
+def test_installed_predict_command_in_a_subprocess(model_file: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    exe = shutil.which("regtune", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.skip("regtune is not installed in this environment (run `make test`)")
+    frame = load_dataset("builtin:diabetes").X
+    proc = subprocess.run(
+        [exe, "predict", str(model_file), "-"], input=frame.to_csv(index=False), capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    predicted = _read(io.StringIO(proc.stdout))
+    assert np.array_equal(predicted["prediction"].to_numpy(), load_model(model_file).pipeline.predict(frame))

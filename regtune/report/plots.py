@@ -82,6 +82,7 @@ def draw_cv_curve(ax: Any, curve: PenaltyCurve, scoring: str) -> None:
         ax.plot([], [], linestyle="none", label=f"failed, not drawn ({failed})")
     _mark_lambdas(ax, curve.lambda_min, curve.lambda_1se)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("λ (log scale)")
     ax.set_ylabel(f"CV {scoring}")
     ticks = curve.nonzero_ticks()
@@ -100,6 +101,8 @@ def draw_cv_curve(ax: Any, curve: PenaltyCurve, scoring: str) -> None:
 
 def draw_path(ax: Any, path: CoefPath) -> None:
     """The coefficients of the refit model over λ (one line each), dotted lines at the chosen λ's."""
+    from matplotlib.ticker import NullLocator
+
     order = sorted(range(len(path.names)), key=lambda j: -abs(path.coefs[-1, j]))
     named = set(order[:PATH_LEGEND])
     for j in range(len(path.names)):
@@ -107,6 +110,7 @@ def draw_path(ax: Any, path: CoefPath) -> None:
     _mark_lambdas(ax, path.lambda_min, path.lambda_1se)
     ax.axhline(0.0, color="0.8", linewidth=0.8)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("λ (log scale)")
     ax.set_ylabel("coefficient (standardized features)")
     ratio = f", l1_ratio={path.l1_ratio:.3g}" if path.penalty == "elasticnet" else ""
