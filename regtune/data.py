@@ -49,6 +49,8 @@ class Dataset:
     groups: np.ndarray | None = None
     fold_ids: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    #: The dtype pandas read each feature column as, before the conversion to float64 / text.
+    source_dtypes: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -233,6 +235,7 @@ def load_dataset(
         raise DataError("no feature columns left: check --features and --drop")
 
     X = frame[chosen].copy()
+    source_dtypes = {str(c): str(t) for c, t in X.dtypes.items()}
     all_missing = [c for c in chosen if X[c].isna().all()]
     if all_missing:
         raise DataError(f"feature column {all_missing[0]!r} has no values: drop it with --drop {all_missing[0]}")
@@ -286,6 +289,7 @@ def load_dataset(
         rows_dropped=rows_dropped,
         groups=group_values,
         fold_ids=fold_values,
+        source_dtypes=source_dtypes,
     )
 
 

@@ -91,8 +91,9 @@ def model_bytes(result: TuneResult) -> bytes:
     d = result.dataset
     estimator = result.model[-1]
     classes = np.asarray(estimator.classes_).tolist() if d["task"] == "classification" else None
+    read_as = result.refit_context.dataset.source_dtypes if result.refit_context is not None else {}
     columns = [{"name": c, "kind": "numeric", "dtype": "float64"} for c in d["numeric"]]
-    columns += [{"name": c, "kind": "categorical", "dtype": "str"} for c in d["categorical"]]
+    columns += [{"name": c, "kind": "categorical", "dtype": "str", "read_as": read_as.get(c)} for c in d["categorical"]]
     order = {name: i for i, name in enumerate(result.model[0].feature_names_in_)}
     columns.sort(key=lambda c: order[c["name"]])
     meta = {
@@ -191,6 +192,24 @@ def load_model(path: str | Path) -> SavedModel:
     return SavedModel(pipeline=pipeline, meta=meta, result=result)
 
 
+def _as_at_training(series: pd.Series, read_as: str | None) -> pd.Series:
+    """Numeric codes of a categorical column as they were read at training, so that they become the same
+    text: a column read as float64 there (it had gaps) gives "3.0", one read as int64 gives "3"."""
+    import numpy as np
+    import pandas as pd
+
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    if read_as is None or not numeric:
+        return series
+    if read_as.startswith("float") and not pd.api.types.is_float_dtype(series):
+        return series.astype(np.float64)
+    if read_as.startswith("int") and pd.api.types.is_float_dtype(series):
+        present = series.dropna()
+        if bool((present % 1 == 0).all()):
+            return series.astype("Int64")
+    return series
+
+
 @dataclass
 class Prediction:
     """Predictions, one row per input row in the input's order, and the input columns left unused."""
@@ -222,8 +241,11 @@ def predict(model: SavedModel, frame: pd.DataFrame, id_column: str | None = None
         )
     ignored = [c for c in frame.columns if c not in wanted and c != id_column]
     kinds = {c["name"]: c["kind"] for c in model.meta["columns"]}
+    X = frame[wanted].copy()
+    for column in model.meta["columns"]:
+        X[column["name"]] = _as_at_training(X[column["name"]], column.get("read_as"))
     X = coerce_features(
-        frame[wanted].copy(),
+        X,
         numeric=[c for c in wanted if kinds[c] == "numeric"],
         categorical=[c for c in wanted if kinds[c] == "categorical"],
     )

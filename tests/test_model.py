@@ -66,7 +66,8 @@ def test_save_model_then_predict_is_exact_for_regression(reg_csv: Path, tmp_path
         {"name": "x0", "kind": "numeric", "dtype": "float64"},
         {"name": "x1", "kind": "numeric", "dtype": "float64"},
     ]
-    assert {"name": "color", "kind": "categorical", "dtype": "str"} in saved.meta["columns"]
+    color = next(c for c in saved.meta["columns"] if c["name"] == "color")
+    assert color["kind"] == "categorical" and color["dtype"] == "str" and color["read_as"] in ("str", "object")
 
 
 def test_predict_classification_from_stdin_matches_the_in_process_model(tmp_path: Path) -> None:
@@ -208,3 +209,24 @@ def test_installed_predict_command_in_a_subprocess(model_file: Path) -> None:
     assert proc.stderr == ""
     predicted = _read(io.StringIO(proc.stdout))
     assert np.array_equal(predicted["prediction"].to_numpy(), load_model(model_file).pipeline.predict(frame))
+
+
+def test_numeric_category_codes_match_training_when_gaps_differ(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    train = pd.DataFrame({"x": rng.normal(size=90), "zone": np.tile([1, 2, 3], 30)})
+    train["y"] = train["x"] + 3.0 * train["zone"] + rng.normal(scale=0.1, size=90)
+    train["zone"] = train["zone"].astype(float)
+    train.loc[0, "zone"] = np.nan  # read back as float64: the codes become "1.0", "2.0", "3.0"
+    train_csv = tmp_path / "train.csv"
+    train.to_csv(train_csv, index=False)
+    result = regtune.tune(str(train_csv), target="y", categorical=("zone",), penalties=("l2",), **SMALL)
+    model_path = tmp_path / "m.regtune"
+    save_model(result, model_path)
+    new = train.iloc[1:].drop(columns="y").astype({"zone": "int64"})  # no gaps: read back as int64
+    new_csv = tmp_path / "new.csv"
+    new.to_csv(new_csv, index=False)
+    assert pd.read_csv(new_csv)["zone"].dtype == np.int64
+    out = runner.invoke(app, ["predict", str(model_path), str(new_csv)])
+    assert out.exit_code == 0, out.output
+    expected = result.model.predict(load_dataset(str(train_csv), target="y", categorical=("zone",)).X.iloc[1:])
+    assert np.array_equal(_read(io.StringIO(out.stdout))["prediction"].to_numpy(), expected)
