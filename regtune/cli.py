@@ -292,7 +292,9 @@ def tune(
     ] = None,
     report: Annotated[
         str | None,
-        typer.Option(help="Write a self-contained HTML report (table, choices, pictures, coefficients) to PATH."),
+        typer.Option(
+            help="Write a self-contained HTML report (table, choices, pictures, coefficients) to PATH (.html)."
+        ),
     ] = None,
     curve: Annotated[
         bool, typer.Option("--curve", help="Print a text sketch of the chosen penalty's CV curve under the table.")
@@ -381,7 +383,7 @@ def show(
         str | None,
         typer.Option(help="Draw the CV curves and the search history into PATH (.png or .svg); no coefficient path."),
     ] = None,
-    report: Annotated[str | None, typer.Option(help="Write a self-contained HTML report to PATH.")] = None,
+    report: Annotated[str | None, typer.Option(help="Write a self-contained HTML report to PATH (.html).")] = None,
     curve: Annotated[
         bool, typer.Option("--curve", help="Print a text sketch of the chosen penalty's CV curve.")
     ] = False,
