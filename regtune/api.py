@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from regtune.config import L1_RATIO_RANGE, TuneConfig
 from regtune.errors import ConfigError, DataError, Interrupted
-from regtune.result import ChosenPoint, PenaltySummary, TuneResult
+from regtune.result import ChosenPoint, PenaltySummary, RefitContext, TuneResult
 from regtune.storage import mask_url
 
 if TYPE_CHECKING:
@@ -112,18 +112,25 @@ def study_identity(
     }
 
 
-def _coefficients(pipeline: Any) -> list[tuple[str, float]]:
+def coefficient_names(pipeline: Any) -> list[str]:
+    """Names of the model's coefficients, in the order of ``coef_.ravel()`` (``feature [class]`` per class
+    row when the model has one row of coefficients per class)."""
     import numpy as np
 
     names = [str(n).split("__", 1)[-1] for n in pipeline[:-1].get_feature_names_out()]
     model = pipeline[-1]
-    coef = np.atleast_2d(np.asarray(model.coef_, dtype=np.float64))
-    if coef.shape[0] == 1:
-        return [(n, float(v)) for n, v in zip(names, coef[0], strict=True)]
+    rows = np.atleast_2d(np.asarray(model.coef_)).shape[0]
+    if rows == 1:
+        return names
     classes = [str(c) for c in model.classes_]
-    return [
-        (f"{names[j]} [{classes[k]}]", float(coef[k, j])) for k in range(coef.shape[0]) for j in range(coef.shape[1])
-    ]
+    return [f"{name} [{classes[k]}]" for k in range(rows) for name in names]
+
+
+def _coefficients(pipeline: Any) -> list[tuple[str, float]]:
+    import numpy as np
+
+    values = np.asarray(pipeline[-1].coef_, dtype=np.float64).ravel()
+    return [(n, float(v)) for n, v in zip(coefficient_names(pipeline), values, strict=True)]
 
 
 def _refit(dataset: Dataset, family: Family, point: Point, tol: float) -> tuple[Any, dict[str, float], int]:
@@ -271,7 +278,7 @@ def tune(
     def refit(point: Point) -> tuple[Any, dict[str, float], int]:
         return _refit(dataset, family, point, config.tol)
 
-    return assemble(
+    result = assemble(
         outcome.points,
         space,
         family,
@@ -283,6 +290,8 @@ def tune(
         interrupted=outcome.interrupted,
         start=start,
     )
+    result.refit_context = RefitContext(dataset=dataset, family=family, tol=config.tol)
+    return result
 
 
 def assemble(

@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -66,16 +67,22 @@ def _stdout_console() -> Console:
     return console
 
 
-def write_output(path: str, text: str) -> None:
+def write_output(path: str, text: str | bytes) -> None:
     """Write ``text`` to ``path`` (``-`` is stdout) atomically: a failed write leaves no partial file."""
     if path == "-":
-        sys.stdout.write(text)
+        if isinstance(text, bytes):
+            sys.stdout.buffer.write(text)
+        else:
+            sys.stdout.write(text)
         sys.stdout.flush()
         return
     target = Path(path)
     tmp = target.with_name(f".{target.name}.regtune-tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        if isinstance(text, bytes):
+            tmp.write_bytes(text)
+        else:
+            tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -96,7 +103,8 @@ def append_output(path: str, text: str) -> None:
 CONFIG_KEYS = (
     "target", "features", "drop", "categorical", "task", "penalty", "folds", "repeats", "groups", "fold_column",
     "scoring", "n_trials", "timeout", "seed", "rule", "lambda_min", "lambda_max", "prune", "n_jobs", "storage",
-    "study_name", "fail_under", "summary_md", "json_out", "trials_csv", "coef", "search",
+    "study_name", "fail_under", "summary_md", "json_out", "trials_csv", "coef", "plot", "report", "curve",
+    "save_model", "search",
 )  # fmt: skip
 #: Config keys spelled as their flag where the flag differs from the parameter name.
 CONFIG_ALIASES = {"json": "json_out", "penalties": "penalty"}
@@ -289,6 +297,26 @@ def tune(
         ),
     ] = None,
     coef: Annotated[int, typer.Option(help="Also show the N largest coefficients of the refit model.")] = 0,
+    plot: Annotated[
+        str | None,
+        typer.Option(
+            help="Draw the CV curve of each penalty, the coefficient path of the chosen one and the search "
+            "history into PATH (.png or .svg)."
+        ),
+    ] = None,
+    report: Annotated[
+        str | None,
+        typer.Option(
+            help="Write a self-contained HTML report (table, choices, pictures, coefficients) to PATH (.html)."
+        ),
+    ] = None,
+    curve: Annotated[
+        bool, typer.Option("--curve", help="Print a text sketch of the chosen penalty's CV curve under the table.")
+    ] = False,
+    save_model: Annotated[
+        str | None,
+        typer.Option(help="Save the refit pipeline and the result to PATH (a skops-based file for `regtune predict`)."),
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show a traceback on errors.")] = False,
 ) -> None:
     """Cross-validate penalty × λ on a table and report the chosen penalty.
@@ -309,7 +337,10 @@ def tune(
         values = apply_config_file(ctx, config_file, locals())
         (target, features, drop, categorical, task, penalty, folds, repeats, groups, fold_column, scoring,
          n_trials, timeout, seed, rule, lambda_min, lambda_max, prune, n_jobs, storage, study_name, fail_under,
-         summary_md, json_out, trials_csv, coef, search) = (values[k] for k in CONFIG_KEYS)  # fmt: skip
+         summary_md, json_out, trials_csv, coef, plot, report, curve, save_model, search) = (
+            values[k] for k in CONFIG_KEYS)  # fmt: skip
+        outputs = Outputs(json_out, trials_csv, coef, summary_md, plot, report, curve, save_model)
+        outputs.check()
         config = TuneConfig(
             target=target,
             features=split_list(features),
@@ -337,7 +368,7 @@ def tune(
         with _sigterm_as_interrupt():
             result = _run(source, config)
         gate = _gate(result, fail_under)
-        _render(result, json_out=json_out, trials_csv=trials_csv, coef=coef, summary_md=summary_md, gate=gate)
+        _render(result, outputs, gate=gate)
     except RegtuneError as exc:
         if debug:
             raise
@@ -363,14 +394,25 @@ def show(
     json_out: Annotated[
         str | None, typer.Option("--json", help="Write the result JSON to PATH, or - for stdout.")
     ] = None,
+    plot: Annotated[
+        str | None,
+        typer.Option(help="Draw the CV curves and the search history into PATH (.png or .svg); no coefficient path."),
+    ] = None,
+    report: Annotated[str | None, typer.Option(help="Write a self-contained HTML report to PATH (.html).")] = None,
+    curve: Annotated[
+        bool, typer.Option("--curve", help="Print a text sketch of the chosen penalty's CV curve.")
+    ] = False,
     debug: Annotated[bool, typer.Option(help="Show a traceback on errors.")] = False,
 ) -> None:
-    """Print the table of a stored study without running trials (non-zero counts: the fold means)."""
+    """Print the table of a stored study without running trials (non-zero counts: the fold means;
+    the pictures have no coefficient path: a stored study has no refit model)."""
     from regtune.api import show as show_study
 
     try:
+        outputs = Outputs(json_out=json_out, plot=plot, report=report, curve=curve)
+        outputs.check()
         result = show_study(storage, study_name, rule=rule.value)
-        _render(result, json_out=json_out, trials_csv=None, coef=0)
+        _render(result, outputs)
     except RegtuneError as exc:
         if debug:
             raise
@@ -409,6 +451,44 @@ def studies(
             str(r["complete"]), str(r["pruned"]), str(r["failed"]), best,
         )  # fmt: skip
     _stdout_console().print(table)
+
+
+@app.command()
+def predict(
+    model: Annotated[str, typer.Argument(help="A model file written by `regtune tune … --save-model PATH`.")],
+    data: Annotated[str, typer.Argument(help="CSV file (.csv or .csv.gz) or - for standard input.")],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Write the predictions as CSV to PATH, or - for stdout.")
+    ] = "-",
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="A column of the data to copy into the output (e.g. a row id).")
+    ] = None,
+    debug: Annotated[bool, typer.Option(help="Show a traceback on errors.")] = False,
+) -> None:
+    """Apply a saved model to new rows: one output row per input row, in order.
+
+    Regression writes `prediction`; classification writes `prediction` (the class) and `proba_<class>`
+    per class. The model's training columns must all be present; other columns are ignored (and named
+    on stderr).
+
+    Example: regtune predict model.regtune new.csv --id id --output predictions.csv
+    """
+    from regtune.data import read_table
+    from regtune.modelfile import load_model
+    from regtune.modelfile import predict as apply_model
+    from regtune.report.files import predictions_csv
+
+    try:
+        saved = load_model(model)
+        prediction = apply_model(saved, read_table(data), id_column)
+        write_output(output, predictions_csv(prediction.frame))
+    except RegtuneError as exc:
+        if debug:
+            raise
+        _fail(str(exc), exc.exit_code)
+    if prediction.ignored:
+        shown = ", ".join(prediction.ignored[:10]) + (", …" if len(prediction.ignored) > 10 else "")
+        typer.echo(f"note: ignored {len(prediction.ignored)} column(s) the model does not use: {shown}", err=True)
 
 
 def _run(source: str, config: object) -> TuneResult:
@@ -470,30 +550,73 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _render(
-    result: TuneResult,
-    *,
-    json_out: str | None,
-    trials_csv: str | None,
-    coef: int,
-    summary_md: str | None = None,
-    gate: str | None = None,
-) -> None:
+@dataclass(frozen=True)
+class Outputs:
+    """What a command writes besides the table (the output flags of tune and show)."""
+
+    json_out: str | None = None
+    trials_csv: str | None = None
+    coef: int = 0
+    summary_md: str | None = None
+    plot: str | None = None
+    report: str | None = None
+    curve: bool = False
+    save_model: str | None = None
+
+    def check(self) -> None:
+        """Refuse bad output names before any work is done."""
+        from regtune.artifacts import plot_format, report_path
+
+        if self.plot is not None:
+            plot_format(self.plot)
+        if self.report is not None:
+            report_path(self.report)
+        if self.save_model == "-":
+            raise ConfigError("--save-model needs a file path, not -: e.g. --save-model model.regtune")
+
+
+def _render(result: TuneResult, outputs: Outputs, gate: str | None = None) -> None:
     from regtune.report.files import curve_csv, to_json
     from regtune.report.table import render_table
 
-    if json_out is not None:
-        write_output(json_out, to_json(result))
-    if trials_csv is not None:
-        write_output(trials_csv, curve_csv(result))
-    if summary_md is not None:
+    pictures = None
+    if outputs.plot or outputs.report or outputs.curve:
+        from regtune.artifacts import gather_pictures
+
+        pictures = gather_pictures(result, with_path=bool(outputs.plot or outputs.report))
+    if outputs.json_out is not None:
+        write_output(outputs.json_out, to_json(result))
+    if outputs.trials_csv is not None:
+        write_output(outputs.trials_csv, curve_csv(result))
+    if outputs.plot is not None and pictures is not None:
+        from regtune.artifacts import figure, plot_format
+
+        write_output(outputs.plot, figure(result, pictures, plot_format(outputs.plot)))
+    if outputs.report is not None and pictures is not None:
+        from regtune.artifacts import html_report
+
+        write_output(outputs.report, html_report(result, pictures))
+    if outputs.save_model is not None:
+        from regtune.modelfile import model_bytes
+
+        write_output(outputs.save_model, model_bytes(result))
+    if outputs.summary_md is not None:
         from regtune.report.markdown import summary_markdown
 
-        append_output(summary_md, summary_markdown(result, gate))
-    if json_out != "-" and trials_csv != "-":
+        links = {"HTML report": outputs.report, "plots": outputs.plot, "model": outputs.save_model}
+        append_output(
+            outputs.summary_md, summary_markdown(result, gate, {k: v for k, v in links.items() if v is not None})
+        )
+    if outputs.json_out != "-" and outputs.trials_csv != "-":
         console = _stdout_console()
-        for part in render_table(result, coef=coef):
+        for part in render_table(result, coef=outputs.coef):
             console.print(part)
+        if outputs.curve and pictures is not None:
+            from rich.text import Text
+
+            from regtune.artifacts import curve_sketch
+
+            console.print(Text(curve_sketch(result, pictures).rstrip("\n"), no_wrap=True, overflow="ignore"))
 
 
 def run() -> None:

@@ -49,6 +49,8 @@ class Dataset:
     groups: np.ndarray | None = None
     fold_ids: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    #: The dtype pandas read each feature column as, before the conversion to float64 / text.
+    source_dtypes: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -233,6 +235,7 @@ def load_dataset(
         raise DataError("no feature columns left: check --features and --drop")
 
     X = frame[chosen].copy()
+    source_dtypes = {str(c): str(t) for c, t in X.dtypes.items()}
     all_missing = [c for c in chosen if X[c].isna().all()]
     if all_missing:
         raise DataError(f"feature column {all_missing[0]!r} has no values: drop it with --drop {all_missing[0]}")
@@ -260,14 +263,7 @@ def load_dataset(
             cat_cols.append(col)
         else:
             numeric_cols.append(col)
-    for col in cat_cols:
-        # One type per categorical column (strings), missing values kept as NaN for the imputer.
-        present = X[col].notna()
-        as_text = pd.Series(np.nan, index=X.index, dtype=object)
-        as_text[present] = X.loc[present, col].astype(str).astype(object)
-        X[col] = as_text
-    for col in numeric_cols:
-        X[col] = X[col].astype(np.float64)
+    X = coerce_features(X, numeric_cols, cat_cols)
 
     group_values = frame[groups].to_numpy() if groups else None
     fold_values = frame[fold_column].to_numpy() if fold_column else None
@@ -293,7 +289,37 @@ def load_dataset(
         rows_dropped=rows_dropped,
         groups=group_values,
         fold_ids=fold_values,
+        source_dtypes=source_dtypes,
     )
+
+
+def coerce_features(X: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
+    """``X`` with one type per feature column, as the preprocessing expects: numeric columns as float64,
+    categorical ones as text (missing values kept as NaN for the imputer). Used at training and at
+    prediction time, so both see the same values."""
+    import numpy as np
+    import pandas as pd
+
+    for col in categorical:
+        present = X[col].notna()
+        as_text = pd.Series(np.nan, index=X.index, dtype=object)
+        as_text[present] = X.loc[present, col].astype(str).astype(object)
+        X[col] = as_text
+    for col in numeric:
+        try:
+            X[col] = X[col].astype(np.float64)
+        except (TypeError, ValueError):
+            bad = next(v for v in X[col] if not _is_number(v))
+            raise DataError(f"column {col!r} should hold numbers but holds {bad!r}: fix that column") from None
+    return X
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _is_numeric(series: Any) -> bool:

@@ -33,3 +33,7 @@ class Interrupted(RegtuneError):
     """Stopped by Ctrl-C or SIGTERM before anything could be reported."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+class ModelError(RegtuneError):
+    """A model file cannot be used: not a regtune model, another regtune version, untrusted content."""

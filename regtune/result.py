@@ -86,6 +86,15 @@ class PenaltySummary:
 
 
 @dataclass
+class RefitContext:
+    """The data and model family a result was refit with: enough to fit it again at another λ."""
+
+    dataset: Any
+    family: Any
+    tol: float
+
+
+@dataclass
 class TuneResult:
     """The outcome of :func:`regtune.tune`: the choice, the curve it came from, and the refit model."""
 
@@ -104,6 +113,9 @@ class TuneResult:
     versions: dict[str, str]
     family: str
     interrupted: bool = False
+    #: What refitting needs (the data, the family, the tolerance): set by :func:`regtune.tune`, None for
+    #: a stored study (``show``). The coefficient path (:func:`regtune.paths.coefficient_path`) uses it.
+    refit_context: RefitContext | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``regtune.result/1`` document (stable keys; new keys are added, never renamed)."""

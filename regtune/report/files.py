@@ -8,6 +8,8 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from regtune.result import TuneResult
 
 CURVE_COLUMNS = (
@@ -43,3 +45,10 @@ def curve_csv(result: TuneResult) -> str:
             ["" if row[c] is None else row[c] for c in CURVE_COLUMNS] + ["" if s is None else s for s in scores]
         )
     return out.getvalue()
+
+
+def predictions_csv(frame: pd.DataFrame) -> str:
+    """Predictions as CSV; floats are written in full (shortest round-trip form), so reading them back
+    gives the predicted values exactly."""
+    text: str = frame.to_csv(index=False, lineterminator="\n")
+    return text

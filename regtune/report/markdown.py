@@ -10,7 +10,9 @@ if TYPE_CHECKING:
     from regtune.result import TuneResult
 
 
-def summary_markdown(result: TuneResult, gate: str | None = None) -> str:
+def summary_markdown(result: TuneResult, gate: str | None = None, links: dict[str, str] | None = None) -> str:
+    """The summary table and choice; ``links`` (label → path) point to the files written beside it
+    (the HTML report, the plots, the model)."""
     d, cv = result.dataset, result.cv
     chosen = result.chosen
     lines = [
@@ -44,4 +46,5 @@ def summary_markdown(result: TuneResult, gate: str | None = None) -> str:
     if gate:
         lines.append(f"- quality gate: {gate}")
     lines += [f"- note: {w}" for w in result.warnings]
+    lines += [f"- {label}: [{path}]({path})" for label, path in (links or {}).items()]
     return "\n".join(lines) + "\n\n"

@@ -1,0 +1,260 @@
+"""Model files: the refit pipeline of a result, saved safely, and predictions from it.
+
+A regtune model file is a zip archive with three members:
+
+- ``regtune-model.json``: what the model needs and promises: format (``regtune.model/1``), regtune and
+  scikit-learn versions, task, target, the training columns (name, kind, dtype) in order, the classes and
+  the prediction columns;
+- ``result.json``: the ``regtune.result/1`` document of the run that chose the model;
+- ``pipeline.skops``: the refit scikit-learn Pipeline (preprocessing + estimator), written by ``skops.io``.
+
+Loading never runs code from the file: the skops archive is inspected first and refused unless every
+type in it is one of :data:`ALLOWED_TYPES` (the types regtune's pipelines are built from); only then is
+it loaded, trusting exactly those types. A file from another regtune version is refused.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from regtune.errors import DataError, ModelError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from regtune.result import TuneResult
+
+FORMAT = "regtune.model/1"
+META = "regtune-model.json"
+RESULT = "result.json"
+PIPELINE = "pipeline.skops"
+SAVE_HINT = "save one with `regtune tune DATA --save-model PATH`"
+
+#: Every type a regtune pipeline is made of (checked for every task and penalty by the tests).
+ALLOWED_TYPES = frozenset(
+    {
+        "builtins.bool",
+        "builtins.dict",
+        "builtins.float",
+        "builtins.int",
+        "builtins.list",
+        "builtins.slice",
+        "builtins.str",
+        "builtins.tuple",
+        "numpy.bool_",
+        "numpy.dtype",
+        "numpy.float64",
+        "numpy.int64",
+        "numpy.ndarray",
+        "sklearn.compose._column_transformer.ColumnTransformer",
+        "sklearn.impute._base.SimpleImputer",
+        "sklearn.linear_model._coordinate_descent.ElasticNet",
+        "sklearn.linear_model._coordinate_descent.Lasso",
+        "sklearn.linear_model._logistic.LogisticRegression",
+        "sklearn.linear_model._ridge.Ridge",
+        "sklearn.pipeline.Pipeline",
+        "sklearn.preprocessing._data.StandardScaler",
+        "sklearn.preprocessing._encoders.OneHotEncoder",
+    }
+)
+
+
+@dataclass
+class SavedModel:
+    """A loaded model file: the pipeline, its metadata and the result document of its run."""
+
+    pipeline: Any
+    meta: dict[str, Any]
+    result: dict[str, Any]
+
+    @property
+    def columns(self) -> list[str]:
+        return [c["name"] for c in self.meta["columns"]]
+
+
+def model_bytes(result: TuneResult) -> bytes:
+    """The model file of ``result`` (its refit pipeline, what it was trained on, and the result JSON)."""
+    import numpy as np
+    import sklearn
+    import skops.io
+
+    from regtune import __version__
+    from regtune.errors import ConfigError
+
+    if result.model is None:
+        raise ConfigError("this result has no refit model (a stored study): run `regtune tune --save-model PATH`")
+    d = result.dataset
+    estimator = result.model[-1]
+    classes = np.asarray(estimator.classes_).tolist() if d["task"] == "classification" else None
+    read_as = result.refit_context.dataset.source_dtypes if result.refit_context is not None else {}
+    columns = [{"name": c, "kind": "numeric", "dtype": "float64"} for c in d["numeric"]]
+    columns += [{"name": c, "kind": "categorical", "dtype": "str", "read_as": read_as.get(c)} for c in d["categorical"]]
+    order = {name: i for i, name in enumerate(result.model[0].feature_names_in_)}
+    columns.sort(key=lambda c: order[c["name"]])
+    meta = {
+        "format": FORMAT,
+        "regtune_version": __version__,
+        "scikit-learn_version": sklearn.__version__,
+        "task": d["task"],
+        "target": d["target"],
+        "family": result.family,
+        "columns": columns,
+        "classes": classes,
+        "prediction_columns": prediction_columns(classes),
+        "chosen": result.chosen.to_dict(),
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(META, json.dumps(meta, indent=2))
+        archive.writestr(RESULT, json.dumps(result.to_dict(), indent=2, allow_nan=False))
+        archive.writestr(PIPELINE, skops.io.dumps(result.model))
+    return buffer.getvalue()
+
+
+def save_model(result: TuneResult, path: str | Path) -> None:
+    """Write the model file of ``result`` to ``path``."""
+    Path(path).write_bytes(model_bytes(result))
+
+
+def prediction_columns(classes: list[Any] | None) -> list[str]:
+    """``prediction`` (the value or the class), then ``proba_<class>`` per class for a classifier."""
+    if classes is None:
+        return ["prediction"]
+    return ["prediction", *(f"proba_{c}" for c in classes)]
+
+
+def types_in(skops_data: bytes) -> set[str]:
+    """Every ``module.class`` named in a skops archive's schema (what loading it would build)."""
+    with zipfile.ZipFile(io.BytesIO(skops_data)) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    found: set[str] = set()
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__class__" in node:
+                found.add(f"{node.get('__module__')}.{node['__class__']}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def load_model(path: str | Path) -> SavedModel:
+    """Load a model file written by :func:`save_model`, refusing anything else (see the module docstring)."""
+    from regtune import __version__
+
+    where = str(path)
+    file = Path(path)
+    if not file.exists():
+        raise DataError(f"model file not found: {where} (check the path)")
+    if file.is_dir() or not zipfile.is_zipfile(file):
+        raise ModelError(f"{where} is not a regtune model file: {SAVE_HINT}")
+    try:
+        with zipfile.ZipFile(file) as archive:
+            names = set(archive.namelist())
+            if not {META, RESULT, PIPELINE} <= names:
+                raise ModelError(f"{where} is not a regtune model file: {SAVE_HINT}")
+            meta = json.loads(archive.read(META))
+            result = json.loads(archive.read(RESULT))
+            data = archive.read(PIPELINE)
+    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise ModelError(f"{where} is damaged ({type(exc).__name__}): {SAVE_HINT}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelError(f"{where} is not a regtune model file (format {meta.get('format')!r}): {SAVE_HINT}")
+    if meta.get("regtune_version") != __version__:
+        raise ModelError(
+            f"{where} was saved by regtune {meta.get('regtune_version')}, this is regtune {__version__}:"
+            " save the model again with this version"
+        )
+    try:
+        found = types_in(data)
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{where} is damaged ({type(exc).__name__}): {SAVE_HINT}") from None
+    refused = sorted(found - ALLOWED_TYPES)
+    if refused:
+        raise ModelError(
+            f"{where} holds types regtune does not load ({', '.join(refused)}): it was not written by regtune,"
+            " so it is refused"
+        )
+    import skops.io
+
+    try:
+        trusted = [t for t in skops.io.get_untrusted_types(data=data) if t in ALLOWED_TYPES]
+        pipeline = skops.io.loads(data, trusted=trusted)
+    except Exception as exc:  # skops raises many kinds on a damaged or forged archive
+        raise ModelError(f"{where} cannot be loaded ({type(exc).__name__}: {exc}): {SAVE_HINT}") from None
+    return SavedModel(pipeline=pipeline, meta=meta, result=result)
+
+
+def _as_at_training(series: pd.Series, read_as: str | None) -> pd.Series:
+    """Numeric codes of a categorical column as they were read at training, so that they become the same
+    text: a column read as float64 there (it had gaps) gives "3.0", one read as int64 gives "3"."""
+    import numpy as np
+    import pandas as pd
+
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    if read_as is None or not numeric:
+        return series
+    if read_as.startswith("float") and not pd.api.types.is_float_dtype(series):
+        return series.astype(np.float64)
+    if read_as.startswith("int") and pd.api.types.is_float_dtype(series):
+        present = series.dropna()
+        if bool((present % 1 == 0).all()):
+            return series.astype("Int64")
+    return series
+
+
+@dataclass
+class Prediction:
+    """Predictions, one row per input row in the input's order, and the input columns left unused."""
+
+    frame: pd.DataFrame
+    ignored: list[str]
+
+
+def predict(model: SavedModel, frame: pd.DataFrame, id_column: str | None = None) -> Prediction:
+    """Apply ``model`` to the rows of ``frame``.
+
+    The model's training columns must all be present (extra columns are ignored and listed); they are
+    converted as at training (numbers to float64, categories to text). The output holds ``id_column``
+    (when given), ``prediction``, and for a classifier ``proba_<class>`` for each class.
+    """
+    import pandas as pd
+
+    from regtune.data import coerce_features
+
+    frame.columns = [str(c) for c in frame.columns]
+    wanted = model.columns
+    if id_column is not None and id_column not in frame.columns:
+        raise DataError(f"--id column {id_column!r} not found in the data: give one of its columns")
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"the data lacks the model's column(s) {', '.join(repr(c) for c in missing)}:"
+            " add them (the model was trained on " + ", ".join(wanted) + ")"
+        )
+    ignored = [c for c in frame.columns if c not in wanted and c != id_column]
+    kinds = {c["name"]: c["kind"] for c in model.meta["columns"]}
+    X = frame[wanted].copy()
+    for column in model.meta["columns"]:
+        X[column["name"]] = _as_at_training(X[column["name"]], column.get("read_as"))
+    X = coerce_features(
+        X,
+        numeric=[c for c in wanted if kinds[c] == "numeric"],
+        categorical=[c for c in wanted if kinds[c] == "categorical"],
+    )
+    out = pd.DataFrame(index=frame.index)
+    if id_column is not None:
+        out[id_column] = frame[id_column]
+    out["prediction"] = model.pipeline.predict(X)
+    if model.meta["task"] == "classification":
+        proba = model.pipeline.predict_proba(X)
+        for k, name in enumerate(model.meta["prediction_columns"][1:]):
+            out[name] = proba[:, k]
+    return Prediction(frame=out.reset_index(drop=True), ignored=ignored)

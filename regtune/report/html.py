@@ -1,0 +1,151 @@
+"""The HTML report: one self-contained file (images inlined as data: URIs, no scripts, no network).
+
+It holds the data summary, the per-penalty table, λ.min / λ.1se / the chosen point, the pictures, the
+coefficients of the chosen model, the warnings and the versions: what a CI job uploads as an artifact.
+"""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+from typing import TYPE_CHECKING
+
+from regtune.report.table import fmt_native, fmt_num, hypergradient_line
+
+if TYPE_CHECKING:
+    from regtune.result import ChosenPoint, TuneResult
+
+CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; padding: 0 1em; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+tr.chosen { background: #e8f5e9; font-weight: bold; }
+img { max-width: 100%; display: block; margin: 0.5em 0 1.5em; }
+.note { color: #8a5a00; }
+.dim { color: #666; }
+"""
+
+#: Captions of the pictures, by the keys of :func:`regtune.report.plots.render_panels`.
+CAPTIONS = {
+    "cv_curves": "CV curve of each penalty: mean ± 1 SE against λ, dotted lines at λ.min and λ.1se, "
+    "non-zero coefficients on the top axis",
+    "path": "Coefficient path of the chosen penalty (the model refit on all rows over a λ grid)",
+    "history": "Search history: each trial's CV mean and the best so far",
+}
+
+
+def _table(header: list[str], rows: list[list[str]], table_id: str, chosen_row: int | None = None) -> str:
+    head = "<thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header) + "</tr></thead>" if any(header) else ""
+    body = []
+    for i, row in enumerate(rows):
+        cls = ' class="chosen"' if i == chosen_row else ""
+        body.append(f"<tr{cls}>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>")
+    return f'<table id="{table_id}">{head}<tbody>{"".join(body)}</tbody></table>'
+
+
+def _choice(label: str, point: ChosenPoint) -> list[str]:
+    p = point.point
+    edge = f"{point.boundary} edge" if point.boundary else ""
+    return [
+        label,
+        p.penalty,
+        fmt_num(p.lam),
+        f"{p.l1_ratio:.3g}",
+        fmt_native(point.native),
+        f"{fmt_num(p.mean)} ± {fmt_num(p.se, 2)}",
+        str(point.n_nonzero),
+        f"#{p.trial}",
+        edge,
+    ]
+
+
+def render_html(result: TuneResult, images: dict[str, bytes], notes: list[str] | None = None) -> str:
+    """The report of ``result`` with the PNG ``images`` (keys as in ``CAPTIONS``) inlined; ``notes`` are
+    extra lines for the pictures section (e.g. why there is no coefficient path)."""
+    d, cv, s = result.dataset, result.cv, result.study
+    title = f"regtune — {d['source']} → {d['target']}"
+    dropped = f", {d['rows_dropped']} rows dropped (missing target)" if d.get("rows_dropped") else ""
+    summary = [
+        ["source", str(d["source"])],
+        ["target", str(d["target"])],
+        ["task", f"{d['task']} ({result.family}) — {d['task_reason']}"],
+        ["rows × features", f"{d['n_rows']} × {d['n_features']} ({d['n_columns_encoded']} encoded){dropped}"],
+        ["cross-validation", f"{cv['folds']}-fold × {cv['repeats']}, scoring {cv['scoring']}, seed {cv['seed']}"],
+        [
+            "trials",
+            f"{s['n_trials']} ({s['complete']} complete, {s['pruned']} pruned, {s['failed']} failed,"
+            f" {s.get('unconverged', 0)} unconverged)",
+        ],
+        ["time", f"{result.elapsed_s:.1f} s"],
+    ]
+    penalties = []
+    chosen_row = None
+    for i, summ in enumerate(result.per_penalty):
+        b = summ.best
+        if b is None:
+            penalties.append([summ.penalty, "—", "—", "—", "no complete trial", "—", f"0/{summ.n_trials}"])
+            continue
+        if b.penalty == result.chosen.point.penalty:
+            chosen_row = i
+        penalties.append(
+            [
+                summ.penalty + (" (chosen)" if i == chosen_row else ""),
+                fmt_num(b.lam) + (f" ({summ.boundary} edge)" if summ.boundary else ""),
+                fmt_native(summ.native),
+                f"{b.l1_ratio:.3g}",
+                f"{fmt_num(b.mean)} ± {fmt_num(b.se, 2)}",
+                fmt_num(b.n_nonzero, 3),
+                f"{summ.n_complete}/{summ.n_trials}",
+            ]
+        )
+    choices = [_choice("λ.min", result.min), _choice("λ.1se", result.one_se), _choice("chosen", result.chosen)]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{escape(title)}</h1>",
+        "<h2>Data and cross-validation</h2>",
+        _table(["", ""], summary, "summary"),
+        "<h2>Penalties</h2>",
+        _table(
+            ["penalty", "best λ", "native", "l1_ratio", "CV mean ± SE", "non-zero", "trials"],
+            penalties,
+            "penalties",
+            chosen_row,
+        ),
+        f"<h2>Choice (rule: {escape(str(result.chosen.rule))})</h2>",
+        _table(
+            ["", "penalty", "λ", "l1_ratio", "native", "CV mean ± SE", "non-zero", "trial", "boundary"],
+            choices,
+            "choices",
+            2,
+        ),
+    ]
+    if (line := hypergradient_line(result.min)) is not None:
+        parts.append(f'<p id="hypergradient">{escape(line)}</p>')
+    parts.append("<h2>Pictures</h2>")
+    for key, png in images.items():
+        data = base64.b64encode(png).decode("ascii")
+        caption = CAPTIONS.get(key, key)
+        parts.append(f'<figure><img id="img-{key}" alt="{escape(caption)}" src="data:image/png;base64,{data}">')
+        parts.append(f"<figcaption class=dim>{escape(caption)}</figcaption></figure>")
+    parts += [f'<p class="dim">{escape(n)}</p>' for n in notes or []]
+    parts.append("<h2>Coefficients of the chosen model</h2>")
+    if result.coefficients:
+        ordered = sorted(result.coefficients, key=lambda c: -abs(c[1]))
+        nonzero = sum(1 for _, v in ordered if v != 0)
+        parts.append(f'<p class="dim">{nonzero} of {len(ordered)} non-zero, largest first (standardized features)</p>')
+        parts.append(_table(["feature", "coefficient"], [[n, f"{v:+.6g}"] for n, v in ordered], "coefficients"))
+    else:
+        parts.append('<p class="dim">no refit model (a stored study): run <code>regtune tune</code> for them</p>')
+    parts.append("<h2>Warnings</h2>")
+    if result.warnings:
+        parts.append("<ul>" + "".join(f'<li class="note">{escape(w)}</li>' for w in result.warnings) + "</ul>")
+    else:
+        parts.append('<p class="dim">none</p>')
+    parts.append("<h2>Versions</h2>")
+    parts.append(_table(["package", "version"], [[k, v] for k, v in result.versions.items()], "versions"))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
