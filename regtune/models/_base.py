@@ -64,6 +64,14 @@ class Family(ABC):
     def native(self, penalty: str, lam: float, l1_ratio: float, n: int) -> dict[str, float]:
         """The estimator's own parameters for λ (``alpha``, ``C``...), with ``n`` training rows."""
 
+    def default_lambda_range(self, penalty: str, lmax: float, ratio: float) -> tuple[float, float] | None:
+        """The family's own default λ range from the data's ``lmax``, or None for the glmnet rule."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """What was tuned, for the table and the JSON ``model`` key (type, estimator, settings)."""
+        return {"type": "linear"}
+
     @abstractmethod
     def estimator(self, penalty: str, lam: float, l1_ratio: float, n: int, tol: float) -> Any:
         """An unfitted scikit-learn estimator that minimises the λ objective on ``n`` rows."""
