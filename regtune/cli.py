@@ -226,7 +226,7 @@ def tune(
         ),
     ] = None,
     hidden: Annotated[
-        str | None, typer.Option(help="Hidden layer sizes of --model mlp, comma-separated (default 100).")
+        str | None, typer.Option(help="Hidden layer sizes of --model mlp, comma-separated (default 100; 0: none).")
     ] = None,
     early_stopping: Annotated[
         bool,

@@ -27,15 +27,23 @@ def split_list(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+HIDDEN_HELP = "layer sizes such as 64,32, or 0 for no hidden layer"
+
+
+def _valid_hidden(sizes: tuple[int, ...]) -> bool:
+    return sizes == (0,) or (bool(sizes) and min(sizes) >= 1)
+
+
 def parse_hidden(value: str | None) -> tuple[int, ...]:
-    """``"64,32"`` → ``(64, 32)``: the hidden layer sizes of ``--model mlp``."""
-    parts = split_list(value)
+    """``"64,32"`` → ``(64, 32)``: the hidden layer sizes of ``--model mlp`` (``"0"``: none)."""
+    if value is None:
+        return ()
     try:
-        sizes = tuple(int(part) for part in parts)
+        sizes = tuple(int(part) for part in split_list(value))
     except ValueError:
         sizes = ()
-    if value is not None and (not sizes or min(sizes) < 1):
-        raise ConfigError(f"--hidden must be positive layer sizes such as 64,32, got {value!r}")
+    if not _valid_hidden(sizes):
+        raise ConfigError(f"--hidden must be {HIDDEN_HELP}, got {value!r}")
     return sizes
 
 
@@ -46,8 +54,8 @@ class TuneConfig:
     Parameters mirror the ``regtune tune`` flags; see ``regtune tune --help``. ``lambda_min`` and
     ``lambda_max`` override the data-derived λ range (DESIGN.md §4); ``rule`` picks which of λ.min
     and λ.1se is reported as *chosen*. ``penalties`` empty means every penalty the ``model`` can fit
-    (``l2`` for ``mlp``); ``hidden`` (MLP layer sizes, default (100,)) and ``early_stopping`` apply to
-    ``model="mlp"`` only.
+    (``l2`` for ``mlp``). ``hidden`` (MLP layer sizes; default (100,), ``(0,)`` for none: a linear
+    model) and ``early_stopping`` apply to ``model="mlp"`` only.
     """
 
     target: str | None = None
@@ -97,8 +105,8 @@ class TuneConfig:
             )
         if self.hidden and self.model != "mlp":
             raise ConfigError("--hidden sets the layers of --model mlp: add --model mlp, or drop --hidden")
-        if any(size < 1 for size in self.hidden):
-            raise ConfigError(f"--hidden must be positive layer sizes such as 64,32, got {self.hidden}")
+        if self.hidden and not _valid_hidden(self.hidden):
+            raise ConfigError(f"--hidden must be {HIDDEN_HELP}, got {self.hidden}")
         if self.task not in TASKS:
             raise ConfigError(f"unknown task {self.task!r}: use auto, regression or classification")
         if self.rule not in RULES:

@@ -33,9 +33,12 @@ runner = CliRunner()
         ),
         (
             ["--model", "mlp", "--hidden", "64,x"],
-            "Error: --hidden must be positive layer sizes such as 64,32, got '64,x'",
+            "Error: --hidden must be layer sizes such as 64,32, or 0 for no hidden layer, got '64,x'",
         ),
-        (["--model", "mlp", "--hidden", "0"], "Error: --hidden must be positive layer sizes such as 64,32, got '0'"),
+        (
+            ["--model", "mlp", "--hidden", "64,0"],
+            "Error: --hidden must be layer sizes such as 64,32, or 0 for no hidden layer, got '64,0'",
+        ),
         (["--penalty", ""], "Error: --penalty is empty: give one or more of l1, l2, elasticnet"),
     ],
 )

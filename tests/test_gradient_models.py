@@ -55,11 +55,11 @@ def test_sgd_classifier_alpha_is_lambda(penalty: str, r: float, lam: float) -> N
 def test_mlp_without_hidden_layer_is_ridge_on_the_standardized_target(lam: float) -> None:
     """No hidden layer, full batch (n ≤ 200, no early stopping): the network is ridge with alpha = n·λ."""
     X, y, _ = _data()
-    family = MLP("regression", early_stopping=False)
+    family = MLP("regression", hidden=(0,), early_stopping=False)  # --hidden 0
     est = family.estimator("l2", lam, 0.0, len(y), 1e-4)
     assert est.regressor.batch_size == len(y) and est.regressor.alpha == pytest.approx(lam * len(y))
+    assert est.regressor.hidden_layer_sizes == ()
     est.set_params(
-        regressor__hidden_layer_sizes=(),
         regressor__max_iter=3000,
         regressor__tol=1e-12,
         regressor__learning_rate_init=0.01,

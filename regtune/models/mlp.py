@@ -48,6 +48,7 @@ class MLP(Family):
         early_stopping: bool = True,
     ) -> None:
         self.task = task
+        #: Hidden layer sizes; ``(0,)`` means none (a linear model trained by Adam), ``()`` the default.
         self.hidden = tuple(hidden) or DEFAULT_HIDDEN
         self.seed = seed
         self.early_stopping = early_stopping
@@ -96,7 +97,7 @@ class MLP(Family):
             raise ValueError(f"the MLP penalty is L2 only, not {penalty}")
         b = self.batch_size(n)
         settings = {
-            "hidden_layer_sizes": self.hidden,
+            "hidden_layer_sizes": () if self.hidden == (0,) else self.hidden,
             "solver": "adam",
             "alpha": lam * b,
             "batch_size": b,

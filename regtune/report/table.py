@@ -39,7 +39,7 @@ def model_label(result: TuneResult) -> str:
     """The tuned model in words: family, estimator and its fixed settings (``sgd`` and ``mlp``)."""
     info = result.model_info
     if info.get("type") == "mlp":
-        layers = "×".join(str(h) for h in info["hidden"])
+        layers = "none (linear)" if info["hidden"] == [0] else "×".join(str(h) for h in info["hidden"])
         stop = ", early stopping" if info.get("early_stopping") else ""
         return f"{info['estimator']} (hidden {layers}, adam, max_iter {info['max_iter']}{stop})"
     if info.get("type") == "sgd":
