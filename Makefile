@@ -43,6 +43,8 @@ clean:
 ## bench: regtune against the peer scripts on the same folds (writes benchmarks/results/)
 bench: $(DEV)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --model sgd --only diabetes,breast_cancer,diamonds-10k,churn
+	$(BIN)/python benchmarks/run.py --model mlp --hidden 32 --only diabetes,breast_cancer --n-trials 30 --oracle-points 15
 
 bench-quick: $(DEV)
 	$(BIN)/python benchmarks/run.py --quick
