@@ -130,8 +130,11 @@ def test_a_seed_gives_one_fit_and_another_seed_another(model: str) -> None:
 
 
 def test_sgd_warm_start_leaves_the_stored_solution_alone() -> None:
+    """Warm starts are off by default (they change SGD's answer, not its time); on request they work."""
+    assert not SGDLinear("regression").warm_starts and not MLP("regression").warm_starts
     X, y, _ = _data()
-    family = SGDLinear("regression")
+    family = SGDLinear("regression", warm_start=True)
+    assert family.warm_starts
     first = family.fit(X, y, "l1", 0.1, 1.0, 1e-4)
     kept = first.coef.copy(), first.intercept.copy()
     second = family.fit(X, y, "l1", 0.05, 1.0, 1e-4, warm=(first.coef, first.intercept))
@@ -159,3 +162,19 @@ def test_same_command_same_answer_and_fold_workers_agree(source: str, settings: 
     assert _key(a) == _key(b) == _key(c)
     assert a.chosen.point.lam == c.chosen.point.lam
     assert a.to_dict()["model"]["type"] == settings["model"]
+
+
+def test_sgd_cv_scores_are_those_of_a_fit_from_zero() -> None:
+    """No warm starts for SGD: a trial's fold scores are what the same λ gets fitted from zero (as the
+    final model is), whatever was fitted before it."""
+    from regtune.cv import Evaluator, resolve_scorer
+    from regtune.data import load_dataset
+    from regtune.folds import assign_folds, build_folds
+
+    result = regtune.tune("builtin:diabetes", model="sgd", n_trials=8, seed=0)
+    ds = load_dataset("builtin:diabetes")
+    folds = build_folds(ds, assign_folds(ds, TuneConfig()), center=True)
+    _, scorer = resolve_scorer(None, ds.task)
+    ev = Evaluator(folds, SGDLinear(ds.task), scorer, 1e-4)
+    p = result.chosen.point
+    assert ev.evaluate(p.penalty, p.lam, p.l1_ratio).fold_scores == p.fold_scores

@@ -55,6 +55,9 @@ class Family(ABC):
     name: str
     #: Whether fold matrices should be centred on the training mean (valid for any model with an intercept).
     center_folds: bool = True
+    #: Whether a fold's fit should start from the nearest λ already solved there. Right for fits solved
+    #: to tolerance (the start changes the time, not the answer); not where the answer depends on it.
+    warm_starts: bool = True
 
     @abstractmethod
     def lambda_max(self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0) -> float:

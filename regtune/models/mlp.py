@@ -40,6 +40,8 @@ RANGE_LOW, RANGE_HIGH = 1e-5, 10.0
 class MLP(Family):
     """MLPRegressor (standardized target) or MLPClassifier with ``solver="adam"``: L2 only."""
 
+    warm_starts = False  # every fit starts from the seeded initialisation
+
     def __init__(
         self,
         task: str,
