@@ -4,8 +4,8 @@
 argv: CSV TARGET TASK N_TRIALS [MODEL [HIDDEN]] with MODEL linear (default), sgd or mlp.
 linear: the estimators with their default solver settings, as a user writes them. sgd / mlp: the same
 estimator regtune builds (SGDRegressor / SGDClassifier(log_loss); MLPRegressor on the standardized
-target / MLPClassifier, adam, early stopping), with the same seed, max_iter, tol and batch size; no
-pruning, no warm starts. Prints the choice as JSON (λ in regtune's convention).
+target / MLPClassifier stopping on the validation log-loss, adam, early stopping), with the same
+seed, max_iter, tol and batch size; no pruning, no warm starts. Prints the choice as JSON (λ in regtune's convention).
 """
 
 from __future__ import annotations
@@ -54,6 +54,15 @@ def sgd(penalty: str, lam: float, ratio: float):  # type: ignore[no-untyped-def]
     return SGDRegressor(**settings) if task == "regression" else SGDClassifier(loss="log_loss", **settings)
 
 
+class LogLossStoppingMLPClassifier(MLPClassifier):
+    """As regtune's: early stopping on the validation log-loss, not the accuracy."""
+
+    def _score(self, X, y, sample_weight=None):  # type: ignore[no-untyped-def]
+        proba = np.clip(self.predict_proba(X), 1e-15, 1.0)
+        picked = proba[np.arange(len(y)), np.searchsorted(self.classes_, y)]
+        return float(np.average(np.log(picked), weights=sample_weight))
+
+
 def mlp(penalty: str, lam: float, ratio: float):  # type: ignore[no-untyped-def]
     n_fit = int(n_train) - math.ceil(0.1 * int(n_train))  # rows left after the early-stopping split
     batch = min(200, n_fit)
@@ -70,7 +79,7 @@ def mlp(penalty: str, lam: float, ratio: float):  # type: ignore[no-untyped-def]
     }
     if task == "regression":
         return TransformedTargetRegressor(MLPRegressor(**net), transformer=StandardScaler(), check_inverse=False)
-    return MLPClassifier(**net)
+    return LogLossStoppingMLPClassifier(**net)
 
 
 estimator = {"linear": linear, "sgd": sgd, "mlp": mlp}[model]

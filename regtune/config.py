@@ -103,8 +103,13 @@ class TuneConfig:
                 f" (scikit-learn's MLP alpha is an L2 penalty), not {', '.join(unsupported)}:"
                 " use --penalty l2, or --model sgd for L1 / elastic net"
             )
+        object.__setattr__(self, "hidden", tuple(self.hidden))  # a list from a script is fine too
         if self.hidden and self.model != "mlp":
             raise ConfigError("--hidden sets the layers of --model mlp: add --model mlp, or drop --hidden")
+        if not self.early_stopping and self.model != "mlp":
+            raise ConfigError(
+                "--no-early-stopping applies to --model mlp only: add --model mlp, or drop --no-early-stopping"
+            )
         if self.hidden and not _valid_hidden(self.hidden):
             raise ConfigError(f"--hidden must be {HIDDEN_HELP}, got {self.hidden}")
         if self.task not in TASKS:

@@ -40,6 +40,10 @@ runner = CliRunner()
             "Error: --hidden must be layer sizes such as 64,32, or 0 for no hidden layer, got '64,0'",
         ),
         (["--penalty", ""], "Error: --penalty is empty: give one or more of l1, l2, elasticnet"),
+        (
+            ["--model", "sgd", "--no-early-stopping"],
+            "Error: --no-early-stopping applies to --model mlp only: add --model mlp, or drop --no-early-stopping",
+        ),
     ],
 )
 def test_model_settings_errors_are_one_line_and_exit_1(args: list[str], message: str) -> None:
@@ -74,7 +78,7 @@ def test_sgd_end_to_end_table_and_json(tmp_path: Path) -> None:
 
 def test_mlp_end_to_end_from_a_config_file_then_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "regtune.toml").write_text('model = "mlp"\nhidden = [4]\nn-trials = 4\nfolds = 3\n')
+    (tmp_path / "regtune.toml").write_text('model = "mlp"\nhidden = [4]\nn-trials = 2\nfolds = 2\n')
     result = runner.invoke(app, ["tune", "builtin:iris", "--storage", "s.journal", "--json", "r.json"])
     assert result.exit_code == 0, result.output
     assert "model: MLPClassifier (hidden 4, adam, max_iter 500, early stopping)" in result.stdout
@@ -93,3 +97,14 @@ def test_mlp_end_to_end_from_a_config_file_then_show(tmp_path: Path, monkeypatch
     other = runner.invoke(app, ["tune", "builtin:iris", "--storage", "s.journal", "--hidden", "5"])
     assert other.exit_code == 1
     assert "model_settings" in other.stderr
+
+
+def test_no_early_stopping_trains_on_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    args = ["tune", "builtin:iris", "--model", "mlp", "--hidden", "0", "--no-early-stopping", "-n", "2", "--folds", "2"]
+    result = runner.invoke(app, [*args, "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert doc["model"]["early_stopping"] is False and doc["model"]["hidden"] == [0]
+    assert doc["chosen"]["native"]["batch_size"] == 150  # all rows, one batch
+    assert "model: MLPClassifier (hidden none (linear), adam, max_iter 500)" in result.stdout

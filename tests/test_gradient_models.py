@@ -7,6 +7,8 @@ reach it (scikit-learn's own stopping rule stops SGD far earlier, by design).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge
@@ -107,6 +109,7 @@ def test_mlp_batch_size_and_native_alpha() -> None:
 def test_model_settings_are_validated() -> None:
     assert TuneConfig(model="mlp").penalties == ("l2",)
     assert TuneConfig(model="sgd").penalties == ("l1", "l2", "elasticnet")
+    assert TuneConfig(model="mlp", hidden=[0]).hidden == (0,)  # type: ignore[arg-type]
     with pytest.raises(ConfigError) as info:
         TuneConfig(model="mlp", penalties=("l1", "l2"))
     assert str(info.value) == (
@@ -151,11 +154,21 @@ def _key(result: regtune.TuneResult) -> list[tuple[object, ...]]:
     "source,settings",
     [
         ("builtin:diabetes", {"model": "sgd", "n_trials": 10}),
-        ("builtin:iris", {"model": "mlp", "hidden": (4,), "n_trials": 4, "folds": 3}),
+        # ~10-25 s: networks train for hundreds of epochs (the seed test above covers one MLP fit quickly)
+        pytest.param("small", {"model": "mlp", "hidden": (3,), "n_trials": 3, "folds": 3}, marks=pytest.mark.slow),
     ],
 )
-def test_same_command_same_answer_and_fold_workers_agree(source: str, settings: dict[str, object]) -> None:
-    """Warm starts, seeds and -j 2 fold workers: the same study, trial by trial, fold score by fold score."""
+def test_same_command_same_answer_and_fold_workers_agree(
+    source: str, settings: dict[str, object], tmp_path: Path
+) -> None:
+    """Seeds and -j 2 fold workers: the same study, trial by trial, fold score by fold score."""
+    if source == "small":  # networks train for hundreds of epochs: a small table keeps this fast
+        import pandas as pd
+
+        X, y, _ = _data(n=60, p=4)
+        source = str(tmp_path / "small.csv")
+        pd.DataFrame({**{f"x{j}": X[:, j] for j in range(4)}, "y": y}).to_csv(source, index=False)
+        settings = {**settings, "target": "y"}
     a = regtune.tune(source, seed=3, **settings)
     b = regtune.tune(source, seed=3, **settings)
     c = regtune.tune(source, seed=3, n_jobs=2, **settings)
@@ -178,3 +191,22 @@ def test_sgd_cv_scores_are_those_of_a_fit_from_zero() -> None:
     ev = Evaluator(folds, SGDLinear(ds.task), scorer, 1e-4)
     p = result.chosen.point
     assert ev.evaluate(p.penalty, p.lam, p.l1_ratio).fold_scores == p.fold_scores
+
+
+def test_mlp_classifier_stops_early_on_the_validation_log_loss() -> None:
+    """scikit-learn's MLPClassifier stops on the validation accuracy, long before its probabilities
+    are fitted; regtune's watches the log-loss (negated), and reaches a far better held-out log-loss."""
+    from sklearn.datasets import load_wine
+    from sklearn.metrics import log_loss
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    order = np.random.default_rng(0).permutation(len(y))
+    train, test = order[:140], order[140:]
+    ours = MLP("classification", hidden=(8,)).fit(X[train], y[train], "l2", 1e-3, 0.0, 1e-4).model
+    assert max(ours.validation_scores_) <= 0  # a negative log-loss, not an accuracy in [0, 1]
+    stock = MLPClassifier(**ours.get_params()).fit(X[train], y[train])
+    assert stock.n_iter_ < ours.n_iter_
+    assert log_loss(y[test], ours.predict_proba(X[test])) < 0.5 * log_loss(y[test], stock.predict_proba(X[test]))

@@ -13,7 +13,9 @@ There is no λ_max (the objective is not convex): the linear model's λ_max on t
 target) sets the scale, and the default range is ``[λ_max·1e-5, λ_max·10]``: at the top the penalty's
 gradient outweighs the data's, at the bottom it is negligible (see ``default_lambda_range``).
 
-Early stopping on a seeded inner validation split (10 % of the fold's training rows) is on by default.
+Early stopping on a seeded inner validation split (10 % of the fold's training rows) is on by default;
+it watches the validation R² (regression) or log-loss (classification: ``_mlp_classifier``, where
+scikit-learn's accuracy would stop the network long before its probabilities are fitted).
 A fit is *converged* when scikit-learn's stopping rule fired (no improvement by ``MLP_TOL`` for 10
 epochs) before ``MLP_MAX_ITER`` epochs. Every fit uses ``random_state = seed`` (weights, shuffling,
 validation split) and runs with one BLAS thread, so one seed gives one answer, with any ``--n-jobs``.
@@ -92,8 +94,10 @@ class MLP(Family):
 
     def estimator(self, penalty: str, lam: float, l1_ratio: float, n: int, tol: float) -> Any:
         from sklearn.compose import TransformedTargetRegressor
-        from sklearn.neural_network import MLPClassifier, MLPRegressor
+        from sklearn.neural_network import MLPRegressor
         from sklearn.preprocessing import StandardScaler
+
+        from regtune.models._mlp_classifier import LogLossStoppingMLPClassifier
 
         if penalty != "l2":
             raise ValueError(f"the MLP penalty is L2 only, not {penalty}")
@@ -113,7 +117,7 @@ class MLP(Family):
             return TransformedTargetRegressor(
                 regressor=MLPRegressor(**settings), transformer=StandardScaler(), check_inverse=False
             )
-        return MLPClassifier(**settings)
+        return LogLossStoppingMLPClassifier(**settings)
 
     def fit(
         self,
