@@ -3,7 +3,8 @@
 scikit-learn's MLPClassifier stops early on the validation *accuracy*, which stops changing long
 before the probabilities are fitted: measured on wine (hidden 32, adam, 80 % of the rows), it stopped
 after 12 epochs with a held-out log-loss of 1.05 (a uniform guess: 1.10); watching the log-loss, after
-258 epochs with 0.20 (breast_cancer: 28 epochs, 0.25 against 127 epochs, 0.11). regtune's default
+258 epochs with 0.20 (breast_cancer: 28 epochs, 0.25 against 127 epochs, 0.11;
+``benchmarks/mlp_early_stopping.py``). regtune's default
 classification score is the log-loss, so its networks stop on it. Everything else is MLPClassifier.
 """
 
