@@ -44,6 +44,8 @@ clean:
 bench: $(DEV)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/search_modes.py
+	$(BIN)/python benchmarks/run.py --model sgd --only diabetes,breast_cancer,diamonds-10k,churn
+	$(BIN)/python benchmarks/run.py --model mlp --hidden 32 --only diabetes,breast_cancer --n-trials 30 --oracle-points 15
 
 bench-quick: $(DEV)
 	$(BIN)/python benchmarks/run.py --quick

@@ -7,9 +7,11 @@ Contenders, each a whole process started the same way (import included, median o
   optuna script  TPE, a Pipeline in cross_val_score per trial, regtune's number of trials
                  (benchmarks/peer_optuna.py)
 and an oracle: a dense λ grid per penalty (and l1_ratio grid), then a 20× denser grid around its best,
-evaluated in this process on the same folds. Every contender's choice is scored on the same folds by
-the same evaluator (in-fold preprocessing, solved to tolerance), so regret = oracle best − that score
-compares choices, not solvers. Writes benchmarks/results/bench.md and bench.json.
+evaluated in this process on the same folds. With --model sgd or mlp (and --hidden for mlp) regtune runs
+with that flag, the Optuna script builds the same estimator (same seed, max_iter, tol, early stopping)
+and there is no path script. Every contender's choice is scored on the same folds by the same evaluator
+(in-fold preprocessing, solved to tolerance), so regret = oracle best − that score compares choices, not
+solvers. Writes benchmarks/results/bench.md and bench.json.
 """
 
 from __future__ import annotations
@@ -97,10 +99,12 @@ def measure(cmd: list[str], runs: int) -> dict:
     return {"wall_s": statistics.median(walls), "walls": walls, "peak_mib": max(peaks), "stdout": out}
 
 
-def oracle(bench: Bench, lam_points: int) -> tuple[object, float, dict]:
+def oracle(
+    bench: Bench, lam_points: int, model: str = "linear", hidden: str | None = None
+) -> tuple[object, float, dict]:
     """The evaluator on regtune's folds, and the best point of a dense grid per penalty."""
     from regtune.api import lambda_ranges
-    from regtune.config import TuneConfig
+    from regtune.config import TuneConfig, parse_hidden
     from regtune.cv import Evaluator, resolve_scorer
     from regtune.data import load_dataset
     from regtune.folds import assign_folds, build_folds
@@ -108,14 +112,15 @@ def oracle(bench: Bench, lam_points: int) -> tuple[object, float, dict]:
     from regtune.preprocess import make_preprocessor
 
     ds = load_dataset(str(bench.csv), target=bench.target, task=bench.task)
-    family = get_family(ds.task)
+    family = get_family(ds.task, model, hidden=parse_hidden(hidden), seed=0)
     folds = build_folds(ds, assign_folds(ds, TuneConfig(seed=0)), center=family.center_folds)
     _, scorer = resolve_scorer(None, ds.task)
     ev = Evaluator(folds, family, scorer, tol=1e-4, n_jobs=os.cpu_count() or 1).__enter__()
     X_all = make_preprocessor(ds.numeric, ds.categorical).fit_transform(ds.X)
-    ranges = lambda_ranges(family, X_all, ds.y, ("l1", "l2", "elasticnet"), None, None)
+    penalties = ("l2",) if model == "mlp" else ("l1", "l2", "elasticnet")
+    ranges = lambda_ranges(family, X_all, ds.y, penalties, None, None)
     best = (-math.inf, {})
-    grid = (("l1", (1.0,)), ("l2", (0.0,)), ("elasticnet", (0.1, 0.5, 0.9)))
+    grid = [g for g in (("l1", (1.0,)), ("l2", (0.0,)), ("elasticnet", (0.1, 0.5, 0.9))) if g[0] in penalties]
     for penalty, ratios in grid:
         lo, hi = ranges[penalty]
         for r in ratios:
@@ -135,6 +140,8 @@ def oracle(bench: Bench, lam_points: int) -> tuple[object, float, dict]:
 
 
 def score_choice(ev, choice: dict) -> float:  # type: ignore[no-untyped-def]
+    """The CV score of a choice, fitted cold (no warm start from the oracle's grid: SGD would depend on it)."""
+    ev.warm = type(ev.warm)()
     return float(np.mean(ev.evaluate(choice["penalty"], choice["lambda"], choice["l1_ratio"]).fold_scores))
 
 
@@ -146,9 +153,16 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--only", default=None, help="comma-separated dataset names")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--model", default="linear", choices=("linear", "sgd", "mlp"))
+    parser.add_argument("--hidden", default=None, help="--model mlp: hidden layer sizes, e.g. 32")
+    parser.add_argument("--oracle-points", type=int, default=None, help="λ grid points per penalty (default 50)")
     opts = parser.parse_args()
     runs = opts.runs or (1 if opts.quick else 3)
     regtune_exe = str(Path(sys.executable).parent / "regtune")
+    model_args = [] if opts.model == "linear" else ["--model", opts.model]
+    if opts.model == "mlp" and opts.hidden:
+        model_args += ["--hidden", opts.hidden]
+    suffix = "" if opts.model == "linear" else f"-{opts.model}"
     opts.out.mkdir(parents=True, exist_ok=True)
 
     baseline = measure([sys.executable, "-c", "import pandas, sklearn.linear_model, optuna"], runs)["wall_s"]
@@ -178,23 +192,37 @@ def main() -> None:
                     n,
                     "--json",
                     str(result_json),
+                    *model_args,
                 ],
                 "path script": [sys.executable, "peer_path.py", str(bench.csv), bench.target, bench.task, n],
-                "optuna script": [sys.executable, "peer_optuna.py", str(bench.csv), bench.target, bench.task, n],
+                "optuna script": [
+                    sys.executable,
+                    "peer_optuna.py",
+                    str(bench.csv),
+                    bench.target,
+                    bench.task,
+                    n,
+                    opts.model,
+                    opts.hidden or "",
+                ],
             }
+            if opts.model != "linear":  # no regularization path exists for these models
+                del cmds["path script"]
             measured = {name: measure(cmd, runs) for name, cmd in cmds.items()}
             doc = json.loads(result_json.read_text())
             chosen = doc["chosen"]
             choices = {
                 "regtune": {"penalty": chosen["penalty"], "lambda": chosen["lambda"], "l1_ratio": chosen["l1_ratio"]},
-                "path script": json.loads(measured["path script"]["stdout"]),
-                "optuna script": json.loads(measured["optuna script"]["stdout"]),
+                **{name: json.loads(m["stdout"]) for name, m in measured.items() if name != "regtune"},
             }
             t0 = time.perf_counter()
-            ev, best, best_point = oracle(bench, lam_points=25 if bench.name == "digits" else 50)
+            points = opts.oracle_points or (25 if bench.name == "digits" else 50)
+            ev, best, best_point = oracle(bench, points, opts.model, opts.hidden)
             oracle_s = time.perf_counter() - t0
             row = {
                 "dataset": bench.name,
+                "model": opts.model + (f" {opts.hidden}" if opts.model == "mlp" and opts.hidden else ""),
+                "regtune_pruned": doc["study"]["pruned"],
                 "rows": doc["dataset"]["n_rows"],
                 "task": bench.task,
                 "oracle": {"cv": best, **best_point, "seconds": oracle_s},
@@ -215,9 +243,10 @@ def main() -> None:
             ev.__exit__()
             rows.append(row)
             print(format_row(row), file=sys.stderr, flush=True)
-    (opts.out / "bench.json").write_text(json.dumps({"runs": runs, "n_trials": opts.n_trials, "rows": rows}, indent=2))
+    doc = {"runs": runs, "n_trials": opts.n_trials, "model": opts.model, "hidden": opts.hidden, "rows": rows}
+    (opts.out / f"bench{suffix}.json").write_text(json.dumps(doc, indent=2))
     md = markdown(rows, runs, opts.n_trials, baseline)
-    (opts.out / "bench.md").write_text(md)
+    (opts.out / f"bench{suffix}.md").write_text(md)
     print(md)
 
 
@@ -231,7 +260,7 @@ def format_row(row: dict) -> str:
 def markdown(rows: list[dict], runs: int, n_trials: int, baseline: float) -> str:
     lines = [
         f"# regtune benchmark — {time.strftime('%Y-%m-%d %H:%M')} · {os.cpu_count()} cores · median of {runs} run(s)"
-        f" · {n_trials} trials",
+        f" · {n_trials} trials · model {rows[0]['model'] if rows else '?'}",
         "",
         f"Whole-process wall time (import included; importing pandas+sklearn+optuna alone takes {baseline:.2f} s).",
         "Regret = oracle's best CV score − the CV score of the contender's choice, both on the same folds.",

@@ -49,15 +49,22 @@ def lambda_ranges(
     lambda_min: float | None,
     lambda_max: float | None,
 ) -> dict[str, tuple[float, float]]:
-    """The searched λ range of each penalty, from the data (glmnet's λ_max) or the user's bounds."""
+    """The searched λ range of each penalty, from the data (glmnet's λ_max) or the user's bounds.
+
+    A family without a λ_max of its own (the MLP) sets its default range from the linear λ_max.
+    """
     lmax = family.lambda_max(X, y, 1.0)
     if not (math.isfinite(lmax) and lmax > 0):
         lmax = 1.0
     ratio = RATIO_N_GT_P if X.shape[0] > X.shape[1] else RATIO_N_LE_P
     ranges = {}
     for penalty in penalties:
-        hi = {"l1": lmax, "elasticnet": lmax / L1_RATIO_RANGE[0], "l2": lmax * L2_UPPER_FACTOR}[penalty]
-        lo = lmax * ratio
+        own = family.default_lambda_range(penalty, lmax, ratio)
+        if own is not None:
+            lo, hi = own
+        else:
+            hi = {"l1": lmax, "elasticnet": lmax / L1_RATIO_RANGE[0], "l2": lmax * L2_UPPER_FACTOR}[penalty]
+            lo = lmax * ratio
         lo = lambda_min if lambda_min is not None else lo
         hi = lambda_max if lambda_max is not None else hi
         if lo >= hi:
@@ -74,12 +81,16 @@ def study_identity(
     dataset: Dataset,
     config: TuneConfig,
     scoring: str,
-    family: str,
+    family: Family,
     splits: list[tuple[np.ndarray, np.ndarray]],
     space: SearchSpace,
     n_encoded: int,
 ) -> dict[str, Any]:
-    """What a stored study is about: reusing it with other data or settings is refused."""
+    """What a stored study is about: reusing it with other data or settings is refused.
+
+    The model family is part of it (``model``, and for ``sgd`` / ``mlp`` also ``model_settings``:
+    estimator, layers, early stopping, max_iter, tol).
+    """
     import hashlib
 
     from regtune import __version__
@@ -88,7 +99,7 @@ def study_identity(
     for _, test in splits:
         folds.update(test.astype("int64").tobytes())
         folds.update(b"|")
-    return {
+    identity = {
         "source": dataset.source,
         "data_hash": dataset.fingerprint(),
         "shape": [dataset.n_rows, dataset.n_features],
@@ -104,21 +115,26 @@ def study_identity(
         "fold_assignment": folds.hexdigest()[:16],
         "penalties": list(config.penalties),
         "lambda_ranges": {p: [float(f"{lo:.10g}"), float(f"{hi:.10g}")] for p, (lo, hi) in space.ranges.items()},
-        "model": family,
+        "model": family.name,
         "regtune_version": __version__,
         "n_columns_encoded": n_encoded,
         "rows_dropped": dataset.rows_dropped,
         "n_classes": len(set(dataset.y.tolist())) if dataset.task == "classification" else None,
     }
+    if config.model != "linear":  # linear studies keep the 0.1 identity, so they still resume
+        identity["model_settings"] = family.describe()
+    return identity
 
 
 def coefficient_names(pipeline: Any) -> list[str]:
     """Names of the model's coefficients, in the order of ``coef_.ravel()`` (``feature [class]`` per class
-    row when the model has one row of coefficients per class)."""
+    row when the model has one row of coefficients per class); none for a neural network."""
     import numpy as np
 
-    names = [str(n).split("__", 1)[-1] for n in pipeline[:-1].get_feature_names_out()]
     model = pipeline[-1]
+    if not hasattr(model, "coef_"):  # a neural network: no coefficient per feature
+        return []
+    names = [str(n).split("__", 1)[-1] for n in pipeline[:-1].get_feature_names_out()]
     rows = np.atleast_2d(np.asarray(model.coef_)).shape[0]
     if rows == 1:
         return names
@@ -129,6 +145,8 @@ def coefficient_names(pipeline: Any) -> list[str]:
 def _coefficients(pipeline: Any) -> list[tuple[str, float]]:
     import numpy as np
 
+    if not hasattr(pipeline[-1], "coef_"):
+        return []
     values = np.asarray(pipeline[-1].coef_, dtype=np.float64).ravel()
     return [(n, float(v)) for n, v in zip(coefficient_names(pipeline), values, strict=True)]
 
@@ -217,7 +235,9 @@ def tune(
         stdin=stdin,
     )
     scoring, scorer = resolve_scorer(config.scoring, dataset.task)
-    family = get_family(dataset.task)
+    family = get_family(
+        dataset.task, config.model, hidden=config.hidden, seed=config.seed, early_stopping=config.early_stopping
+    )
     splits = assign_folds(dataset, config)
     folds = build_folds(dataset, splits, center=family.center_folds)
 
@@ -227,7 +247,7 @@ def tune(
         ranges=lambda_ranges(family, X_all, dataset.y, config.penalties, config.lambda_min, config.lambda_max),
     )
 
-    identity = study_identity(dataset, config, scoring, family.name, splits, space, int(folds[0].X_train.shape[1]))
+    identity = study_identity(dataset, config, scoring, family, splits, space, int(folds[0].X_train.shape[1]))
     hyper = hyper_quantity(scoring, dataset.task) if family.has_jacobian else None
     with Evaluator(folds, family, scorer, config.tol, n_jobs=config.n_jobs, hyper=hyper) as evaluator:
         outcome = run_search(
@@ -265,7 +285,8 @@ def tune(
         "groups": config.groups,
         "fold_column": config.fold_column,
         "n_fold_fits": evaluator.fits,
-        "search": config.search,
+        # Families without a hypergradient (sgd, mlp) are searched with TPE whatever --search says.
+        "search": config.search if hyper else "tpe",
         "hypergradient_quantity": hyper,
     }
     study_info = {
@@ -291,6 +312,8 @@ def tune(
         start=start,
     )
     result.refit_context = RefitContext(dataset=dataset, family=family, tol=config.tol)
+    if hyper is None and config.search != "tpe":
+        result.warnings.append(f"--model {config.model} has no hypergradient: λ was searched with tpe")
     return result
 
 
@@ -428,6 +451,7 @@ def assemble(
         elapsed_s=time.perf_counter() - start,
         versions=versions(),
         family=family.name,
+        model_info=family.describe(),
         interrupted=interrupted,
     )
 
@@ -446,7 +470,14 @@ def show(storage: str, study_name: str | None = None, *, rule: str = "min") -> T
     if rule not in ("min", "1se"):
         raise ConfigError(f"unknown rule {rule!r}: use min or 1se")
     study, identity = load_stored(storage, study_name)
-    family = get_family(identity["task"])
+    settings = identity.get("model_settings") or {}
+    family = get_family(
+        identity["task"],
+        settings.get("type", "linear"),
+        hidden=tuple(settings.get("hidden") or ()),
+        seed=identity["seed"],
+        early_stopping=settings.get("early_stopping", True),
+    )
     space = SearchSpace(
         penalties=tuple(identity["penalties"]),
         ranges={p: (float(lo), float(hi)) for p, (lo, hi) in identity["lambda_ranges"].items()},

@@ -48,6 +48,12 @@ class SearchChoice(StrEnum):
     hybrid = "hybrid"
 
 
+class ModelChoice(StrEnum):
+    linear = "linear"
+    sgd = "sgd"
+    mlp = "mlp"
+
+
 class RuleChoice(StrEnum):
     min = "min"
     one_se = "1se"
@@ -104,7 +110,7 @@ CONFIG_KEYS = (
     "target", "features", "drop", "categorical", "task", "penalty", "folds", "repeats", "groups", "fold_column",
     "scoring", "n_trials", "timeout", "seed", "rule", "lambda_min", "lambda_max", "prune", "n_jobs", "storage",
     "study_name", "fail_under", "summary_md", "json_out", "trials_csv", "coef", "plot", "report", "curve",
-    "save_model", "search",
+    "save_model", "search", "model", "hidden", "early_stopping",
 )  # fmt: skip
 #: Config keys spelled as their flag where the flag differs from the parameter name.
 CONFIG_ALIASES = {"json": "json_out", "penalties": "penalty"}
@@ -219,9 +225,30 @@ def tune(
         str | None, typer.Option(help="Numeric columns to treat as categorical, comma-separated.")
     ] = None,
     task: Annotated[TaskChoice, typer.Option(help="Task; auto detects it from the target.")] = TaskChoice.auto,
+    model: Annotated[
+        ModelChoice,
+        typer.Option(
+            help="Model family: linear (least squares / logistic regression, solved exactly), sgd "
+            "(SGDRegressor / SGDClassifier) or mlp (MLPRegressor / MLPClassifier trained by Adam, L2 only)."
+        ),
+    ] = ModelChoice.linear,
     penalty: Annotated[
-        str, typer.Option("--penalty", help="Penalties to choose from, comma-separated: l1, l2, elasticnet.")
-    ] = "l1,l2,elasticnet",
+        str | None,
+        typer.Option(
+            "--penalty",
+            help="Penalties to choose from, comma-separated: l1, l2, elasticnet (default: all the model fits).",
+        ),
+    ] = None,
+    hidden: Annotated[
+        str | None, typer.Option(help="Hidden layer sizes of --model mlp, comma-separated (default 100; 0: none).")
+    ] = None,
+    early_stopping: Annotated[
+        bool,
+        typer.Option(
+            "--early-stopping/--no-early-stopping",
+            help="--model mlp: stop training on a seeded inner validation split (10% of the training rows).",
+        ),
+    ] = True,
     folds: Annotated[int, typer.Option("--folds", "-k", help="Number of CV folds.")] = 5,
     repeats: Annotated[int, typer.Option(help="Repeat K-fold CV this many times with new shuffles.")] = 1,
     groups: Annotated[str | None, typer.Option(help="Column of groups kept within one fold (GroupKFold).")] = None,
@@ -327,9 +354,11 @@ def tune(
 
       regtune tune data.csv --target price --json result.json
 
+      regtune tune builtin:diabetes --model mlp --hidden 64,32
+
       cat data.csv | regtune tune - -y price --json - > result.json
     """
-    from regtune.config import TuneConfig, split_list
+    from regtune.config import TuneConfig, parse_hidden, split_list
 
     if json_out == "-" and trials_csv == "-":
         _fail("--json - and --trials-csv - both want stdout: write one of them to a file")
@@ -337,10 +366,12 @@ def tune(
         values = apply_config_file(ctx, config_file, locals())
         (target, features, drop, categorical, task, penalty, folds, repeats, groups, fold_column, scoring,
          n_trials, timeout, seed, rule, lambda_min, lambda_max, prune, n_jobs, storage, study_name, fail_under,
-         summary_md, json_out, trials_csv, coef, plot, report, curve, save_model, search) = (
-            values[k] for k in CONFIG_KEYS)  # fmt: skip
+         summary_md, json_out, trials_csv, coef, plot, report, curve, save_model, search, model, hidden,
+         early_stopping) = (values[k] for k in CONFIG_KEYS)  # fmt: skip
         outputs = Outputs(json_out, trials_csv, coef, summary_md, plot, report, curve, save_model)
         outputs.check()
+        if penalty is not None and not split_list(penalty):
+            raise ConfigError("--penalty is empty: give one or more of l1, l2, elasticnet")
         config = TuneConfig(
             target=target,
             features=split_list(features),
@@ -348,6 +379,9 @@ def tune(
             categorical=split_list(categorical),
             task=task.value,
             penalties=split_list(penalty),
+            model=model.value,
+            hidden=parse_hidden(hidden),
+            early_stopping=early_stopping,
             folds=folds,
             repeats=repeats,
             groups=groups,

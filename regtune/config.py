@@ -12,6 +12,8 @@ PENALTIES: tuple[str, ...] = ("l1", "l2", "elasticnet")
 TASKS: tuple[str, ...] = ("auto", "regression", "classification")
 RULES: tuple[str, ...] = ("min", "1se")
 SEARCHES: tuple[str, ...] = ("tpe", "gradient", "hybrid")
+#: The model families (``--model``) and the penalties each can fit.
+MODEL_PENALTIES: dict[str, tuple[str, ...]] = {"linear": PENALTIES, "sgd": PENALTIES, "mlp": ("l2",)}
 
 #: The l1_ratio range searched for the elastic net (glmnet's ``alpha``).
 L1_RATIO_RANGE: tuple[float, float] = (0.05, 0.95)
@@ -26,13 +28,35 @@ def split_list(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+HIDDEN_HELP = "layer sizes such as 64,32, or 0 for no hidden layer"
+
+
+def _valid_hidden(sizes: tuple[int, ...]) -> bool:
+    return sizes == (0,) or (bool(sizes) and min(sizes) >= 1)
+
+
+def parse_hidden(value: str | None) -> tuple[int, ...]:
+    """``"64,32"`` → ``(64, 32)``: the hidden layer sizes of ``--model mlp`` (``"0"``: none)."""
+    if value is None:
+        return ()
+    try:
+        sizes = tuple(int(part) for part in split_list(value))
+    except ValueError:
+        sizes = ()
+    if not _valid_hidden(sizes):
+        raise ConfigError(f"--hidden must be {HIDDEN_HELP}, got {value!r}")
+    return sizes
+
+
 @dataclass(frozen=True)
 class TuneConfig:
     """Settings of one tuning run.
 
     Parameters mirror the ``regtune tune`` flags; see ``regtune tune --help``. ``lambda_min`` and
     ``lambda_max`` override the data-derived λ range (DESIGN.md §4); ``rule`` picks which of λ.min
-    and λ.1se is reported as *chosen*.
+    and λ.1se is reported as *chosen*. ``penalties`` empty means every penalty the ``model`` can fit
+    (``l2`` for ``mlp``). ``hidden`` (MLP layer sizes; default (100,), ``(0,)`` for none: a linear
+    model) and ``early_stopping`` apply to ``model="mlp"`` only.
     """
 
     target: str | None = None
@@ -40,7 +64,7 @@ class TuneConfig:
     drop: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     task: Task = "auto"
-    penalties: tuple[str, ...] = PENALTIES
+    penalties: tuple[str, ...] = ()
     folds: int = 5
     repeats: int = 1
     groups: str | None = None
@@ -58,10 +82,15 @@ class TuneConfig:
     storage: str | None = None
     study_name: str | None = None
     search: str = "hybrid"
+    model: str = "linear"
+    hidden: tuple[int, ...] = ()
+    early_stopping: bool = True
 
     def __post_init__(self) -> None:
+        if self.model not in MODEL_PENALTIES:
+            raise ConfigError(f"unknown model {self.model!r}: use linear, sgd or mlp")
         if not self.penalties:
-            raise ConfigError("--penalty is empty: give one or more of l1, l2, elasticnet")
+            object.__setattr__(self, "penalties", MODEL_PENALTIES[self.model])
         unknown = [p for p in self.penalties if p not in PENALTIES]
         if unknown:
             raise ConfigError(
@@ -69,6 +98,22 @@ class TuneConfig:
             )
         if len(set(self.penalties)) != len(self.penalties):
             object.__setattr__(self, "penalties", tuple(dict.fromkeys(self.penalties)))
+        unsupported = [p for p in self.penalties if p not in MODEL_PENALTIES[self.model]]
+        if unsupported:
+            raise ConfigError(
+                f"--model {self.model} supports --penalty {', '.join(MODEL_PENALTIES[self.model])} only"
+                f" (scikit-learn's MLP alpha is an L2 penalty), not {', '.join(unsupported)}:"
+                " use --penalty l2, or --model sgd for L1 / elastic net"
+            )
+        object.__setattr__(self, "hidden", tuple(self.hidden))  # a list from a script is fine too
+        if self.hidden and self.model != "mlp":
+            raise ConfigError("--hidden sets the layers of --model mlp: add --model mlp, or drop --hidden")
+        if not self.early_stopping and self.model != "mlp":
+            raise ConfigError(
+                "--no-early-stopping applies to --model mlp only: add --model mlp, or drop --no-early-stopping"
+            )
+        if self.hidden and not _valid_hidden(self.hidden):
+            raise ConfigError(f"--hidden must be {HIDDEN_HELP}, got {self.hidden}")
         if self.task not in TASKS:
             raise ConfigError(f"unknown task {self.task!r}: use auto, regression or classification")
         if self.search not in SEARCHES:

@@ -290,8 +290,10 @@ class Evaluator:
         batch = self.n_jobs if self._pool is not None else 1
         for start in range(0, len(self.folds), batch):
             chunk = self.folds[start : start + batch]
+            warm = self.family.warm_starts
             tasks = [
-                (f.index, penalty, lam, l1_ratio, self.warm.nearest(f.index, penalty, lam, l1_ratio)) for f in chunk
+                (f.index, penalty, lam, l1_ratio, self.warm.nearest(f.index, penalty, lam, l1_ratio) if warm else None)
+                for f in chunk
             ]
             if self._pool is not None:
                 results = self._pool.run(tasks)
@@ -302,7 +304,8 @@ class Evaluator:
                 ]
             for fold, result in zip(chunk, results, strict=True):
                 self.fits += 1
-                self.warm.remember(fold.index, penalty, lam, l1_ratio, result)
+                if warm:
+                    self.warm.remember(fold.index, penalty, lam, l1_ratio, result)
                 unconverged += not result.converged
                 nonzero += result.n_nonzero
                 scores.append(result.score)

@@ -116,6 +116,8 @@ class TuneResult:
     #: What refitting needs (the data, the family, the tolerance): set by :func:`regtune.tune`, None for
     #: a stored study (``show``). The coefficient path (:func:`regtune.paths.coefficient_path`) uses it.
     refit_context: RefitContext | None = field(default=None, repr=False)
+    #: The model tuned: ``type`` (linear, sgd, mlp), ``estimator`` and its fixed settings.
+    model_info: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``regtune.result/1`` document (stable keys; new keys are added, never renamed)."""
@@ -123,7 +125,7 @@ class TuneResult:
             "schema": SCHEMA,
             "dataset": self.dataset,
             "cv": self.cv,
-            "model": {"family": self.family},
+            "model": {"family": self.family, **self.model_info},
             "chosen": self.chosen.to_dict(),
             "min": self.min.to_dict(),
             "one_se": self.one_se.to_dict(),

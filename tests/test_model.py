@@ -86,9 +86,10 @@ def test_predict_classification_from_stdin_matches_the_in_process_model(tmp_path
     assert out.stderr == "note: ignored 2 column(s) the model does not use: species, year\n"
 
 
+@pytest.mark.parametrize("model", ["linear", "sgd", "mlp"])
 @pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
-def test_every_pipeline_type_is_allowed_and_loads(task: str) -> None:
-    """The pipelines `_refit` builds (what --save-model saves), for each task and penalty."""
+def test_every_pipeline_type_is_allowed_and_loads(task: str, model: str) -> None:
+    """The pipelines `_refit` builds (what --save-model saves), for each model, task and penalty."""
     import skops.io
 
     from regtune.api import _refit
@@ -101,8 +102,9 @@ def test_every_pipeline_type_is_allowed_and_loads(task: str) -> None:
         "multiclass": {"target": "species"},
     }[task]
     dataset = load_dataset(PENGUINS, **settings)
-    family = get_family(dataset.task)
-    for penalty, ratio in (("l1", 1.0), ("l2", 0.0), ("elasticnet", 0.5)):
+    family = get_family(dataset.task, model, hidden=(4,), seed=0)
+    penalties = (("l2", 0.0),) if model == "mlp" else (("l1", 1.0), ("l2", 0.0), ("elasticnet", 0.5))
+    for penalty, ratio in penalties:
         pipeline, _, _ = _refit(dataset, family, Point(0, penalty, 1e-2, ratio, [0.0]), 1e-4)
         data = skops.io.dumps(pipeline)
         found = types_in(data)

@@ -84,6 +84,9 @@ class Family(ABC):
     center_folds: bool = True
     #: Whether :meth:`jacobian` is implemented (the gradient phases of the search need it).
     has_jacobian: bool = False
+    #: Whether a fold's fit should start from the nearest λ already solved there. Right for fits solved
+    #: to tolerance (the start changes the time, not the answer); not where the answer depends on it.
+    warm_starts: bool = True
 
     @abstractmethod
     def lambda_max(self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0) -> float:
@@ -92,6 +95,14 @@ class Family(ABC):
     @abstractmethod
     def native(self, penalty: str, lam: float, l1_ratio: float, n: int) -> dict[str, float]:
         """The estimator's own parameters for λ (``alpha``, ``C``...), with ``n`` training rows."""
+
+    def default_lambda_range(self, penalty: str, lmax: float, ratio: float) -> tuple[float, float] | None:
+        """The family's own default λ range from the data's ``lmax``, or None for the glmnet rule."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """What was tuned, for the table and the JSON ``model`` key (type, estimator, settings)."""
+        return {"type": "linear"}
 
     @abstractmethod
     def estimator(self, penalty: str, lam: float, l1_ratio: float, n: int, tol: float) -> Any:

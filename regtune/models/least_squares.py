@@ -46,6 +46,9 @@ class LeastSquares(Family):
             return {"alpha": lam}
         return {"alpha": lam, "l1_ratio": l1_ratio}
 
+    def describe(self) -> dict[str, Any]:
+        return {"type": "linear", "estimator": "Lasso / Ridge / ElasticNet"}
+
     def estimator(self, penalty: str, lam: float, l1_ratio: float, n: int, tol: float) -> Any:
         from sklearn.linear_model import ElasticNet, Lasso, Ridge
 

@@ -63,6 +63,9 @@ class Logistic(Family):
             native["l1_ratio"] = ratio
         return native
 
+    def describe(self) -> dict[str, Any]:
+        return {"type": "linear", "estimator": "LogisticRegression"}
+
     def estimator(self, penalty: str, lam: float, l1_ratio: float, n: int, tol: float) -> Any:
         from sklearn.linear_model import LogisticRegression
 

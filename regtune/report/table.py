@@ -49,6 +49,18 @@ def hypergradient_line(point: ChosenPoint) -> str | None:
     return text
 
 
+def model_label(result: TuneResult) -> str:
+    """The tuned model in words: family, estimator and its fixed settings (``sgd`` and ``mlp``)."""
+    info = result.model_info
+    if info.get("type") == "mlp":
+        layers = "none (linear)" if info["hidden"] == [0] else "×".join(str(h) for h in info["hidden"])
+        stop = ", early stopping" if info.get("early_stopping") else ""
+        return f"{info['estimator']} (hidden {layers}, adam, max_iter {info['max_iter']}{stop})"
+    if info.get("type") == "sgd":
+        return f"{info['estimator']} (max_iter {info['max_iter']}, tol {info['tol']:g})"
+    return f"linear ({info.get('estimator', result.family)})"
+
+
 def _footer(result: TuneResult) -> str:
     d, cv = result.dataset, result.cv
     dropped = f", {d['rows_dropped']} rows dropped (missing target)" if d["rows_dropped"] else ""
@@ -67,7 +79,8 @@ def render_table(result: TuneResult, coef: int = 0) -> list[RenderableType]:
 
     d = result.dataset
     chosen = result.chosen.point
-    native_name = "C" if result.family == "logistic" else "alpha"
+    natives = [s.native for s in result.per_penalty if s.native]
+    native_name = next(iter(natives[0])) if natives else ("C" if result.family == "logistic" else "alpha")
     table = Table(
         title=f"regtune — {d['source']} → {d['target']}",
         title_justify="left",
@@ -101,6 +114,7 @@ def render_table(result: TuneResult, coef: int = 0) -> list[RenderableType]:
         )
     parts: list[RenderableType] = [
         Text(f"task: {d['task']} — {d['task_reason']}", style="dim"),
+        Text(f"model: {model_label(result)}", style="dim"),
         table,
         Text(_choice_line("λ.min", result.min)),
     ]

@@ -1,0 +1,142 @@
+"""Small neural networks trained by Adam: scikit-learn's MLPRegressor / MLPClassifier, L2 penalty only.
+
+scikit-learn's adam minimises, per minibatch of B rows, ``mean loss + alpha·‖W‖²/(2B)`` (W: every
+weight matrix, biases unpenalised; ``_backprop`` in ``sklearn/neural_network/_multilayer_perceptron.py``).
+So the shared convention ``mean loss + λ·½‖W‖²`` holds with ``alpha = λ·B``; regtune sets
+``batch_size = B = min(200, rows the network is trained on)`` explicitly (scikit-learn's "auto"), where
+the rows exclude the inner validation split when early stopping is on. The mean loss is the log-loss
+(classification) or ``½(y_s − f)²`` on the **standardized** target ``y_s = (y − ȳ)/sd(y)`` (regression:
+the network is fitted to y_s and its predictions mapped back, a TransformedTargetRegressor — a network
+fitted by Adam to a raw target such as diabetes' 25–346 barely moves its output bias in 200 epochs).
+
+There is no λ_max (the objective is not convex): the linear model's λ_max on the same data (standardized
+target) sets the scale, and the default range is ``[λ_max·1e-5, λ_max·10]``: at the top the penalty's
+gradient outweighs the data's, at the bottom it is negligible (see ``default_lambda_range``).
+
+Early stopping on a seeded inner validation split (10 % of the fold's training rows) is on by default;
+it watches the validation R² (regression) or log-loss (classification: ``_mlp_classifier``, where
+scikit-learn's accuracy would stop the network long before its probabilities are fitted).
+A fit is *converged* when scikit-learn's stopping rule fired (no improvement by ``MLP_TOL`` for 10
+epochs) before ``MLP_MAX_ITER`` epochs. Every fit uses ``random_state = seed`` (weights, shuffling,
+validation split) and runs with one BLAS thread, so one seed gives one answer, with any ``--n-jobs``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from regtune.models._base import Family, FitOutcome, catch_convergence
+
+if TYPE_CHECKING:
+    import numpy as np
+
+MLP_MAX_ITER = 500
+MLP_TOL = 1e-4
+VALIDATION_FRACTION = 0.1
+DEFAULT_HIDDEN: tuple[int, ...] = (100,)
+#: The default λ range, relative to the linear λ_max of the same data.
+RANGE_LOW, RANGE_HIGH = 1e-5, 10.0
+
+
+class MLP(Family):
+    """MLPRegressor (standardized target) or MLPClassifier with ``solver="adam"``: L2 only."""
+
+    warm_starts = False  # every fit starts from the seeded initialisation
+
+    def __init__(
+        self,
+        task: str,
+        hidden: tuple[int, ...] = DEFAULT_HIDDEN,
+        seed: int = 0,
+        early_stopping: bool = True,
+    ) -> None:
+        self.task = task
+        #: Hidden layer sizes; ``(0,)`` means none (a linear model trained by Adam), ``()`` the default.
+        self.hidden = tuple(hidden) or DEFAULT_HIDDEN
+        self.seed = seed
+        self.early_stopping = early_stopping
+        self.name = "mlp_regressor" if task == "regression" else "mlp_classifier"
+
+    def batch_size(self, n: int) -> int:
+        """B: scikit-learn's "auto" batch size for ``n`` rows given to ``fit``."""
+        fitted = n - math.ceil(VALIDATION_FRACTION * n) if self.early_stopping else n
+        return max(1, min(200, fitted))
+
+    def lambda_max(self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0) -> float:
+        """The linear λ_max of the same data, as a scale (on the standardized target for regression)."""
+        from regtune.models.least_squares import LeastSquares
+        from regtune.models.logistic import Logistic
+
+        if self.task == "regression":
+            sd = float(y.std()) or 1.0
+            return LeastSquares().lambda_max(X, (y - y.mean()) / sd, l1_ratio)
+        return Logistic().lambda_max(X, y, l1_ratio)
+
+    def default_lambda_range(self, penalty: str, lmax: float, ratio: float) -> tuple[float, float]:
+        return lmax * RANGE_LOW, lmax * RANGE_HIGH
+
+    def native(self, penalty: str, lam: float, l1_ratio: float, n: int) -> dict[str, float]:
+        b = self.batch_size(n)
+        return {"alpha": lam * b, "batch_size": b}
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "type": "mlp",
+            "estimator": "MLPRegressor" if self.task == "regression" else "MLPClassifier",
+            "hidden": list(self.hidden),
+            "solver": "adam",
+            "early_stopping": self.early_stopping,
+            "max_iter": MLP_MAX_ITER,
+            "tol": MLP_TOL,
+            "seed": self.seed,
+        }
+
+    def estimator(self, penalty: str, lam: float, l1_ratio: float, n: int, tol: float) -> Any:
+        from sklearn.compose import TransformedTargetRegressor
+        from sklearn.neural_network import MLPRegressor
+        from sklearn.preprocessing import StandardScaler
+
+        from regtune.models._mlp_classifier import LogLossStoppingMLPClassifier
+
+        if penalty != "l2":
+            raise ValueError(f"the MLP penalty is L2 only, not {penalty}")
+        b = self.batch_size(n)
+        settings = {
+            "hidden_layer_sizes": () if self.hidden == (0,) else self.hidden,
+            "solver": "adam",
+            "alpha": lam * b,
+            "batch_size": b,
+            "early_stopping": self.early_stopping,
+            "validation_fraction": VALIDATION_FRACTION,
+            "max_iter": MLP_MAX_ITER,
+            "tol": MLP_TOL,
+            "random_state": self.seed,
+        }
+        if self.task == "regression":
+            return TransformedTargetRegressor(
+                regressor=MLPRegressor(**settings), transformer=StandardScaler(), check_inverse=False
+            )
+        return LogLossStoppingMLPClassifier(**settings)
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        penalty: str,
+        lam: float,
+        l1_ratio: float,
+        tol: float,
+        warm: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> FitOutcome:
+        """Fit from the seeded initialisation (``warm`` is not used: no warm starts for networks)."""
+        import numpy as np
+        from threadpoolctl import threadpool_limits
+
+        model = self.estimator(penalty, lam, l1_ratio, X.shape[0], tol)
+        with threadpool_limits(limits=1), catch_convergence() as caught:
+            model.fit(X, y)
+        net = model.regressor_ if self.task == "regression" else model
+        coef = np.concatenate([w.ravel() for w in net.coefs_])
+        intercept = np.concatenate([b.ravel() for b in net.intercepts_])
+        return FitOutcome(model, coef, intercept, not caught, int(np.count_nonzero(coef)))
