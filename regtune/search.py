@@ -266,7 +266,7 @@ def propose_refinement(points: list[Point], space: SearchSpace, *, around_best: 
         return None if _key(best.penalty, lam, best.l1_ratio) in seen else _params(best.penalty, lam, best.l1_ratio)
 
     if not around_best:
-        return _refine_one_se(sel, points, seen)
+        return _refine_one_se(sel, points, seen, space)
     # 1. The best λ on an edge of the range: step a decade past it (the range widens).
     lo0, hi0 = space.ranges[best.penalty]
     lo, hi = space.bounds(best.penalty)
@@ -295,33 +295,40 @@ def propose_refinement(points: list[Point], space: SearchSpace, *, around_best: 
             return proposal
 
     # 3. Pin λ.1se between it and the next larger λ (outside one SE).
-    return _refine_one_se(sel, points, seen)
+    return _refine_one_se(sel, points, seen, space)
 
 
-def _refine_one_se(sel: Any, points: list[Point], seen: set[tuple[str, float, float]]) -> dict[str, Any] | None:
+def _refine_one_se(
+    sel: Any, points: list[Point], seen: set[tuple[str, float, float]], space: SearchSpace
+) -> dict[str, Any] | None:
     """Pin λ.1se: a step between it and the next larger λ of its line (complete or pruned: both are
     below the 1-SE threshold) — a Newton step on ``mean(λ) = threshold`` from λ.1se when its
-    hypergradient points down and the step stays inside, else the bisection."""
+    hypergradient points down and the step stays inside, else the bisection. With no larger λ tried yet,
+    a step up (the same Newton step, between 0.1 and 1 decade), within the λ range."""
     one = sel.one_se
     best = sel.best
+    threshold = best.mean - (best.se if math.isfinite(best.se) else 0.0)
+    g = one.d_log_lambda
+    newton = (threshold - one.mean) / g if g is not None and g < 0 else None  # a step up in log λ
     above = sorted(
         (p for p in points if _same_line(p, one) and p.lam > one.lam and p.state != "failed" and p.fold_scores),
         key=lambda p: p.lam,
     )
     if not above:
-        return None
-    nxt = above[0]
-    width = math.log(nxt.lam / one.lam)
-    if width / LN10 <= MIN_GAP_DECADES:
-        return None
-    frac = 0.5
-    threshold = best.mean - (best.se if math.isfinite(best.se) else 0.0)
-    g = one.d_log_lambda
-    if g is not None and g < 0:
-        newton = (threshold - one.mean) / g / width  # share of the gap where the tangent meets the threshold
-        if 0.1 <= newton <= 0.9:
-            frac = newton
-    lam = one.lam * math.exp(frac * width)
+        hi = space.bounds(one.penalty)[1]
+        if math.log10(hi / one.lam) <= MIN_GAP_DECADES:
+            return None
+        step = FIRST_STEP_DECADES * LN10 if newton is None else min(max(newton, 0.1 * LN10), LN10)
+        lam = min(hi, one.lam * math.exp(step))
+    else:
+        nxt = above[0]
+        width = math.log(nxt.lam / one.lam)
+        if width / LN10 <= MIN_GAP_DECADES:
+            return None
+        frac = 0.5
+        if newton is not None and 0.1 <= newton / width <= 0.9:
+            frac = newton / width  # share of the gap where the tangent meets the threshold
+        lam = one.lam * math.exp(frac * width)
     return None if _key(one.penalty, lam, one.l1_ratio) in seen else _params(one.penalty, lam, one.l1_ratio)
 
 
