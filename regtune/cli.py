@@ -264,8 +264,9 @@ def tune(
         typer.Option(
             "--n-trials",
             "-n",
-            help="Number of trials (configurations). With --storage: the total the study should reach, "
-            "counting trials of earlier runs and other workers.",
+            help="Number of trials (configurations); --search gradient may stop earlier, once the optimum is "
+            "pinned. With --storage: the total the study should reach, counting trials of earlier runs and other "
+            "workers.",
         ),
     ] = 60,
     timeout: Annotated[float | None, typer.Option(help="Stop starting new trials after this many seconds.")] = None,
@@ -291,8 +292,8 @@ def tune(
         SearchChoice,
         typer.Option(
             help="How λ is searched: tpe (TPE, then bisection), gradient (log-spaced points, then hypergradient "
-            "steps), hybrid (TPE on a third of the budget, then hypergradient steps). gradient and hybrid stop "
-            "early once the optimum is certified.",
+            "steps; stops once the optimum is pinned), hybrid (hypergradient steps first, then TPE for the rest of "
+            "the budget, new best points refined by more steps).",
         ),
     ] = SearchChoice.hybrid,
     n_jobs: Annotated[
