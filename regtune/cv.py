@@ -200,7 +200,10 @@ def fit_and_score(
     score = float(scorer(outcome.model, fold.X_test, fold.y_test))
     grad = None
     if hyper is not None:
-        grad = fold_hypergradient(family, fold, outcome, hyper, penalty, lam, l1_ratio)
+        try:
+            grad = fold_hypergradient(family, fold, outcome, hyper, penalty, lam, l1_ratio)
+        except (ValueError, ArithmeticError):  # LinAlgError too: the trial stands, without a derivative
+            grad = None
     return FoldResult(
         score if math.isfinite(score) else math.nan,
         outcome.converged,

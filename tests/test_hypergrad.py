@@ -310,3 +310,15 @@ def test_hybrid_reaches_the_dense_grid_oracle_on_the_bundled_classification_sets
         )
     assert (oracle - hybrid.min.point.mean) / abs(oracle) <= 1e-4
     assert hybrid.min.point.mean >= tpe.min.point.mean - 1e-6 * abs(oracle)
+
+
+def test_a_failing_hypergradient_leaves_the_trial_standing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object) -> None:
+        raise np.linalg.LinAlgError("singular")
+
+    X, y = _problem("regression", 60, 4, 0, seed=1)
+    family = LeastSquares()
+    monkeypatch.setattr(family, "jacobian", broken)
+    _, scorer = resolve_scorer("r2", "regression")
+    ev = Evaluator(_folds(X, y), family, scorer, 1e-8, hyper="r2").evaluate("l1", 0.05, 1.0)
+    assert len(ev.fold_scores) == 3 and ev.complete and ev.d_log_lambda is None
