@@ -60,8 +60,6 @@ RATIO_STEP = 0.1
 MIN_RATIO_STEP = 0.0125
 #: Elastic-net trials within this l1_ratio of each other lend their curvature in log λ to one another.
 RATIO_NEAR = 0.15
-#: A penalty whose best is more than this many SEs below the overall best gets no gradient steps.
-GIVE_UP_SE = 2.0
 LN10 = math.log(10.0)
 
 ProgressFn = Callable[[int, int, float | None], None]
@@ -350,7 +348,7 @@ class LambdaStep:
 
     #: The proposed log λ (natural log), or None when the optimum is pinned on this line.
     t: float | None
-    #: Why no step: "pinned" (bracketed narrowly), "small" (the predicted gain is negligible), "seen".
+    #: Why no step: "pinned" (bracketed narrowly), "small" (the predicted gain is negligible), "no hypergradient".
     reason: str = ""
     #: The bracket [a, b] (λ) known to hold the optimum when the gradient changes sign around the best.
     bracket: tuple[float, float] | None = None
