@@ -168,17 +168,6 @@ def _refit(dataset: Dataset, family: Family, point: Point, tol: float) -> tuple[
     )
 
 
-def _boundary(point: Point, space: SearchSpace) -> str | None:
-    from regtune.search import EDGE_DECADES
-
-    lo, hi = space.bounds(point.penalty)
-    if math.log10(point.lam / lo) < EDGE_DECADES:
-        return "lower"
-    if math.log10(hi / point.lam) < EDGE_DECADES:
-        return "upper"
-    return None
-
-
 def tune(
     source: str,
     config: TuneConfig | None = None,
@@ -371,7 +360,7 @@ def assemble(
             }
             if point is selection.best and verdict is not None:
                 hyper.update(verdict)
-        return ChosenPoint(point, native, nnz, rule=rule, boundary=_boundary(point, space), hypergradient=hyper)
+        return ChosenPoint(point, native, nnz, rule=rule, boundary=space.edge(point), hypergradient=hyper)
 
     best = chosen_point(selection.best)
     one_se = chosen_point(selection.one_se)
@@ -420,7 +409,7 @@ def assemble(
                 penalty=penalty,
                 best=top,
                 native=family.native(penalty, top.lam, top.l1_ratio, n_rows) if top else {},
-                boundary=_boundary(top, space) if top else None,
+                boundary=space.edge(top) if top else None,
                 n_trials=len(mine),
                 n_complete=sum(p.state == "complete" for p in mine),
                 lambda_range=space.bounds(penalty),

@@ -78,6 +78,15 @@ class SearchSpace:
         """The range as searched so far: the original one, or wider where the refine phase went."""
         return self.widened.get(penalty, self.ranges[penalty])
 
+    def edge(self, point: Point) -> str | None:
+        """ "lower" or "upper" when ``point``'s λ is within EDGE_DECADES of that end of its range; else None."""
+        lo, hi = self.bounds(point.penalty)
+        if math.log10(point.lam / lo) < EDGE_DECADES:
+            return "lower"
+        if math.log10(hi / point.lam) < EDGE_DECADES:
+            return "upper"
+        return None
+
 
 def _params(penalty: str, lam: float, l1_ratio: float) -> dict[str, Any]:
     params: dict[str, Any] = {"penalty": penalty, f"lambda_{penalty}": lam}
@@ -513,12 +522,7 @@ def certify(points: list[Point], best: Point, space: SearchSpace) -> dict[str, A
     g = best.d_log_lambda
     if g is None or not math.isfinite(g):
         return {"verdict": "unknown", "message": "no hypergradient for this model"}
-    lo, hi = space.bounds(best.penalty)
-    edge = None
-    if math.log10(best.lam / lo) < EDGE_DECADES:
-        edge = "lower"
-    elif math.log10(hi / best.lam) < EDGE_DECADES:
-        edge = "upper"
+    edge = space.edge(best)
     step = lambda_step(candidates(points), best)
     outward = (edge == "lower" and g < 0) or (edge == "upper" and g > 0)
     if edge is not None and outward:

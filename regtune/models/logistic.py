@@ -90,10 +90,11 @@ class Logistic(Family):
 
         ratio = penalty_l1_ratio(penalty, l1_ratio)
         model = self.estimator(penalty, lam, ratio, X.shape[0], tol)
+        classes = np.unique(y)
         if penalty == "l2":
             model.set_params(warm_start=True)
-            n_classes = len(np.unique(y))
-            if (1 if n_classes == 2 else n_classes) * (X.shape[1] + 1) <= MAX_NEWTON_PARAMS:
+            rows = 1 if len(classes) == 2 else len(classes)
+            if rows * (X.shape[1] + 1) <= MAX_NEWTON_PARAMS:
                 model.set_params(solver="newton-cholesky", tol=tol * NEWTON_TOL_FACTOR, max_iter=MAX_ITER_NEWTON)
             if warm is not None:
                 model.coef_, model.intercept_ = warm[0].copy(), warm[1].copy()
@@ -101,7 +102,6 @@ class Logistic(Family):
                 model.fit(X, y)
             converged = not caught
         else:
-            classes = np.unique(y)
             solution = fit_logistic_enet(
                 X,
                 y,
