@@ -1,32 +1,64 @@
-# regtune — set-up, demo, tests, lint. Everything runs in .venv, created on first use.
+# regtune — set-up, demo, tests, lint. Everything runs in .venv, created on first use, from the lock files
+# in requirements/ (see requirements/README.md).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
+PIP    := $(BIN)/python -m pip install --quiet --quiet
+UV     := $(BIN)/python -m uv
+LOCK_FLAGS := --quiet --universal --python-version 3.11 --generate-hashes --no-header
 
-.PHONY: demo test test-slow lint format clean bench bench-quick
+.PHONY: demo test test-slow test-latest test-oldest lint format clean bench bench-quick lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/run.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --quiet -e .
+	$(PIP) --require-hashes -r requirements/run.lock
+	$(PIP) --no-deps -e .
 	touch $@
 
-$(DEV): $(STAMP)
-	$(BIN)/python -m pip install --quiet --quiet -e '.[dev]'
+$(DEV): $(STAMP) requirements/dev.lock
+	$(PIP) --require-hashes -r requirements/dev.lock
+	$(PIP) --no-deps -e .
 	touch $@
 
 ## demo: install regtune into .venv and tune the diabetes data bundled with scikit-learn
 demo: $(STAMP)
 	$(BIN)/regtune tune builtin:diabetes
 
-## test: install the dev extras if needed and run the tests (PostgreSQL-free unless REGTUNE_PG_URL is set)
+## test: install the dev extras if needed and run the tests (PostgreSQL-free unless REGTUNE_TEST_PG_URL is set)
 test: $(DEV)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 test-slow: $(DEV)
 	$(BIN)/python -m pytest -q -m slow
+
+## test-latest: the suite against the newest versions pyproject.toml allows (a separate venv; the lock is untouched)
+test-latest:
+	rm -rf .venv-latest
+	$(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/python -m pip install --quiet --upgrade pip
+	.venv-latest/bin/python -m pip install --quiet --quiet --upgrade --upgrade-strategy eager -e '.[dev]'
+	.venv-latest/bin/python -m pip freeze --exclude-editable > .venv-latest/versions.txt
+	.venv-latest/bin/python -m pytest -q -m "not slow" -p no:cacheprovider
+
+## test-oldest: the suite against the lowest versions pyproject.toml allows (its lower bounds are tested)
+test-oldest: $(DEV)
+	$(BIN)/python -m pip install --quiet uv
+	$(UV) pip compile pyproject.toml --extra dev --quiet --python-version 3.11 --resolution lowest-direct \
+		--no-header -o .venv/oldest.txt
+	rm -rf .venv-oldest
+	$(PYTHON) -m venv .venv-oldest
+	.venv-oldest/bin/python -m pip install --quiet --quiet -r .venv/oldest.txt
+	.venv-oldest/bin/python -m pip install --quiet --quiet --no-deps -e .
+	.venv-oldest/bin/python -m pytest -q -m "not slow" -p no:cacheprovider
+
+## lock: resolve requirements/*.lock again from pyproject.toml (newest allowed versions), then run make test
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	$(UV) pip compile pyproject.toml --extra dev $(LOCK_FLAGS) --upgrade -o requirements/dev.lock
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) --constraint requirements/dev.lock -o requirements/run.lock
 
 lint: $(DEV)
 	$(BIN)/ruff check .
@@ -38,7 +70,7 @@ format: $(DEV)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .venv-latest .venv-oldest .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 
 ## bench: regtune against the peer scripts on the same folds (writes benchmarks/results/)
 bench: $(DEV)

@@ -569,20 +569,12 @@ def _gate(result: TuneResult, fail_under: float | None) -> str | None:
 
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a CI timeout) stops the run like Ctrl-C: the running trial is abandoned, the rest kept."""
+    """SIGTERM (a CI timeout) stops the run like Ctrl-C: the running trial is abandoned, the rest kept
+    (never in the middle of a storage write: :mod:`regtune.interrupts`)."""
+    from regtune.interrupts import handled
 
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
+    with handled((signal.SIGINT, signal.SIGTERM)):
         yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from regtune.config import L1_RATIO_RANGE
+from regtune.interrupts import check as check_interrupt
+from regtune.interrupts import handled, interruptible, protected
 from regtune.models import penalty_l1_ratio
 from regtune.select import Point, candidates, mean_se, select
 from regtune.storage import is_rdb, worker_id
@@ -171,7 +173,8 @@ class Objective:
 
         prunable = trial.user_attrs.get("phase") not in ("refine", "gradient")
         try:
-            ev = self.evaluator.evaluate(penalty, lam, l1_ratio, report if prunable else None)
+            with interruptible():  # a signal stops the fits, not a storage write
+                ev = self.evaluator.evaluate(penalty, lam, l1_ratio, report if prunable else None)
         except (ValueError, ArithmeticError, RuntimeError) as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             trial.set_user_attr("error", f"{type(exc).__name__}: {message}"[:300])
@@ -725,9 +728,10 @@ def run_search(
 
     interrupted = converged = False
     try:
-        with warnings.catch_warnings():
+        with handled(), protected(), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # refine points outside the original range
             while not out_of_time():
+                check_interrupt()
                 if storage is not None and not rdb:
                     recover_dead_workers(study)
                 counted, running, waiting = _counts(study)
@@ -758,7 +762,13 @@ def run_search(
                 study.optimize(objective, n_trials=1, callbacks=[done_cb])
     except KeyboardInterrupt:
         interrupted = True
-    return SearchOutcome(study, points_from_trials(study.trials), interrupted, created, converged)
+    with handled():
+        try:
+            with protected():
+                points = points_from_trials(study.trials)
+        except KeyboardInterrupt:  # a signal while reading the curve: kept until it was read
+            interrupted = True
+    return SearchOutcome(study, points, interrupted, created, converged)
 
 
 def load_stored(storage: str, study_name: str | None) -> tuple[optuna.Study, dict[str, Any]]:

@@ -123,3 +123,27 @@ def test_lambda_max_zeroes_every_l1_coefficient() -> None:
     below = fit_logistic_enet(Xb, yb, np.unique(yb), lmax_b * 0.95, 1.0, tol=1e-9)
     assert np.count_nonzero(above.coef) == 0
     assert np.count_nonzero(below.coef) > 0
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_at_exactly_lambda_max_every_coefficient_is_exactly_zero(seed: int) -> None:
+    """At λ_max the KKT condition holds with equality: the solvers return the null model, not a
+    rounding-size coefficient that the non-zero count would see (it did for 13 of 200 random problems)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(60, 8))
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    y = X @ rng.normal(size=8) * rng.uniform(0.01, 1000) + rng.normal(size=60)
+    family = LeastSquares()
+    lmax = family.lambda_max(X, y)
+    for r in (1.0, 0.4):
+        assert family.fit(X, y, "elasticnet", lmax / r, r, 1e-4).n_nonzero == 0
+    fold = Fold(0, np.arange(60), np.arange(0), X - X.mean(axis=0), X[:0], y, y[:0])
+    assert family.fit_fold(fold, "l1", family.lambda_max(fold.X_train, y), 1.0, 1e-4).n_nonzero == 0
+    assert family.fit_fold(fold, "l1", family.lambda_max(fold.X_train, y) * 0.8, 1.0, 1e-4).n_nonzero > 0
+    labels = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))
+    for classes in (2, 3):
+        yc = np.minimum(labels, classes - 1)
+        lmax_c = Logistic().lambda_max(X, yc)
+        at = Logistic().fit(X, yc, "l1", lmax_c, 1.0, 1e-4)
+        assert at.n_nonzero == 0 and not np.any(at.coef)
+        assert Logistic().fit(X, yc, "l1", lmax_c * 0.95, 1.0, 1e-4).n_nonzero > 0

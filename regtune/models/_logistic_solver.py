@@ -23,6 +23,11 @@ import numpy as np
 from scipy.special import expit, log_expit
 
 MIN_WEIGHT = 1e-6
+#: λ·r within this relative distance below the null model's largest gradient still gives the null model:
+#: at λ_max itself the KKT condition holds with equality, and the rounding of the solver's own gradient
+#: would otherwise leave a coefficient of about 1e-15 that counts as non-zero (glmnet's path, too, starts
+#: with exact zeros at λ_max).
+NULL_RTOL = 1e-10
 #: Tolerance of each inner elastic-net solve, relative to the outer tolerance.
 INNER_TOL = 1e-1
 #: Coordinate-descent sweeps of one inner solve: an inexact Newton step is still a descent step.
@@ -35,6 +40,18 @@ class LogisticSolution:
     intercept: np.ndarray  # (1,) or (K,)
     converged: bool
     n_iter: int
+
+
+def null_gradient_max(X: np.ndarray, Y: np.ndarray) -> float:
+    """``max |Xᵀ(Y − Ȳ)|/n``: the largest gradient of the mean log-loss at W = 0 with the intercepts at their
+    optimum (``Y`` one-hot, one column when binary). The null model is the optimum iff λ·r ≥ this."""
+    Xc = X - X.mean(axis=0)
+    return float(np.max(np.abs(Xc.T @ (Y - Y.mean(axis=0))), initial=0.0)) / X.shape[0]
+
+
+def _null_intercept(Y: np.ndarray, binary: bool) -> np.ndarray:
+    prior = np.clip(Y.mean(axis=0), 1e-12, 1 - 1e-12)
+    return np.log(prior / (1 - prior)) if binary else np.log(prior)
 
 
 def _penalty(W: np.ndarray, lam: float, r: float) -> float:
@@ -228,12 +245,11 @@ def fit_logistic_enet(
     binary = len(classes) == 2
     if binary:
         Y = Y[:, 1:]
+    if r > 0 and lam * r >= null_gradient_max(X, Y) * (1 - NULL_RTOL):
+        # λ ≥ λ_max: the null model (every coefficient exactly zero) is the optimum.
+        return LogisticSolution(np.zeros((Y.shape[1], p)), _null_intercept(Y, binary), True, 0)
     W = np.zeros((Y.shape[1], p)) if coef_init is None else np.array(coef_init, dtype=np.float64)
-    if intercept_init is None:
-        prior = np.clip(Y.mean(axis=0), 1e-12, 1 - 1e-12)
-        b = np.log(prior / (1 - prior)) if binary else np.log(prior)
-    else:
-        b = np.array(intercept_init, dtype=np.float64)
+    b = _null_intercept(Y, binary) if intercept_init is None else np.array(intercept_init, dtype=np.float64)
 
     eta = X @ W.T + b
     f = _loss(eta, Y, binary) + _penalty(W, lam, r)

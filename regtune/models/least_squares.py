@@ -27,6 +27,14 @@ if TYPE_CHECKING:
     from regtune.folds import Fold
 
 MAX_ITER = 10_000
+#: λ·r within this relative distance below λ_max still gives the null model (see ``_logistic_solver``):
+#: at λ_max the KKT condition holds with equality and coordinate descent can leave a rounding-size coefficient.
+NULL_RTOL = 1e-10
+
+
+def _null_is_optimal(xy_max: float, n: int, lam: float, ratio: float) -> bool:
+    """Whether every coefficient is exactly zero at the optimum: λ·r ≥ max|Xᵀ(y − ȳ)|/n (centred X)."""
+    return ratio > 0 and lam * ratio >= xy_max / n * (1 - NULL_RTOL)
 
 
 class LeastSquares(Family):
@@ -34,10 +42,7 @@ class LeastSquares(Family):
     has_jacobian = True
 
     def lambda_max(self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0) -> float:
-        import numpy as np
-
-        Xc = X - X.mean(axis=0)
-        return float(np.max(np.abs(Xc.T @ (y - y.mean()))) / (X.shape[0] * max(l1_ratio, 1e-3)))
+        return self._xy_max(X, y) / (X.shape[0] * max(l1_ratio, 1e-3))
 
     def native(self, penalty: str, lam: float, l1_ratio: float, n: int) -> dict[str, float]:
         if penalty == "l2":
@@ -73,6 +78,8 @@ class LeastSquares(Family):
 
         ratio = penalty_l1_ratio(penalty, l1_ratio)
         model = self.estimator(penalty, lam, ratio, X.shape[0], tol)
+        if penalty != "l2" and _null_is_optimal(self._xy_max(X, y), X.shape[0], lam, ratio):
+            return self._null(model, float(np.mean(y)), X.shape[1])
         if penalty != "l2":
             # With n > p, coordinate descent on the Gram matrix (given, or computed by scikit-learn
             # after centring) costs O(p²) per sweep instead of O(np).
@@ -87,6 +94,21 @@ class LeastSquares(Family):
         coef = np.asarray(model.coef_, dtype=np.float64)
         intercept = np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64))
         return FitOutcome(model, coef, intercept, not caught, int(np.count_nonzero(coef)))
+
+    @staticmethod
+    def _xy_max(X: np.ndarray, y: np.ndarray) -> float:
+        import numpy as np
+
+        return float(np.max(np.abs((X - X.mean(axis=0)).T @ (y - y.mean())), initial=0.0))
+
+    @staticmethod
+    def _null(model: Any, y_mean: float, p: int) -> FitOutcome:
+        """The intercept-only solution, exactly (every coefficient zero)."""
+        import numpy as np
+
+        coef = np.zeros(p)
+        model.coef_, model.intercept_, model.n_features_in_ = coef, y_mean, p
+        return FitOutcome(model, coef, np.array([y_mean]), True, 0)
 
     def prepare_fold(self, fold: Fold) -> None:
         fold.svd()
@@ -134,6 +156,8 @@ class LeastSquares(Family):
 
         gram, xy = fold.gram()
         y_mean = float(fold.y_train.mean())
+        if _null_is_optimal(float(np.max(np.abs(xy), initial=0.0)), fold.n_train, lam, ratio):
+            return self._null(self.estimator(penalty, lam, ratio, fold.n_train, tol), y_mean, xy.shape[0])
         with catch_convergence() as caught:
             _, coefs, _, n_iters = enet_path(
                 fold.X_train,

@@ -48,13 +48,13 @@ class Logistic(Family):
         """Largest gradient of the mean log-loss at w = 0 (intercepts at their optimum)."""
         import numpy as np
 
+        from regtune.models._logistic_solver import null_gradient_max
+
         classes = np.unique(y)
         Y = (y[:, None] == classes[None, :]).astype(np.float64)
         if len(classes) == 2:
             Y = Y[:, 1:]
-        Xc = X - X.mean(axis=0)
-        grad = Xc.T @ (Y - Y.mean(axis=0))
-        return float(np.max(np.abs(grad)) / (X.shape[0] * max(l1_ratio, 1e-3)))
+        return null_gradient_max(X, Y) / max(l1_ratio, 1e-3)
 
     def native(self, penalty: str, lam: float, l1_ratio: float, n: int) -> dict[str, float]:
         ratio = penalty_l1_ratio(penalty, l1_ratio)
