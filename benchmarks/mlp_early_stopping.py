@@ -16,8 +16,9 @@ from sklearn.metrics import log_loss
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
-from regtune.models import MLP
+from regtune.models import Penalty
 from regtune.models._mlp_classifier import LogLossStoppingMLPClassifier
+from regtune.models.mlp import MLP
 
 
 def main() -> None:
@@ -28,7 +29,7 @@ def main() -> None:
         cut = int(0.8 * len(y))
         train, test = order[:cut], order[cut:]
         for lam in (1e-5, 1e-3, 1e-1):
-            params = MLP("classification", hidden=(32,)).estimator("l2", lam, 0.0, cut, 1e-4).get_params()
+            params = MLP("classification", hidden=(32,)).estimator(Penalty.of("l2", lam, 0.0), cut, 1e-4).get_params()
             for cls in (MLPClassifier, LogLossStoppingMLPClassifier):
                 model = cls(**params).fit(X[train], y[train])
                 loss = log_loss(y[test], model.predict_proba(X[test]))

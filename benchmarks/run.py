@@ -103,12 +103,13 @@ def oracle(
     bench: Bench, lam_points: int, model: str = "linear", hidden: str | None = None
 ) -> tuple[object, float, dict]:
     """The evaluator on regtune's folds, and the best point of a dense grid per penalty."""
-    from regtune.api import lambda_ranges
-    from regtune.config import TuneConfig, parse_hidden
+    from regtune.config import TuneConfig
     from regtune.cv import Evaluator, resolve_scorer
     from regtune.data import load_dataset
     from regtune.folds import assign_folds, build_folds
-    from regtune.models import get_family
+    from regtune.models import Penalty, get_family
+    from regtune.models.mlp import parse_hidden
+    from regtune.policy import lambda_ranges
     from regtune.preprocess import make_preprocessor
 
     ds = load_dataset(str(bench.csv), target=bench.target, task=bench.task)
@@ -126,13 +127,13 @@ def oracle(
         for r in ratios:
             # Decreasing λ: a warm-started path. One decade wider on each side than regtune searches.
             lams = np.geomspace(hi * 10, lo / 10, lam_points)
-            scores = [float(np.mean(ev.evaluate(penalty, float(lam), r).fold_scores)) for lam in lams]
+            scores = [float(np.mean(ev.evaluate(Penalty.of(penalty, float(lam), r)).fold_scores)) for lam in lams]
             # Then a dense grid between the neighbours of the best grid point (spacing ~1/20 of the grid's).
             i = int(np.nanargmax(scores))
             fine = np.geomspace(lams[max(i - 1, 0)], lams[min(i + 1, len(lams) - 1)], 41)
             for lam, score in [
                 *zip(lams, scores, strict=True),
-                *((lam, float(np.mean(ev.evaluate(penalty, float(lam), r).fold_scores))) for lam in fine),
+                *((lam, float(np.mean(ev.evaluate(Penalty.of(penalty, float(lam), r)).fold_scores))) for lam in fine),
             ]:
                 if score > best[0]:
                     best = (score, {"penalty": penalty, "lambda": float(lam), "l1_ratio": r})
@@ -141,8 +142,10 @@ def oracle(
 
 def score_choice(ev, choice: dict) -> float:  # type: ignore[no-untyped-def]
     """The CV score of a choice, fitted cold (no warm start from the oracle's grid: SGD would depend on it)."""
+    from regtune.models import Penalty
+
     ev.warm = type(ev.warm)()
-    return float(np.mean(ev.evaluate(choice["penalty"], choice["lambda"], choice["l1_ratio"]).fold_scores))
+    return float(np.mean(ev.evaluate(Penalty.of(choice["penalty"], choice["lambda"], choice["l1_ratio"])).fold_scores))
 
 
 def main() -> None:

@@ -20,7 +20,8 @@ from regtune.config import TuneConfig
 from regtune.cv import Evaluator, resolve_scorer
 from regtune.data import load_dataset
 from regtune.folds import assign_folds, build_folds
-from regtune.models import SGDLinear
+from regtune.models import Penalty
+from regtune.models.sgd import SGDLinear
 
 
 def main() -> None:
@@ -34,7 +35,7 @@ def main() -> None:
                 result = regtune.tune(source, model="sgd", seed=0)
                 elapsed = time.perf_counter() - start
             p = result.chosen.point
-            cold = Evaluator(folds, SGDLinear(ds.task), scorer, 1e-4).evaluate(p.penalty, p.lam, p.l1_ratio)
+            cold = Evaluator(folds, SGDLinear(ds.task), scorer, 1e-4).evaluate(Penalty.of(p.penalty, p.lam, p.l1_ratio))
             print(
                 f"{source} warm_starts={warm}: {elapsed:.1f} s, {p.penalty} λ={p.lam:.3g},"
                 f" regtune CV {p.mean:.5f}, cold re-score {np.mean(cold.fold_scores):.5f}"

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 import regtune
-from regtune.models import MLP
+from regtune.models import Penalty
+from regtune.models.mlp import MLP
 
 N_TRAIN, N_TEST, N_FEATURES, SEED = 40, 500, 100, 0
 
@@ -43,7 +44,7 @@ def held_out_r2(lam: float, train: pd.DataFrame, test: pd.DataFrame) -> float:
     """Fit the same Adam-trained linear model on all training rows with penalty λ; R² on the test rows."""
     family = MLP("regression", hidden=(0,), seed=SEED, early_stopping=False)
     X, y = train.drop(columns="y").to_numpy(), train["y"].to_numpy()
-    model = family.fit(X, y, "l2", lam, 0.0, 1e-4).model
+    model = family.fit(X, y, Penalty.of("l2", lam, 0.0), 1e-4).model
     Xt, yt = test.drop(columns="y").to_numpy(), test["y"].to_numpy()
     return float(model.score(Xt, yt))
 

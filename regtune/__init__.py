@@ -5,9 +5,13 @@ Public API: :func:`tune`, :class:`TuneResult`, :class:`TuneConfig`. Heavy librar
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("regtune")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
 __all__ = ["TuneConfig", "TuneResult", "__version__", "tune"]
 
 if TYPE_CHECKING:

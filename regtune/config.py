@@ -1,51 +1,65 @@
-"""TuneConfig: every setting of a tuning run, validated once and frozen."""
+"""TuneConfig: every setting of a tuning run, declared once, validated once and frozen; and the
+settings file (``regtune.toml`` or ``[tool.regtune]`` in ``pyproject.toml``).
+
+Each field is declared with :func:`regtune.settings.setting`: its help, panel, flag, choices and check
+live beside its type and default, and the CLI and the settings file are derived from them. A model's
+own settings (``hidden`` for ``mlp``) are declared by its family (:mod:`regtune.models`) and travel in
+``model_settings``; :meth:`TuneConfig.of` sorts keyword settings into the two.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
 
-from regtune.errors import ConfigError
+from regtune.errors import ConfigError, named
+from regtune.settings import (
+    CV,
+    INPUT,
+    MODEL,
+    SEARCH,
+    STORAGE,
+    Setting,
+    at_least,
+    declared,
+    positive_number,
+    setting,
+    split_list,
+)
 
-PENALTIES: tuple[str, ...] = ("l1", "l2", "elasticnet")
 TASKS: tuple[str, ...] = ("auto", "regression", "classification")
 RULES: tuple[str, ...] = ("min", "1se")
 SEARCHES: tuple[str, ...] = ("tpe", "gradient", "hybrid")
-#: The model families (``--model``) and the penalties each can fit.
-MODEL_PENALTIES: dict[str, tuple[str, ...]] = {"linear": PENALTIES, "sgd": PENALTIES, "mlp": ("l2",)}
+PENALTIES: tuple[str, ...] = ("l1", "l2", "elasticnet")
 
 #: The l1_ratio range searched for the elastic net (glmnet's ``alpha``).
 L1_RATIO_RANGE: tuple[float, float] = (0.05, 0.95)
 
-Task = Literal["auto", "regression", "classification"]
+
+def _model_names() -> tuple[str, ...]:
+    from regtune.models import model_names
+
+    return model_names()
 
 
-def split_list(value: str | None) -> tuple[str, ...]:
-    """Split a comma-separated flag value (``"a, b,c"``) into a tuple of non-empty names."""
-    if value is None:
-        return ()
-    return tuple(part.strip() for part in value.split(",") if part.strip())
+def _model_help() -> str:
+    from regtune.models import model_names, model_summary
+
+    return "Model family: " + ", ".join(model_summary(m) for m in model_names()) + "."
 
 
-HIDDEN_HELP = "layer sizes such as 64,32, or 0 for no hidden layer"
+def _parse_penalties(text: str) -> tuple[str, ...]:
+    penalties = split_list(text)
+    if not penalties:
+        raise ConfigError(f"{named('penalties')} is empty: give one or more of l1, l2, elasticnet")
+    return penalties
 
 
-def _valid_hidden(sizes: tuple[int, ...]) -> bool:
-    return sizes == (0,) or (bool(sizes) and min(sizes) >= 1)
-
-
-def parse_hidden(value: str | None) -> tuple[int, ...]:
-    """``"64,32"`` → ``(64, 32)``: the hidden layer sizes of ``--model mlp`` (``"0"``: none)."""
-    if value is None:
-        return ()
-    try:
-        sizes = tuple(int(part) for part in split_list(value))
-    except ValueError:
-        sizes = ()
-    if not _valid_hidden(sizes):
-        raise ConfigError(f"--hidden must be {HIDDEN_HELP}, got {value!r}")
-    return sizes
+def _check_tol(value: float) -> str | None:
+    return None if 0 < value < 1 else f"must be in (0, 1), got {value}"
 
 
 @dataclass(frozen=True)
@@ -55,42 +69,151 @@ class TuneConfig:
     Parameters mirror the ``regtune tune`` flags; see ``regtune tune --help``. ``lambda_min`` and
     ``lambda_max`` override the data-derived λ range (DESIGN.md §4); ``rule`` picks which of λ.min
     and λ.1se is reported as *chosen*. ``penalties`` empty means every penalty the ``model`` can fit
-    (``l2`` for ``mlp``). ``hidden`` (MLP layer sizes; default (100,), ``(0,)`` for none: a linear
-    model) and ``early_stopping`` apply to ``model="mlp"`` only.
+    (``l2`` for ``mlp``). ``model_settings`` holds the model's own settings (for ``mlp``: ``hidden``,
+    layer sizes, default (100,), ``(0,)`` for none; ``early_stopping``); :meth:`of` accepts them as
+    keywords.
     """
 
-    target: str | None = None
-    features: tuple[str, ...] = ()
-    drop: tuple[str, ...] = ()
-    categorical: tuple[str, ...] = ()
-    task: Task = "auto"
-    penalties: tuple[str, ...] = ()
-    folds: int = 5
-    repeats: int = 1
-    groups: str | None = None
-    fold_column: str | None = None
-    scoring: str | None = None
-    n_trials: int = 60
-    timeout: float | None = None
-    seed: int = 0
-    rule: str = "min"
-    lambda_min: float | None = None
-    lambda_max: float | None = None
-    tol: float = 1e-4
-    prune: bool = True
-    n_jobs: int = 1
-    storage: str | None = None
-    study_name: str | None = None
-    search: str = "hybrid"
-    model: str = "linear"
-    hidden: tuple[int, ...] = ()
-    early_stopping: bool = True
+    target: str | None = setting(
+        None, help="Target column (required for files).", panel=INPUT, short="-y", metavar="COL"
+    )
+    features: tuple[str, ...] = setting(
+        (),
+        help="Feature columns, comma-separated (default: all others).",
+        panel=INPUT,
+        metavar="COLS",
+        parse=split_list,
+    )
+    drop: tuple[str, ...] = setting(
+        (),
+        help="Columns to leave out, comma-separated (e.g. ID columns).",
+        panel=INPUT,
+        metavar="COLS",
+        parse=split_list,
+    )
+    categorical: tuple[str, ...] = setting(
+        (), help="Numeric columns to treat as categorical, comma-separated.", panel=INPUT, metavar="COLS",
+        parse=split_list,
+    )  # fmt: skip
+    task: str = setting("auto", help="Task; auto detects it from the target.", panel=INPUT, choices=TASKS)
+    model: str = setting("linear", help=_model_help, panel=MODEL, choices=_model_names)
+    penalties: tuple[str, ...] = setting(
+        (),
+        flag="--penalty",
+        help="Penalties to choose from, comma-separated: l1, l2, elasticnet (default: all the model fits).",
+        panel=MODEL,
+        metavar="LIST",
+        parse=_parse_penalties,
+    )
+    folds: int = setting(5, short="-k", help="Number of CV folds.", panel=CV, check=at_least(2))
+    repeats: int = setting(1, help="Repeat K-fold CV this many times with new shuffles.", panel=CV, check=at_least(1))
+    groups: str | None = setting(
+        None, help="Column of groups kept within one fold (GroupKFold).", panel=CV, metavar="COL"
+    )
+    fold_column: str | None = setting(
+        None, help="Column of your own fold ids (like glmnet's foldid); not a feature.", panel=CV, metavar="COL"
+    )
+    scoring: str | None = setting(
+        None,
+        help="A scikit-learn scorer name (default r2 for regression, neg_log_loss for classification).",
+        panel=CV,
+        metavar="NAME",
+    )
+    n_trials: int = setting(
+        60,
+        short="-n",
+        help="Number of trials (configurations); --search gradient may stop earlier, once the optimum is pinned."
+        " With --storage: the total the study should reach, counting trials of earlier runs and other workers.",
+        panel=SEARCH,
+        check=at_least(1),
+    )
+    timeout: float | None = setting(
+        None,
+        help="Stop starting new trials after this many seconds.",
+        panel=SEARCH,
+        metavar="S",
+        check=lambda v: None if v > 0 else f"must be a positive number of seconds, got {v}",
+    )
+    seed: int = setting(0, help="Seed of folds, sampler and models: same seed, same result.", panel=SEARCH)
+    rule: str = setting(
+        "min",
+        help="Which λ is chosen: min (best CV mean) or 1se (largest λ within one SE).",
+        panel=SEARCH,
+        choices=RULES,
+    )
+    lambda_min: float | None = setting(
+        None, help="Smallest λ to search (default from the data).", panel=SEARCH, metavar="X", check=positive_number
+    )
+    lambda_max: float | None = setting(
+        None, help="Largest λ to search (default from the data).", panel=SEARCH, metavar="X", check=positive_number
+    )
+    tol: float = setting(1e-4, help="Tolerance of every fit.", panel=SEARCH, cli=False, check=_check_tol)
+    prune: bool = setting(
+        True, help="Stop trials that are clearly worse after a few folds.", panel=SEARCH, negative="--no-prune"
+    )
+    n_jobs: int = setting(
+        1,
+        short="-j",
+        help="Worker processes fitting the folds of a trial in parallel.",
+        panel=SEARCH,
+        check=at_least(1),
+    )
+    storage: str | None = setting(
+        None,
+        help="Keep the study: a journal file path, sqlite:///file.db or postgresql://user:pw@host/db. Running the"
+        " same command again resumes it; several processes on one storage share it.",
+        panel=STORAGE,
+        envvar="REGTUNE_STORAGE",
+        metavar="PATH|URL",
+    )
+    study_name: str | None = setting(
+        None,
+        help="Name of the study in --storage (default regtune).",
+        panel=STORAGE,
+        envvar="REGTUNE_STUDY_NAME",
+        metavar="NAME",
+    )
+    search: str = setting(
+        "hybrid",
+        help="How λ is searched: tpe (TPE, then bisection), gradient (log-spaced points, then hypergradient steps;"
+        " stops once the optimum is pinned), hybrid (hypergradient steps first, then TPE for the rest of the"
+        " budget, new best points refined by more steps).",
+        panel=SEARCH,
+        choices=SEARCHES,
+    )
+    #: The model's own settings (declared by its family); see :func:`regtune.models.model_settings`.
+    model_settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.model not in MODEL_PENALTIES:
-            raise ConfigError(f"unknown model {self.model!r}: use linear, sgd or mlp")
+        for decl in declared(type(self)):
+            value = getattr(self, decl.name)
+            if isinstance(value, list):  # a list from a script or a settings file is fine too
+                value = tuple(value)
+                object.__setattr__(self, decl.name, value)
+            decl.validate(value)
+        self._check_penalties()
+        self._check_model_settings()
+        if self.groups and self.fold_column:
+            raise ConfigError(f"{named('groups')} and {named('fold_column')} both define the folds: give only one")
+        if self.repeats > 1 and (self.groups or self.fold_column):
+            raise ConfigError(
+                f"{named('repeats')} needs random folds: drop {named('repeats')},"
+                f" or drop {named('groups')} / {named('fold_column')}"
+            )
+        if self.lambda_min is not None and self.lambda_max is not None and self.lambda_min >= self.lambda_max:
+            raise ConfigError(
+                f"{named('lambda_min')} ({self.lambda_min:g}) must be smaller than {named('lambda_max')}"
+                f" ({self.lambda_max:g}): swap them or widen the range"
+            )
+        if self.timeout is not None and not math.isfinite(self.timeout):
+            raise ConfigError(f"{named('timeout')} must be a positive number of seconds, got {self.timeout}")
+
+    def _check_penalties(self) -> None:
+        from regtune.models import model_penalties, penalty_note
+
+        fits = model_penalties(self.model)
         if not self.penalties:
-            object.__setattr__(self, "penalties", MODEL_PENALTIES[self.model])
+            object.__setattr__(self, "penalties", fits)
         unknown = [p for p in self.penalties if p not in PENALTIES]
         if unknown:
             raise ConfigError(
@@ -98,53 +221,120 @@ class TuneConfig:
             )
         if len(set(self.penalties)) != len(self.penalties):
             object.__setattr__(self, "penalties", tuple(dict.fromkeys(self.penalties)))
-        unsupported = [p for p in self.penalties if p not in MODEL_PENALTIES[self.model]]
+        unsupported = [p for p in self.penalties if p not in fits]
         if unsupported:
+            reason, alternative = penalty_note(self.model)
             raise ConfigError(
-                f"--model {self.model} supports --penalty {', '.join(MODEL_PENALTIES[self.model])} only"
-                f" (scikit-learn's MLP alpha is an L2 penalty), not {', '.join(unsupported)}:"
-                " use --penalty l2, or --model sgd for L1 / elastic net"
+                f"{named('model')} {self.model} supports {named('penalties')} {', '.join(fits)} only"
+                + (f" ({reason})" if reason else "")
+                + f", not {', '.join(unsupported)}: use {named('penalties')} {', '.join(fits)}"
+                + (f", or {alternative}" if alternative else "")
             )
-        object.__setattr__(self, "hidden", tuple(self.hidden))  # a list from a script is fine too
-        if self.hidden and self.model != "mlp":
-            raise ConfigError("--hidden sets the layers of --model mlp: add --model mlp, or drop --hidden")
-        if not self.early_stopping and self.model != "mlp":
-            raise ConfigError(
-                "--no-early-stopping applies to --model mlp only: add --model mlp, or drop --no-early-stopping"
-            )
-        if self.hidden and not _valid_hidden(self.hidden):
-            raise ConfigError(f"--hidden must be {HIDDEN_HELP}, got {self.hidden}")
-        if self.task not in TASKS:
-            raise ConfigError(f"unknown task {self.task!r}: use auto, regression or classification")
-        if self.search not in SEARCHES:
-            raise ConfigError(f"unknown search {self.search!r}: use tpe, gradient or hybrid")
-        if self.rule not in RULES:
-            raise ConfigError(f"unknown rule {self.rule!r}: use min or 1se")
-        if self.folds < 2:
-            raise ConfigError(f"--folds must be at least 2, got {self.folds}")
-        if self.repeats < 1:
-            raise ConfigError(f"--repeats must be at least 1, got {self.repeats}")
-        if self.n_trials < 1:
-            raise ConfigError(f"--n-trials must be at least 1, got {self.n_trials}")
-        if self.timeout is not None and not self.timeout > 0:
-            raise ConfigError(f"--timeout must be a positive number of seconds, got {self.timeout}")
-        if self.groups and self.fold_column:
-            raise ConfigError("--groups and --fold-column both define the folds: give only one")
-        if self.repeats > 1 and (self.groups or self.fold_column):
-            raise ConfigError("--repeats needs random folds: drop --repeats, or drop --groups / --fold-column")
-        for name, value in (("--lambda-min", self.lambda_min), ("--lambda-max", self.lambda_max)):
-            if value is not None and not (value > 0 and math.isfinite(value)):
-                raise ConfigError(f"{name} must be a positive number, got {value}")
-        if self.lambda_min is not None and self.lambda_max is not None and self.lambda_min >= self.lambda_max:
-            raise ConfigError(
-                f"--lambda-min ({self.lambda_min:g}) must be smaller than --lambda-max "
-                f"({self.lambda_max:g}): swap them or widen the range"
-            )
-        if self.n_jobs < 1:
-            raise ConfigError(f"--n-jobs must be at least 1, got {self.n_jobs}")
-        if not 0 < self.tol < 1:
-            raise ConfigError(f"tol must be in (0, 1), got {self.tol}")
 
-    def with_(self, **changes: object) -> TuneConfig:
-        """A copy with some settings changed (validated again)."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def _check_model_settings(self) -> None:
+        from regtune.models import model_settings, setting_models
+
+        given = dict(self.model_settings)
+        own = {s.name: s for s in model_settings(self.model)}
+        every = {s.name: s for s in model_settings()}
+        for name, value in given.items():
+            decl = every.get(name)
+            if decl is None:
+                raise ConfigError(f"unknown setting {name!r}: see `regtune tune --help`")
+            if isinstance(value, list):
+                value = given[name] = tuple(value)
+            if name not in own:
+                if value == decl.default:
+                    continue
+                models = " or ".join(setting_models(name))
+                flag = named(name, value if isinstance(value, bool) else None)
+                scope = decl.misuse.format(model=f"{named('model')} {models}")
+                raise ConfigError(f"{flag} {scope}: add {named('model')} {models}, or drop {flag}")
+            decl.validate(value)
+        object.__setattr__(self, "model_settings", {n: given.get(n, s.default) for n, s in own.items()})
+
+    @classmethod
+    def of(cls, **settings: Any) -> TuneConfig:
+        """A TuneConfig from keyword settings: its fields, and the model's own settings by name
+        (``TuneConfig.of(model="mlp", hidden=(32,))``)."""
+        names = {f.name for f in fields(cls)}
+        own = {k: v for k, v in settings.items() if k in names}
+        extra = {k: v for k, v in settings.items() if k not in names}
+        if extra:
+            own["model_settings"] = {**dict(own.get("model_settings", {})), **extra}
+        return cls(**own)
+
+    def with_(self, **changes: Any) -> TuneConfig:
+        """A copy with some settings changed (validated again); model settings by name too."""
+        names = {f.name for f in fields(self)}
+        own = {k: v for k, v in changes.items() if k in names}
+        extra = {k: v for k, v in changes.items() if k not in names}
+        if "model" in own and "model_settings" not in own:
+            own["model_settings"] = {}  # another model: its own settings start from their defaults
+        if extra:
+            own["model_settings"] = {**dict(own.get("model_settings", self.model_settings)), **extra}
+        return replace(self, **own)
+
+    @classmethod
+    def declarations(cls) -> tuple[Setting, ...]:
+        """The declared settings of a tuning run (without the models' own: :func:`regtune.models.model_settings`)."""
+        return declared(cls)
+
+
+# --- the settings file --------------------------------------------------------------------------
+
+
+def find_config(path: str | None) -> tuple[str, dict[str, Any]] | None:
+    """The settings table of ``path``, or of ./regtune.toml or ./pyproject.toml's [tool.regtune]."""
+    import tomllib
+
+    candidates = [Path(path)] if path else [Path("regtune.toml"), Path("pyproject.toml")]
+    for candidate in candidates:
+        if not candidate.exists():
+            if path:
+                raise ConfigError(f"config file not found: {path}")
+            continue
+        try:
+            data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{candidate} is not valid TOML ({exc}): fix the file") from None
+        if candidate.name == "pyproject.toml" and not path:
+            table = data.get("tool", {}).get("regtune")
+            if table is None:
+                continue
+        elif candidate.name == "pyproject.toml":
+            table = data.get("tool", {}).get("regtune", {})
+        else:
+            table = data.get("tool", {}).get("regtune", data) if "tool" in data else data
+        if not isinstance(table, dict):
+            raise ConfigError(f"{candidate}: [tool.regtune] must be a table of settings")
+        return str(candidate), table
+    return None
+
+
+def read_config(path: str | None, known: Iterable[Setting]) -> tuple[str, dict[str, Any]] | None:
+    """The settings file's values by setting name (raw, as TOML gave them), and where it was found.
+
+    A key is a setting's name, with ``-`` or ``_``, or its flag's spelling (``json`` for ``--json``); any
+    other key is an error that names the closest one.
+    """
+    found = find_config(path)
+    if found is None:
+        return None
+    where, table = found
+    by_key: dict[str, str] = {}
+    for decl in known:
+        for key in decl.config_keys():
+            by_key.setdefault(key, decl.name)
+    values: dict[str, Any] = {}
+    for raw_key, raw_value in table.items():
+        name = by_key.get(str(raw_key)) or by_key.get(str(raw_key).replace("-", "_"))
+        if name is None:
+            import difflib
+
+            spelled = sorted({k.replace("_", "-") for k in by_key})
+            close = difflib.get_close_matches(str(raw_key).replace("_", "-"), spelled, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"unknown key {raw_key!r} in {where}{hint}: use the names of the tune flags")
+        values[name] = raw_value
+    return where, values

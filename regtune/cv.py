@@ -10,68 +10,16 @@ from typing import TYPE_CHECKING, Any
 from regtune.errors import ConfigError
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
     import numpy as np
 
     from regtune.folds import Fold
-    from regtune.models import Family, FitOutcome
+    from regtune.models import Family, FitOutcome, Penalty
 
 REGRESSION_MODULE = "sklearn.metrics._regression"
 CLASSIFICATION_MODULES = ("sklearn.metrics._classification", "sklearn.metrics._ranking")
 DEFAULT_SCORING = {"regression": "r2", "classification": "neg_log_loss"}
-#: Scorers whose derivative regtune computes exactly; any other scorer is followed through the
-#: family's own loss (mean squared error, log-loss), which the result says.
-DIFFERENTIABLE = {
-    "regression": ("r2", "neg_mean_squared_error", "neg_root_mean_squared_error"),
-    "classification": ("neg_log_loss",),
-}
-FAMILY_LOSS = {"regression": "neg_mean_squared_error", "classification": "neg_log_loss"}
-
-
-def hyper_quantity(scoring: str, task: str) -> str:
-    """What the hypergradient differentiates: the scorer itself when it is differentiable, else the
-    family's loss (as a greater-is-better score)."""
-    return scoring if scoring in DIFFERENTIABLE[task] else FAMILY_LOSS[task]
-
-
-def score_derivative(
-    quantity: str,
-    fold: Fold,
-    outcome: FitOutcome,
-    d_coef: np.ndarray,
-    d_intercept: np.ndarray,
-    classes: np.ndarray | None = None,
-) -> float | None:
-    """d (fold test score) for a change (d_coef, d_intercept) of the fold's solution; None when the
-    test fold has a label the model never saw (the log-loss is then not differentiable here)."""
-    import numpy as np
-    from scipy.special import expit, softmax
-
-    X, y = fold.X_test, fold.y_test
-    coef, intercept = outcome.coef, outcome.intercept
-    if quantity in DIFFERENTIABLE["regression"]:
-        resid = y - (X @ coef + intercept[0])
-        d_pred = X @ d_coef + d_intercept[0]
-        inner = float(resid @ d_pred)
-        if quantity == "r2":
-            total = y - y.mean()
-            ss_tot = float(total @ total)
-            return 2.0 * inner / ss_tot if ss_tot > 0 else 0.0
-        if quantity == "neg_mean_squared_error":
-            return 2.0 * inner / len(y)
-        rmse = math.sqrt(float(resid @ resid) / len(y))
-        return inner / (len(y) * rmse) if rmse > 0 else 0.0
-    if classes is None:
-        classes = np.unique(fold.y_train)
-    idx = np.searchsorted(classes, y)
-    if np.any(idx >= len(classes)) or np.any(classes[np.minimum(idx, len(classes) - 1)] != y):
-        return None
-    eta = X @ coef.T + intercept
-    d_eta = X @ d_coef.T + d_intercept
-    if coef.shape[0] == 1:
-        return float(np.mean(((idx == 1) - expit(eta[:, 0])) * d_eta[:, 0]))
-    P = softmax(eta, axis=1)
-    rows = np.arange(len(y))
-    return float(np.mean(d_eta[rows, idx] - (P * d_eta).sum(axis=1)))
 
 
 def resolve_scorer(name: str | None, task: str) -> tuple[str, Any]:
@@ -167,19 +115,18 @@ class FoldResult:
 
 
 def fold_hypergradient(
-    family: Family, fold: Fold, outcome: FitOutcome, quantity: str, penalty: str, lam: float, l1_ratio: float
+    family: Family, fold: Fold, outcome: FitOutcome, quantity: str, penalty: Penalty
 ) -> tuple[float, float | None] | None:
     """d (fold test score) / d log λ and / d l1_ratio at the fold's solution ``outcome``."""
-    jac = family.jacobian(fold, outcome, penalty, lam, l1_ratio)
+    jac = family.jacobian(fold, outcome, penalty)
     if jac is None:
         return None
-    classes = getattr(outcome.model, "classes_", None)
-    g_lam = score_derivative(quantity, fold, outcome, *jac.d_log_lambda, classes=classes)
+    g_lam = family.score_derivative(quantity, fold, outcome, *jac.d_log_lambda)
     if g_lam is None or not math.isfinite(g_lam):
         return None
     g_r = None
     if jac.d_l1_ratio is not None:
-        g_r = score_derivative(quantity, fold, outcome, *jac.d_l1_ratio, classes=classes)
+        g_r = family.score_derivative(quantity, fold, outcome, *jac.d_l1_ratio)
         if g_r is None or not math.isfinite(g_r):
             return None
     return g_lam, g_r
@@ -189,19 +136,17 @@ def fit_and_score(
     family: Family,
     fold: Fold,
     scorer: Any,
-    penalty: str,
-    lam: float,
-    l1_ratio: float,
+    penalty: Penalty,
     tol: float,
     warm: tuple[np.ndarray, np.ndarray] | None,
     hyper: str | None = None,
 ) -> FoldResult:
-    outcome = family.fit_fold(fold, penalty, lam, l1_ratio, tol, warm)
+    outcome = family.fit_fold(fold, penalty, tol, warm)
     score = float(scorer(outcome.model, fold.X_test, fold.y_test))
     grad = None
     if hyper is not None:
         try:
-            grad = fold_hypergradient(family, fold, outcome, hyper, penalty, lam, l1_ratio)
+            grad = fold_hypergradient(family, fold, outcome, hyper, penalty)
         except (ValueError, ArithmeticError):  # LinAlgError too: the trial stands, without a derivative
             grad = None
     return FoldResult(
@@ -220,16 +165,17 @@ class WarmStarts:
     def __init__(self) -> None:
         self._store: dict[tuple[int, str], list[tuple[float, float, np.ndarray, np.ndarray]]] = {}
 
-    def nearest(self, fold: int, penalty: str, lam: float, l1_ratio: float) -> tuple[np.ndarray, np.ndarray] | None:
-        entries = self._store.get((fold, penalty))
+    def nearest(self, fold: int, penalty: Penalty) -> tuple[np.ndarray, np.ndarray] | None:
+        entries = self._store.get((fold, penalty.kind))
         if not entries:
             return None
-        target = math.log(lam)
-        best = min(entries, key=lambda e: abs(e[0] - target) + 4.0 * abs(e[1] - l1_ratio))
+        target = math.log(penalty.lam)
+        best = min(entries, key=lambda e: abs(e[0] - target) + 4.0 * abs(e[1] - penalty.l1_ratio))
         return best[2], best[3]
 
-    def remember(self, fold: int, penalty: str, lam: float, l1_ratio: float, result: FoldResult) -> None:
-        self._store.setdefault((fold, penalty), []).append((math.log(lam), l1_ratio, result.coef, result.intercept))
+    def remember(self, fold: int, penalty: Penalty, result: FoldResult) -> None:
+        entry = (math.log(penalty.lam), penalty.l1_ratio, result.coef, result.intercept)
+        self._store.setdefault((fold, penalty.kind), []).append(entry)
 
 
 class Evaluator:
@@ -254,7 +200,7 @@ class Evaluator:
         self.family = family
         self.scorer = scorer
         self.tol = tol
-        #: The quantity whose hypergradient each complete evaluation carries (see :func:`hyper_quantity`).
+        #: The quantity whose hypergradient each complete evaluation carries (``Family.hyper_quantity``).
         self.hyper = hyper
         self.fits = 0
         self.warm = WarmStarts()
@@ -273,13 +219,7 @@ class Evaluator:
             self._pool.close()
             self._pool = None
 
-    def evaluate(
-        self,
-        penalty: str,
-        lam: float,
-        l1_ratio: float,
-        report: Callable[[float, int], bool] | None = None,
-    ) -> Evaluation:
+    def evaluate(self, penalty: Penalty, report: Callable[[float, int], bool] | None = None) -> Evaluation:
         """Fit and score every fold; ``report(score, fold)`` is called after each fold and stops the
         evaluation when it returns True (pruning).
 
@@ -294,21 +234,18 @@ class Evaluator:
         for start in range(0, len(self.folds), batch):
             chunk = self.folds[start : start + batch]
             warm = self.family.warm_starts
-            tasks = [
-                (f.index, penalty, lam, l1_ratio, self.warm.nearest(f.index, penalty, lam, l1_ratio) if warm else None)
-                for f in chunk
-            ]
+            tasks = [(f.index, penalty, self.warm.nearest(f.index, penalty) if warm else None) for f in chunk]
             if self._pool is not None:
                 results = self._pool.run(tasks)
             else:
                 results = [
-                    fit_and_score(self.family, f, self.scorer, penalty, lam, l1_ratio, self.tol, t[4], self.hyper)
+                    fit_and_score(self.family, f, self.scorer, penalty, self.tol, t[2], self.hyper)
                     for f, t in zip(chunk, tasks, strict=True)
                 ]
             for fold, result in zip(chunk, results, strict=True):
                 self.fits += 1
                 if warm:
-                    self.warm.remember(fold.index, penalty, lam, l1_ratio, result)
+                    self.warm.remember(fold.index, penalty, result)
                 unconverged += not result.converged
                 nonzero += result.n_nonzero
                 scores.append(result.score)
@@ -325,7 +262,7 @@ class Evaluator:
         return evaluation
 
 
-def _worker(conn: Any, evaluator: Evaluator) -> None:
+def _worker(conn: Connection, evaluator: Evaluator) -> None:
     """A fold worker: fit and score the folds it is sent until told to stop (None)."""
     import signal
 
@@ -337,15 +274,13 @@ def _worker(conn: Any, evaluator: Evaluator) -> None:
             task = conn.recv()
             if task is None:
                 break
-            index, penalty, lam, l1_ratio, warm = task
+            index, penalty, warm = task
             try:
                 result: Any = fit_and_score(
                     evaluator.family,
                     evaluator.folds[index],
                     evaluator.scorer,
                     penalty,
-                    lam,
-                    l1_ratio,
                     evaluator.tol,
                     warm,
                     evaluator.hyper,

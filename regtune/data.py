@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from regtune.errors import DataError
+from regtune.errors import DataError, named
 
 if TYPE_CHECKING:
     import numpy as np
@@ -59,6 +59,11 @@ class Dataset:
     @property
     def n_features(self) -> int:
         return int(self.X.shape[1])
+
+    @property
+    def n_classes(self) -> int | None:
+        """The number of classes of a classification target (None for regression)."""
+        return len(set(self.y.tolist())) if self.task == "classification" else None
 
     def fingerprint(self) -> str:
         """A short hash of the data (features, target, column names) for identifying a study."""
@@ -152,7 +157,7 @@ def _detect_task(y: pd.Series, task: str, target: str) -> tuple[str, str]:
             example = str(y.iloc[0])
             raise DataError(
                 f"target {target!r} is not numeric (e.g. {example!r}), so it cannot be a regression target:"
-                " use --task classification or choose a numeric --target"
+                f" use {named('task')} classification or choose a numeric {named('target')}"
             )
         return "regression", "set by --task"
     if task == "classification":
@@ -199,16 +204,16 @@ def load_dataset(
             target = "target"
         else:
             raise DataError(
-                "no target column given: add --target COLUMN (one of: "
+                f"no target column given: add {named('target')} COLUMN (one of: "
                 + ", ".join(columns[:8])
                 + (", ..." if len(columns) > 8 else "")
                 + ")"
             )
     _check_columns((target,), columns, "target")
-    _check_columns(features, columns, "--features")
-    _check_columns(drop, columns, "--drop")
-    _check_columns(categorical, columns, "--categorical")
-    for flag, col in (("--groups", groups), ("--fold-column", fold_column)):
+    _check_columns(features, columns, named("features"))
+    _check_columns(drop, columns, named("drop"))
+    _check_columns(categorical, columns, named("categorical"))
+    for flag, col in ((named("groups"), groups), (named("fold_column"), fold_column)):
         if col is not None:
             _check_columns((col,), columns, flag)
             if col == target:
@@ -219,26 +224,28 @@ def load_dataset(
     if rows_dropped:
         frame = frame.loc[keep].reset_index(drop=True)
     if frame.shape[0] == 0:
-        raise DataError(f"target {target!r} is missing in every row: choose another --target")
+        raise DataError(f"target {target!r} is missing in every row: choose another {named('target')}")
 
     special = {target, *(c for c in (groups, fold_column) if c)}
     if features:
         bad = special.intersection(features)
         if bad:
             raise DataError(
-                f"--features names {sorted(bad)[0]!r}, which is the target, group or fold column: remove it"
+                f"{named('features')} names {sorted(bad)[0]!r}, which is the target, group or fold column: remove it"
             )
         chosen = [c for c in features if c not in drop]
     else:
         chosen = [c for c in columns if c not in special and c not in drop]
     if not chosen:
-        raise DataError("no feature columns left: check --features and --drop")
+        raise DataError(f"no feature columns left: check {named('features')} and {named('drop')}")
 
     X = frame[chosen].copy()
     source_dtypes = {str(c): str(t) for c, t in X.dtypes.items()}
     all_missing = [c for c in chosen if X[c].isna().all()]
     if all_missing:
-        raise DataError(f"feature column {all_missing[0]!r} has no values: drop it with --drop {all_missing[0]}")
+        raise DataError(
+            f"feature column {all_missing[0]!r} has no values: drop it with {named('drop')} {all_missing[0]}"
+        )
 
     y_series = frame[target]
     detected, reason = _detect_task(y_series, task, target)
@@ -268,13 +275,13 @@ def load_dataset(
     group_values = frame[groups].to_numpy() if groups else None
     fold_values = frame[fold_column].to_numpy() if fold_column else None
     if group_values is not None and pd.isna(group_values).any():
-        raise DataError(f"--groups column {groups!r} has missing values: fill them or drop those rows")
+        raise DataError(f"{named('groups')} column {groups!r} has missing values: fill them or drop those rows")
     if fold_values is not None:
         if pd.isna(fold_values).any():
-            raise DataError(f"--fold-column {fold_column!r} has missing values: give every row a fold id")
+            raise DataError(f"{named('fold_column')} {fold_column!r} has missing values: give every row a fold id")
         if len(set(fold_values.tolist())) < 2:
             raise DataError(
-                f"--fold-column {fold_column!r} has fewer than 2 distinct fold ids: give at least two folds"
+                f"{named('fold_column')} {fold_column!r} has fewer than 2 distinct fold ids: give at least two folds"
             )
 
     return Dataset(

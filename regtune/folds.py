@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from regtune.errors import DataError
+from regtune.errors import DataError, named
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,12 +42,13 @@ def assign_folds(dataset: Dataset, config: TuneConfig) -> list[tuple[np.ndarray,
         return [(idx[ids != f], idx[ids == f]) for f in uniq_sorted]
     k, r, seed = config.folds, config.repeats, config.seed
     if n < k:
-        raise DataError(f"only {n} rows for {k} folds: use --folds {max(2, n)} or fewer, or add rows")
+        raise DataError(f"only {n} rows for {k} folds: use {named('folds')} {max(2, n)} or fewer, or add rows")
     if dataset.groups is not None:
         n_groups = len(set(dataset.groups.tolist()))
         if n_groups < k:
             raise DataError(
-                f"--groups column has {n_groups} distinct groups for {k} folds: use --folds {n_groups} or fewer"
+                f"{named('groups')} column has {n_groups} distinct groups for {k} folds:"
+                f" use {named('folds')} {n_groups} or fewer"
             )
         splitter: Any = GroupKFold(n_splits=k, shuffle=True, random_state=seed)
         return [(tr, te) for tr, te in splitter.split(idx, groups=dataset.groups)]
@@ -57,7 +58,7 @@ def assign_folds(dataset: Dataset, config: TuneConfig) -> list[tuple[np.ndarray,
         if counts[smallest] < k:
             raise DataError(
                 f"class {labels[smallest]!r} has {counts[smallest]} rows, fewer than the {k} folds of"
-                f" stratified CV: use --folds {max(2, int(counts[smallest]))} or fewer, or drop that class"
+                f" stratified CV: use {named('folds')} {max(2, int(counts[smallest]))} or fewer, or drop that class"
             )
         splitter = (
             StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)

@@ -9,7 +9,7 @@ A regtune model file is a zip archive with three members:
 - ``pipeline.skops``: the refit scikit-learn Pipeline (preprocessing + estimator), written by ``skops.io``.
 
 Loading never runs code from the file: the skops archive is inspected first and refused unless every
-type in it is one of :data:`ALLOWED_TYPES` (the types regtune's pipelines are built from); only then is
+type in it is one of :func:`allowed_types` (the types regtune's pipelines are built from); only then is
 it loaded, trusting exactly those types. A file from another regtune version is refused.
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from regtune.errors import DataError, ModelError
+from regtune.errors import DataError, ModelError, named
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,42 +35,13 @@ RESULT = "result.json"
 PIPELINE = "pipeline.skops"
 SAVE_HINT = "save one with `regtune tune DATA --save-model PATH`"
 
-#: Every type a regtune pipeline is made of (checked for every task and penalty by the tests).
-ALLOWED_TYPES = frozenset(
-    {
-        "builtins.bool",
-        "builtins.dict",
-        "builtins.float",
-        "builtins.int",
-        "builtins.list",
-        "builtins.slice",
-        "builtins.str",
-        "builtins.tuple",
-        "numpy.bool_",
-        "numpy.dtype",
-        "numpy.float64",
-        "numpy.int64",
-        "numpy.ndarray",
-        "numpy.random.mtrand.RandomState",
-        "regtune.models._mlp_classifier.LogLossStoppingMLPClassifier",
-        "sklearn._loss._loss.CyHalfBinomialLoss",
-        "sklearn.compose._column_transformer.ColumnTransformer",
-        "sklearn.compose._target.TransformedTargetRegressor",
-        "sklearn.impute._base.SimpleImputer",
-        "sklearn.linear_model._coordinate_descent.ElasticNet",
-        "sklearn.linear_model._coordinate_descent.Lasso",
-        "sklearn.linear_model._logistic.LogisticRegression",
-        "sklearn.linear_model._ridge.Ridge",
-        "sklearn.linear_model._stochastic_gradient.SGDClassifier",
-        "sklearn.linear_model._stochastic_gradient.SGDRegressor",
-        "sklearn.neural_network._multilayer_perceptron.MLPRegressor",
-        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
-        "sklearn.pipeline.Pipeline",
-        "sklearn.preprocessing._label.LabelBinarizer",
-        "sklearn.preprocessing._data.StandardScaler",
-        "sklearn.preprocessing._encoders.OneHotEncoder",
-    }
-)
+
+def allowed_types() -> frozenset[str]:
+    """Every type a regtune pipeline is made of: the preprocessing's and every registered family's
+    (``Family.loadable_types``; checked for every model and task by the tests)."""
+    from regtune.models import loadable_types
+
+    return loadable_types()
 
 
 @dataclass
@@ -185,7 +156,8 @@ def load_model(path: str | Path) -> SavedModel:
         found = types_in(data)
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
         raise ModelError(f"{where} is damaged ({type(exc).__name__}): {SAVE_HINT}") from None
-    refused = sorted(found - ALLOWED_TYPES)
+    allowed = allowed_types()
+    refused = sorted(found - allowed)
     if refused:
         raise ModelError(
             f"{where} holds types regtune does not load ({', '.join(refused)}): it was not written by regtune,"
@@ -194,7 +166,7 @@ def load_model(path: str | Path) -> SavedModel:
     import skops.io
 
     try:
-        trusted = [t for t in skops.io.get_untrusted_types(data=data) if t in ALLOWED_TYPES]
+        trusted = [t for t in skops.io.get_untrusted_types(data=data) if t in allowed]
         pipeline = skops.io.loads(data, trusted=trusted)
     except Exception as exc:  # skops raises many kinds on a damaged or forged archive
         raise ModelError(f"{where} cannot be loaded ({type(exc).__name__}: {exc}): {SAVE_HINT}") from None
@@ -241,7 +213,7 @@ def predict(model: SavedModel, frame: pd.DataFrame, id_column: str | None = None
     frame.columns = [str(c) for c in frame.columns]
     wanted = model.columns
     if id_column is not None and id_column not in frame.columns:
-        raise DataError(f"--id column {id_column!r} not found in the data: give one of its columns")
+        raise DataError(f"{named('id_column')} column {id_column!r} not found in the data: give one of its columns")
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise DataError(

@@ -1,12 +1,23 @@
-"""TuneResult: everything a run found, and its ``regtune.result/1`` JSON document (DESIGN.md §4)."""
+"""TuneResult: everything a run found, and its ``regtune.result/1`` JSON document (DESIGN.md §4).
+
+The facts about the data, the cross-validation and the study are typed records (:class:`DatasetInfo`,
+:class:`CVInfo`, :class:`StudyInfo`), built once by :func:`regtune.tune` or :func:`regtune.show`; each
+serialises to its JSON object with :meth:`to_dict` (stable keys, in a stable order) and can also be read
+like that object (``result.dataset["task"]``).
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
+import platform
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
 from regtune.select import Point
+
+if TYPE_CHECKING:
+    from regtune.data import Dataset
+    from regtune.models import Family
 
 SCHEMA = "regtune.result/1"
 
@@ -16,6 +27,126 @@ def _num(x: float | None) -> float | None:
     if x is None:
         return None
     return float(x) if math.isfinite(x) else None
+
+
+class _Record:
+    """A dataclass that also reads like its JSON object (``info["task"]``)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.to_dict().get(key, default)
+
+
+@dataclass(frozen=True)
+class DatasetInfo(_Record):
+    """The table tuned on: where it came from, its target and task, its shape."""
+
+    source: str
+    target: str
+    task: str
+    task_reason: str
+    n_rows: int
+    n_features: int
+    n_columns_encoded: int | None
+    #: The numeric and categorical feature columns (None for a stored study: its data is not read).
+    numeric: list[str] | None
+    categorical: list[str] | None
+    rows_dropped: int | None
+    n_classes: int | None
+
+    @classmethod
+    def of(cls, dataset: Dataset, n_columns_encoded: int) -> DatasetInfo:
+        return cls(
+            source=dataset.source,
+            target=dataset.target,
+            task=dataset.task,
+            task_reason=dataset.task_reason,
+            n_rows=dataset.n_rows,
+            n_features=dataset.n_features,
+            n_columns_encoded=n_columns_encoded,
+            numeric=dataset.numeric,
+            categorical=dataset.categorical,
+            rows_dropped=dataset.rows_dropped,
+            n_classes=dataset.n_classes,
+        )
+
+    @classmethod
+    def stored(cls, identity: dict[str, Any]) -> DatasetInfo:
+        """What a stored study's identity says of its data."""
+        n_rows, n_features = identity["shape"]
+        return cls(
+            source=identity["source"],
+            target=identity["target"],
+            task=identity["task"],
+            task_reason="as stored in the study",
+            n_rows=n_rows,
+            n_features=n_features,
+            n_columns_encoded=identity.get("n_columns_encoded"),
+            numeric=None,
+            categorical=None,
+            rows_dropped=identity.get("rows_dropped"),
+            n_classes=identity.get("n_classes"),
+        )
+
+
+@dataclass(frozen=True)
+class CVInfo(_Record):
+    """How the configurations were scored and searched."""
+
+    folds: int
+    repeats: int
+    scoring: str
+    seed: int
+    groups: str | None
+    fold_column: str | None
+    #: Fold fits run by this process (None for a stored study).
+    n_fold_fits: int | None
+    #: The search mode used (None for a stored study).
+    search: str | None
+    #: The quantity each trial's hypergradient differentiates (None: the family has none).
+    hypergradient_quantity: str | None
+
+
+@dataclass(frozen=True)
+class StudyInfo(_Record):
+    """The Optuna study behind the result, and how many of its trials ended how."""
+
+    name: str | None
+    storage: str | None
+    resumed: bool
+    #: True when a gradient search stopped before the budget (None for a stored study: not recorded).
+    converged: bool | None = None
+    n_trials: int = 0
+    complete: int = 0
+    pruned: int = 0
+    failed: int = 0
+    unconverged: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if self.converged is None:
+            del data["converged"]
+        return data
+
+
+def versions() -> dict[str, str]:
+    """The versions that made a result (regtune, Python and the libraries whose numbers it depends on)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from regtune import __version__
+
+    found = {"regtune": __version__, "python": platform.python_version()}
+    for name in ("scikit-learn", "optuna", "numpy", "pandas"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover - all are dependencies
+            found[name] = "unknown"
+    return found
 
 
 @dataclass
@@ -89,8 +220,8 @@ class PenaltySummary:
 class RefitContext:
     """The data and model family a result was refit with: enough to fit it again at another λ."""
 
-    dataset: Any
-    family: Any
+    dataset: Dataset
+    family: Family
     tol: float
 
 
@@ -98,14 +229,14 @@ class RefitContext:
 class TuneResult:
     """The outcome of :func:`regtune.tune`: the choice, the curve it came from, and the refit model."""
 
-    dataset: dict[str, Any]
-    cv: dict[str, Any]
+    dataset: DatasetInfo
+    cv: CVInfo
     chosen: ChosenPoint
     min: ChosenPoint
     one_se: ChosenPoint
     per_penalty: list[PenaltySummary]
     curve: list[Point]
-    study: dict[str, Any]
+    study: StudyInfo
     model: Any = field(repr=False)
     coefficients: list[tuple[str, float]]
     warnings: list[str]
@@ -114,17 +245,21 @@ class TuneResult:
     family: str
     interrupted: bool = False
     #: What refitting needs (the data, the family, the tolerance): set by :func:`regtune.tune`, None for
-    #: a stored study (``show``). The coefficient path (:func:`regtune.paths.coefficient_path`) uses it.
+    #: a stored study (``show``). The coefficient path (:func:`regtune.coefpath.coefficient_path`) uses it.
     refit_context: RefitContext | None = field(default=None, repr=False)
     #: The model tuned: ``type`` (linear, sgd, mlp), ``estimator`` and its fixed settings.
     model_info: dict[str, Any] = field(default_factory=dict)
+    #: The model in words (``linear (Lasso / Ridge / ElasticNet)``) and its strength parameter's name
+    #: (``alpha``, ``C``), for the table.
+    model_label: str = ""
+    native_name: str = "alpha"
 
     def to_dict(self) -> dict[str, Any]:
         """The ``regtune.result/1`` document (stable keys; new keys are added, never renamed)."""
         return {
             "schema": SCHEMA,
-            "dataset": self.dataset,
-            "cv": self.cv,
+            "dataset": self.dataset.to_dict(),
+            "cv": self.cv.to_dict(),
             "model": {"family": self.family, **self.model_info},
             "chosen": self.chosen.to_dict(),
             "min": self.min.to_dict(),
@@ -148,7 +283,7 @@ class TuneResult:
                 }
                 for p in self.curve
             ],
-            "study": self.study,
+            "study": self.study.to_dict(),
             "coefficients": [{"name": n, "value": v} for n, v in self.coefficients],
             "warnings": self.warnings,
             "elapsed_s": round(self.elapsed_s, 3),

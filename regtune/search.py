@@ -1,23 +1,23 @@
-"""The Optuna study (with storage.py, the only modules that import Optuna).
+"""The Optuna study: trials, pruning, storage, workers (with storage.py, the only modules that import Optuna).
 
-A trial is one (penalty, λ, l1_ratio) evaluated fold by fold. The search has two phases, both made of
-ordinary trials of one study (so the CV curve stays complete):
+A trial is one (penalty, λ, l1_ratio) evaluated fold by fold (:class:`Objective`). :func:`run_search`
+runs the study; where the next trial goes is the search policy's (:mod:`regtune.policy`), and every
+proposal it makes becomes an ordinary trial of the study, so the CV curve stays complete. The phases,
+named by the ``phase`` attribute of each trial:
 
-1. *explore*: a seeded multivariate TPE over penalty × log λ (× l1_ratio), opened by a few log-spaced
-   points per penalty;
-2. *gradient* (``search="hybrid"`` or ``"gradient"``): from the best point of each competitive penalty,
-   safeguarded steps on log λ using the hypergradient d CV score / d log λ that every trial carries (the
-   peak of the cubic through the best point and its neighbour when they bracket the optimum, a secant
-   Newton step otherwise), and for the elastic net steps on l1_ratio; it stops when the gain a step
-   predicts is below ``GRAD_RTOL`` of the score, or the optimum is bracketed within ``BRACKET_DECADES``;
-3. *refine*: a few trials proposed from the curve itself — past an edge of the λ range when the best λ
-   sits on it (the range widens), between the best λ and its farther neighbour, and between λ.1se and
-   the next larger λ — so both λ.min and λ.1se are pinned, not left where TPE happened to sample.
+1. *explore*: the opening points (:func:`regtune.policy.initial_design`), then a seeded multivariate
+   TPE over penalty × log λ (× l1_ratio);
+2. *gradient* (``search="hybrid"`` or ``"gradient"``): hypergradient steps from the best point of each
+   competitive penalty (:func:`regtune.policy.propose_gradient`);
+3. *refine*: trials proposed from the curve itself (:func:`regtune.policy.propose_refinement`), so that
+   λ.min and λ.1se are pinned, not left where TPE happened to sample.
 
 ``search="tpe"`` is phases 1 and 3 (regtune 0.1). ``"gradient"`` and ``"hybrid"`` start phase 2 right after
 the opening points. ``"gradient"`` stops as soon as phases 2 and 3 have nothing left to propose (the budget
 is then a maximum). ``"hybrid"`` goes on: TPE explores with the rest of the budget, and any new best point
 it finds starts gradient steps again — local precision from the gradient, global exploration from TPE.
+
+Only Optuna's public API is used.
 """
 
 from __future__ import annotations
@@ -27,74 +27,27 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from regtune.config import L1_RATIO_RANGE
+from regtune.errors import named
 from regtune.interrupts import check as check_interrupt
 from regtune.interrupts import handled, interruptible, protected
-from regtune.models import penalty_l1_ratio
-from regtune.select import Point, candidates, mean_se, select
+from regtune.models import Penalty, penalty_l1_ratio
+from regtune.policy import SearchSpace, initial_design, propose_gradient, propose_refinement
+from regtune.select import Point, mean_se
 from regtune.storage import is_rdb, worker_id
 
 if TYPE_CHECKING:
+    import numpy as np
     import optuna
 
+    from regtune.config import TuneConfig
     from regtune.cv import Evaluator
-
-#: How far (decades) beyond the original range the refine phase may widen it.
-MAX_WIDEN_DECADES = 3.0
-#: A best λ closer than this (decades) to an edge of the range counts as on the edge.
-EDGE_DECADES = 0.35
-#: An edge where the best beats its neighbour by at most this many SEs is flat: no widening there.
-FLAT_SE = 1e-3
-#: Gaps (decades) narrower than this are not bisected further.
-MIN_GAP_DECADES = 0.04
-#: The gradient phase stops when a step's predicted gain is below this share of max(|score|, SE).
-GRAD_RTOL = 1e-5
-#: An optimum bracketed within this many decades of λ is pinned.
-BRACKET_DECADES = 0.005
-#: The largest gradient step in log λ (decades), and the step taken when no curvature is known yet.
-MAX_STEP_DECADES = 1.0
-FIRST_STEP_DECADES = 0.5
-#: Elastic-net l1_ratio steps: the first size, halved after a step that did not improve, down to the minimum.
-RATIO_STEP = 0.1
-MIN_RATIO_STEP = 0.0125
-#: Elastic-net trials within this l1_ratio of each other lend their curvature in log λ to one another.
-RATIO_NEAR = 0.15
-LN10 = math.log(10.0)
+    from regtune.data import Dataset
+    from regtune.models import Family
 
 ProgressFn = Callable[[int, int, float | None], None]
-
-
-@dataclass
-class SearchSpace:
-    """The λ range of each penalty (log scale) and the l1_ratio range of the elastic net."""
-
-    penalties: tuple[str, ...]
-    ranges: dict[str, tuple[float, float]]
-    l1_ratio_range: tuple[float, float] = L1_RATIO_RANGE
-    widened: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-    def bounds(self, penalty: str) -> tuple[float, float]:
-        """The range as searched so far: the original one, or wider where the refine phase went."""
-        return self.widened.get(penalty, self.ranges[penalty])
-
-    def edge(self, point: Point) -> str | None:
-        """ "lower" or "upper" when ``point``'s λ is within EDGE_DECADES of that end of its range; else None."""
-        lo, hi = self.bounds(point.penalty)
-        if math.log10(point.lam / lo) < EDGE_DECADES:
-            return "lower"
-        if math.log10(hi / point.lam) < EDGE_DECADES:
-            return "upper"
-        return None
-
-
-def _params(penalty: str, lam: float, l1_ratio: float) -> dict[str, Any]:
-    params: dict[str, Any] = {"penalty": penalty, f"lambda_{penalty}": lam}
-    if penalty == "elasticnet":
-        params["l1_ratio"] = l1_ratio
-    return params
 
 
 def make_fold_pruner(min_folds: int = 2, margin_se: float = 2.0) -> Any:
@@ -159,13 +112,11 @@ class Objective:
         if self._surplus(trial):
             trial.set_user_attr("surplus", True)
             return math.nan
-        penalty = str(trial.suggest_categorical("penalty", list(self.space.penalties)))
-        lo, hi = self.space.ranges[penalty]
-        lam = trial.suggest_float(f"lambda_{penalty}", lo, hi, log=True)
-        if penalty == "elasticnet":
-            l1_ratio = trial.suggest_float("l1_ratio", *self.space.l1_ratio_range)
-        else:
-            l1_ratio = penalty_l1_ratio(penalty)
+        kind = str(trial.suggest_categorical("penalty", list(self.space.penalties)))
+        lo, hi = self.space.ranges[kind]
+        lam = trial.suggest_float(f"lambda_{kind}", lo, hi, log=True)
+        ratio = trial.suggest_float("l1_ratio", *self.space.l1_ratio_range) if kind == "elasticnet" else None
+        penalty = Penalty.of(kind, lam, ratio)
 
         def report(score: float, fold: int) -> bool:
             trial.report(score, fold)
@@ -174,7 +125,7 @@ class Objective:
         prunable = trial.user_attrs.get("phase") not in ("refine", "gradient")
         try:
             with interruptible():  # a signal stops the fits, not a storage write
-                ev = self.evaluator.evaluate(penalty, lam, l1_ratio, report if prunable else None)
+                ev = self.evaluator.evaluate(penalty, report if prunable else None)
         except (ValueError, ArithmeticError, RuntimeError) as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             trial.set_user_attr("error", f"{type(exc).__name__}: {message}"[:300])
@@ -231,333 +182,9 @@ def points_from_trials(trials: list[optuna.trial.FrozenTrial]) -> list[Point]:
     return points
 
 
-def initial_design(space: SearchSpace, budget: int) -> list[dict[str, Any]]:
-    """A few log-spaced λ per penalty (the middle of the l1_ratio range for the elastic net)."""
-    per_penalty = min(3, budget // (3 * len(space.penalties)))
-    if per_penalty == 0:
-        return []
-    fractions = [(i + 1) / (per_penalty + 1) for i in range(per_penalty)]
-    mid_ratio = sum(space.l1_ratio_range) / 2
-    design = []
-    for frac in fractions:
-        for penalty in space.penalties:
-            lo, hi = space.ranges[penalty]
-            lam = math.exp(math.log(lo) + frac * (math.log(hi) - math.log(lo)))
-            design.append(_params(penalty, lam, mid_ratio))
-    return design
-
-
-def _flat(best: Point, neighbour: list[Point]) -> bool:
-    """Whether the curve is flat at an edge: the best beats its neighbour by a negligible margin.
-
-    Past such an edge the score cannot improve by anything that matters (e.g. least squares with
-    n ≫ p as λ → 0), so the range is not widened there; the result still says the λ is on the edge.
-    """
-    if not neighbour or not math.isfinite(best.se):
-        return False
-    return best.mean - neighbour[0].mean <= FLAT_SE * best.se
-
-
-def propose_refinement(points: list[Point], space: SearchSpace, *, around_best: bool = True) -> dict[str, Any] | None:
-    """The next refine-phase configuration, or None when λ.min and λ.1se are pinned.
-
-    With ``around_best`` False (after a gradient phase pinned λ.min) only λ.1se is refined.
-    """
-    sel = select(points)
-    if sel is None:
-        return None
-    best = sel.best
-    same = sorted((p for p in candidates(points) if p.penalty == best.penalty), key=lambda p: p.lam)
-    if best.penalty == "elasticnet":
-        same = [p for p in same if abs(p.l1_ratio - best.l1_ratio) < 1e-9] or same
-    seen = {_key(p.penalty, p.lam, p.l1_ratio) for p in points}
-
-    def fresh(lam: float) -> dict[str, Any] | None:
-        return None if _key(best.penalty, lam, best.l1_ratio) in seen else _params(best.penalty, lam, best.l1_ratio)
-
-    if not around_best:
-        return _refine_one_se(sel, points, seen, space)
-    # 1. The best λ on an edge of the range: step a decade past it (the range widens).
-    lo0, hi0 = space.ranges[best.penalty]
-    lo, hi = space.bounds(best.penalty)
-    at_low = best.lam <= same[0].lam and math.log10(best.lam / lo) < EDGE_DECADES
-    if at_low and math.log10(lo0 / best.lam) < MAX_WIDEN_DECADES and not _flat(best, same[1:2]):
-        new = best.lam / 10
-        space.widened[best.penalty] = (min(lo, new), hi)
-        if (proposal := fresh(new)) is not None:
-            return proposal
-    at_high = best.lam >= same[-1].lam and math.log10(hi / best.lam) < EDGE_DECADES
-    if at_high and math.log10(best.lam / hi0) < MAX_WIDEN_DECADES and not _flat(best, same[-2:-1]):
-        new = best.lam * 10
-        space.widened[best.penalty] = (lo, max(hi, new))
-        if (proposal := fresh(new)) is not None:
-            return proposal
-
-    # 2. Bisect the wider gap around the best λ (in log λ).
-    i = same.index(best) if best in same else 0
-    gaps = []
-    if i > 0:
-        gaps.append((math.log10(best.lam / same[i - 1].lam), same[i - 1].lam))
-    if i + 1 < len(same):
-        gaps.append((math.log10(same[i + 1].lam / best.lam), same[i + 1].lam))
-    for width, other in sorted(gaps, reverse=True):
-        if width > MIN_GAP_DECADES and (proposal := fresh(math.sqrt(best.lam * other))) is not None:
-            return proposal
-
-    # 3. Pin λ.1se between it and the next larger λ (outside one SE).
-    return _refine_one_se(sel, points, seen, space)
-
-
-def _refine_one_se(
-    sel: Any, points: list[Point], seen: set[tuple[str, float, float]], space: SearchSpace
-) -> dict[str, Any] | None:
-    """Pin λ.1se: a step between it and the next larger λ of its line (complete or pruned: both are
-    below the 1-SE threshold) — a Newton step on ``mean(λ) = threshold`` from λ.1se when its
-    hypergradient points down and the step stays inside, else the bisection. With no larger λ tried yet,
-    a step up (the same Newton step, between 0.1 and 1 decade), within the λ range."""
-    one = sel.one_se
-    best = sel.best
-    threshold = best.mean - (best.se if math.isfinite(best.se) else 0.0)
-    g = one.d_log_lambda
-    newton = (threshold - one.mean) / g if g is not None and g < 0 else None  # a step up in log λ
-    above = sorted(
-        (p for p in points if _same_line(p, one) and p.lam > one.lam and p.state != "failed" and p.fold_scores),
-        key=lambda p: p.lam,
-    )
-    if not above:
-        hi = space.bounds(one.penalty)[1]
-        if math.log10(hi / one.lam) <= MIN_GAP_DECADES:
-            return None
-        step = FIRST_STEP_DECADES * LN10 if newton is None else min(max(newton, 0.1 * LN10), LN10)
-        lam = min(hi, one.lam * math.exp(step))
-    else:
-        nxt = above[0]
-        width = math.log(nxt.lam / one.lam)
-        if width / LN10 <= MIN_GAP_DECADES:
-            return None
-        frac = 0.5
-        if newton is not None and 0.1 <= newton / width <= 0.9:
-            frac = newton / width  # share of the gap where the tangent meets the threshold
-        lam = one.lam * math.exp(frac * width)
-    return None if _key(one.penalty, lam, one.l1_ratio) in seen else _params(one.penalty, lam, one.l1_ratio)
-
-
-def gain_tolerance(best: Point) -> float:
-    """The score change below which a gradient step is not worth a trial."""
-    se = best.se if math.isfinite(best.se) else 0.0
-    return GRAD_RTOL * max(abs(best.mean), se, 1e-12)
-
-
-def _same_line(point: Point, best: Point) -> bool:
-    return point.penalty == best.penalty and (
-        best.penalty != "elasticnet" or abs(point.l1_ratio - best.l1_ratio) < 1e-9
-    )
-
-
-@dataclass
-class LambdaStep:
-    """The outcome of one look along log λ from the best point of a line."""
-
-    #: The proposed log λ (natural log), or None when the optimum is pinned on this line.
-    t: float | None
-    #: Why no step: "pinned" (bracketed narrowly), "small" (the predicted gain is negligible), "no hypergradient".
-    reason: str = ""
-    #: The bracket [a, b] (λ) known to hold the optimum when the gradient changes sign around the best.
-    bracket: tuple[float, float] | None = None
-    #: The score gain the step predicts (|g·Δt|/2).
-    gain: float = 0.0
-
-
-def _interpolate(t0: float, s0: float, g0: float, t1: float, s1: float, g1: float | None) -> float | None:
-    """Where the curve peaks between t0 and t1, as a share of the way from t0 (in (0, 1)), from the cubic
-    through both values and slopes (Nocedal & Wright, eq. 3.59), or the quadratic through both values
-    and the slope at t0 when t1 has no slope; None when the model has no interior peak."""
-    width = t1 - t0
-    if g1 is not None:
-        # Minimise f = −S: f0' = −g0, f1' = −g1.
-        f0, f1, d0, d1_ = -s0, -s1, -g0, -g1
-        d1 = d0 + d1_ - 3 * (f0 - f1) / (t0 - t1)
-        disc = d1 * d1 - d0 * d1_
-        if disc < 0:
-            return None
-        d2 = math.copysign(math.sqrt(disc), width)
-        denom = d1_ - d0 + 2 * d2
-        if denom == 0:
-            return None
-        t = t1 - width * (d1_ + d2 - d1) / denom
-        frac = (t - t0) / width
-    else:
-        curv = (s1 - s0 - g0 * width) / (width * width)
-        if curv >= 0:
-            return None
-        frac = -g0 / (2 * curv) / width
-    return frac if 0 < frac < 1 else None
-
-
-def lambda_step(pool: list[Point], best: Point) -> LambdaStep:
-    """A safeguarded interpolation step on log λ from ``best`` along its line (same penalty and l1_ratio).
-
-    The step goes uphill (the sign of d score / d log λ). When a point of the line lies on that side,
-    the optimum is bracketed between it and ``best`` (the best point): the step goes to the peak of the
-    cubic through both points' scores and hypergradients, kept inside the bracket (bisection when the
-    cubic has no peak there). Without a bracket, a Newton step with the curvature from the secant of the
-    hypergradients to a neighbour (elastic-net trials with a close l1_ratio lend theirs), at most
-    ``MAX_STEP_DECADES``; a probe of ``FIRST_STEP_DECADES`` when there is no curvature, or when the Newton
-    step would gain too little to go on but the probe would not.
-    """
-    g0 = best.d_log_lambda
-    if g0 is None or not math.isfinite(g0):
-        return LambdaStep(None, "no hypergradient")
-    t0 = math.log(best.lam)
-    line = [p for p in pool if _same_line(p, best) and p is not best]
-    direction = 1.0 if g0 > 0 else -1.0
-    uphill = [p for p in line if (math.log(p.lam) - t0) * direction > 0]
-    nb = min(uphill, key=lambda p: abs(math.log(p.lam) - t0)) if uphill else None
-    bracket = None
-    if nb is not None:
-        t1 = math.log(nb.lam)
-        width = t1 - t0
-        lo_hi = sorted((best.lam, nb.lam))
-        if nb.d_log_lambda is not None and nb.d_log_lambda * direction < 0:
-            bracket = (lo_hi[0], lo_hi[1])
-        if abs(width) < BRACKET_DECADES * LN10:
-            return LambdaStep(None, "pinned", (lo_hi[0], lo_hi[1]))
-        frac = _interpolate(t0, best.mean, g0, t1, nb.mean, nb.d_log_lambda)
-        step = width * (0.5 if frac is None else min(frac, 0.9))
-    else:
-        downhill = [p for p in line if (math.log(p.lam) - t0) * direction < 0]
-        lenders = sorted(downhill, key=lambda p: abs(math.log(p.lam) - t0))[:1]
-        if best.penalty == "elasticnet":
-            near = [
-                p
-                for p in pool
-                if p.penalty == best.penalty and p is not best and 0 < abs(p.l1_ratio - best.l1_ratio) <= RATIO_NEAR
-            ]
-            lenders += sorted(near, key=lambda p: abs(math.log(p.lam) - t0))[:4]
-        h = None
-        for q in lenders:
-            if q.d_log_lambda is not None and abs(math.log(q.lam) - t0) > 1e-12:
-                hq = (q.d_log_lambda - g0) / (math.log(q.lam) - t0)
-                if hq < 0:
-                    h = hq
-                    break
-        probe = direction * FIRST_STEP_DECADES * LN10
-        step = -g0 / h if h is not None else probe
-        cap = MAX_STEP_DECADES * LN10
-        step = max(-cap, min(cap, step))
-        if abs(g0 * step) / 2 <= gain_tolerance(best) < abs(g0 * probe) / 2:
-            # Unbracketed, a secant across a wide gap can overstate the curvature (a saturating curve, e.g.
-            # least squares as λ → 0): before stopping, probe half a decade further, which brackets the peak.
-            step = probe
-    gain = abs(g0 * step) / 2
-    if gain <= gain_tolerance(best):
-        return LambdaStep(None, "small", bracket, gain)
-    return LambdaStep(t0 + step, "", bracket, gain)
-
-
-def _ratio_step(best: Point, seen: set[tuple[str, float, float]], space: SearchSpace) -> float | None:
-    """The next l1_ratio for the elastic net from ``best`` (λ kept), or None when no step is worth it."""
-    g = best.d_l1_ratio
-    if g is None or not math.isfinite(g):
-        return None
-    lo, hi = space.l1_ratio_range
-    size = RATIO_STEP
-    while size >= MIN_RATIO_STEP:
-        r = min(hi, max(lo, best.l1_ratio + math.copysign(size, g)))
-        if abs(r - best.l1_ratio) < MIN_RATIO_STEP / 2 or abs(g * (r - best.l1_ratio)) / 2 <= gain_tolerance(best):
-            return None
-        if _key(best.penalty, best.lam, r) not in seen:
-            return r
-        size /= 2
-    return None
-
-
-def _key(penalty: str, lam: float, l1_ratio: float) -> tuple[str, float, float]:
-    return (penalty, round(math.log10(lam), 6), round(l1_ratio, 6))
-
-
-def _widen_to(space: SearchSpace, penalty: str, lam: float) -> float:
-    """``lam`` clipped to how far the range may widen (MAX_WIDEN_DECADES); records the widening."""
-    lo0, hi0 = space.ranges[penalty]
-    lo, hi = space.bounds(penalty)
-    floor, ceil = lo0 / 10**MAX_WIDEN_DECADES, hi0 * 10**MAX_WIDEN_DECADES
-    clipped = min(ceil, max(floor, lam))
-    if clipped < lo:
-        space.widened[penalty] = (clipped, hi)
-    elif clipped > hi:
-        space.widened[penalty] = (lo, clipped)
-    return clipped
-
-
-def propose_gradient(points: list[Point], space: SearchSpace) -> dict[str, Any] | None:
-    """The next gradient-phase configuration, or None when the competitive penalties are pinned.
-
-    The best penalty is refined first. Another penalty gets a step only when the gain that step predicts
-    could bring it level with the best (its best is no more than ``2 × gain`` below): a penalty that
-    cannot become λ.min is left alone.
-    """
-    sel = select(points)
-    if sel is None:
-        return None
-    pool = candidates(points)
-    seen = {_key(p.penalty, p.lam, p.l1_ratio) for p in points}
-    top = sel.best
-    for best in sorted(sel.per_penalty.values(), key=lambda p: p.mean, reverse=True):
-        behind = top.mean - best.mean
-
-        def worth(gain: float, behind: float = behind) -> bool:
-            return 2 * gain >= behind
-
-        step = lambda_step(pool, best)
-        if step.t is not None and worth(step.gain):
-            lam = _widen_to(space, best.penalty, math.exp(step.t))
-            if _key(best.penalty, lam, best.l1_ratio) not in seen:
-                return _params(best.penalty, lam, best.l1_ratio)
-        if best.penalty == "elasticnet" and step.t is None:
-            ratio = _ratio_step(best, seen, space)
-            if ratio is not None and worth(abs((best.d_l1_ratio or 0.0) * (ratio - best.l1_ratio)) / 2):
-                return _params(best.penalty, best.lam, ratio)
-    return None
-
-
-def certify(points: list[Point], best: Point, space: SearchSpace) -> dict[str, Any]:
-    """Whether ``best`` is an optimum of the CV curve, from its hypergradient: a verdict and a sentence."""
-    g = best.d_log_lambda
-    if g is None or not math.isfinite(g):
-        return {"verdict": "unknown", "message": "no hypergradient for this model"}
-    edge = space.edge(best)
-    step = lambda_step(candidates(points), best)
-    outward = (edge == "lower" and g < 0) or (edge == "upper" and g > 0)
-    if edge is not None and outward:
-        if step.t is None and step.reason == "small":
-            further = "smaller" if edge == "lower" else "larger"
-            return {
-                "verdict": "boundary",
-                "message": f"on the boundary of the λ range ({edge} edge), where the curve is flat: a {further} λ"
-                f" would gain less than {GRAD_RTOL:g} of the score",
-            }
-        return {
-            "verdict": "boundary",
-            "message": f"on the boundary of the λ range ({edge} edge): widen it with --lambda-min/--lambda-max",
-        }
-    if step.t is None:
-        if step.bracket is not None and step.reason == "pinned":
-            a, b = step.bracket
-            return {
-                "verdict": "interior",
-                "message": f"interior optimum (d score / d log λ changes sign between λ={a:.4g} and λ={b:.4g})",
-            }
-        return {"verdict": "interior", "message": "interior optimum (d score / d log λ ≈ 0)"}
-    return {
-        "verdict": "not_converged",
-        "message": f"not converged: d score / d log λ = {g:.3g}; a λ near {math.exp(step.t):.4g} would score"
-        " higher (more trials, or --search hybrid)",
-    }
-
-
 @dataclass
 class SearchOutcome:
-    study: Any
+    study: optuna.Study
     points: list[Point]
     interrupted: bool = False
     created: bool = True
@@ -609,7 +236,7 @@ def recover_dead_workers(study: optuna.Study) -> int:
             continue
         try:
             # One write only: a journal record that touches a finished trial is refused on replay.
-            study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+            study.tell(t.number, state=TrialState.FAIL)
         except Exception:  # another worker failed it first and re-queues it
             continue
         study.enqueue_trial(t.params, user_attrs={"retry_of": t.number, "retry_reason": f"worker {worker} died"})
@@ -642,6 +269,55 @@ def open_study(storage: str | None, study_name: str | None, seed: int, prune: bo
         return study, False
 
 
+def study_identity(
+    dataset: Dataset,
+    config: TuneConfig,
+    scoring: str,
+    family: Family,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    space: SearchSpace,
+    n_encoded: int,
+) -> dict[str, Any]:
+    """What a stored study is about: reusing it with other data or settings is refused.
+
+    The model family is part of it (``model``, and for ``sgd`` / ``mlp`` also ``model_settings``:
+    estimator, layers, early stopping, max_iter, tol).
+    """
+    import hashlib
+
+    from regtune import __version__
+
+    folds = hashlib.sha256()
+    for _, test in splits:
+        folds.update(test.astype("int64").tobytes())
+        folds.update(b"|")
+    identity = {
+        "source": dataset.source,
+        "data_hash": dataset.fingerprint(),
+        "shape": [dataset.n_rows, dataset.n_features],
+        "columns": [str(c) for c in dataset.X.columns],
+        "target": dataset.target,
+        "task": dataset.task,
+        "scoring": scoring,
+        "folds": config.folds,
+        "repeats": config.repeats,
+        "seed": config.seed,
+        "groups": config.groups,
+        "fold_column": config.fold_column,
+        "fold_assignment": folds.hexdigest()[:16],
+        "penalties": list(config.penalties),
+        "lambda_ranges": {p: [float(f"{lo:.10g}"), float(f"{hi:.10g}")] for p, (lo, hi) in space.ranges.items()},
+        "model": family.name,
+        "regtune_version": __version__,
+        "n_columns_encoded": n_encoded,
+        "rows_dropped": dataset.rows_dropped,
+        "n_classes": dataset.n_classes,
+    }
+    if config.model != "linear":  # linear studies keep the 0.1 identity, so they still resume
+        identity["model_settings"] = family.describe()
+    return identity
+
+
 def check_identity(study: optuna.Study, identity: dict[str, Any], created: bool) -> None:
     """Record what the study is about, or refuse to mix other data or settings into it."""
     from regtune.errors import ConfigError
@@ -649,7 +325,7 @@ def check_identity(study: optuna.Study, identity: dict[str, Any], created: bool)
     stored = study.user_attrs.get("regtune")
     if stored is None:
         if not created and study.get_trials(deepcopy=False):
-            raise ConfigError(f"study {study.study_name!r} was not made by regtune: use another --study-name")
+            raise ConfigError(f"study {study.study_name!r} was not made by regtune: use another {named('study_name')}")
         study.set_user_attr("regtune", identity)
         return
     diffs = [
@@ -662,7 +338,7 @@ def check_identity(study: optuna.Study, identity: dict[str, Any], created: bool)
             f"study {study.study_name!r} holds trials of other data or settings — "
             + "; ".join(diffs[:4])
             + (f"; and {len(diffs) - 4} more" if len(diffs) > 4 else "")
-            + ": use another --study-name, or the same data and settings"
+            + f": use another {named('study_name')}, or the same data and settings"
         )
 
 
@@ -784,7 +460,8 @@ def load_stored(storage: str, study_name: str | None) -> tuple[optuna.Study, dic
     if name not in names:
         listed = ", ".join(names[:8]) if names else "none"
         raise StorageError(
-            f"no study {name!r} in {mask_url(storage)} (studies: {listed}): give --study-name, see `regtune studies`"
+            f"no study {name!r} in {mask_url(storage)} (studies: {listed}): give {named('study_name')},"
+            " see `regtune studies`"
         )
     study = optuna.load_study(study_name=name, storage=backend)
     identity = study.user_attrs.get("regtune")

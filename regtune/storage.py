@@ -16,7 +16,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from regtune.errors import RegtuneError
+from regtune.errors import RegtuneError, named
 
 #: Seconds between heartbeats of a running trial (RDB storages), and how long before it is stale.
 HEARTBEAT_INTERVAL = 2
@@ -49,7 +49,7 @@ def worker_id() -> str:
 def check_journal(path: Path) -> None:
     """Refuse a journal file that is truncated or corrupt (Optuna would silently skip its last line)."""
     if path.is_dir():
-        raise StorageError(f"--storage {path} is a folder: give a journal file path such as study.journal")
+        raise StorageError(f"{named('storage')} {path} is a folder: give a journal file path such as study.journal")
     if not path.exists() or path.stat().st_size == 0:
         return
     from optuna.storages.journal import JournalFileSymlinkLock
@@ -142,7 +142,7 @@ def _rdb_reason(url: str, exc: BaseException) -> str:
             f":{parsed.port}" if parsed.port else ""
         )
     except Exception:  # an unparsable URL: say so without echoing it
-        return "cannot parse the --storage URL: use postgresql://user:password@host:port/database"
+        return f"cannot parse the {named('storage')} URL: use postgresql://user:password@host:port/database"
     if isinstance(exc, ImportError):
         return f"cannot open {where}: its database driver is not installed ({exc}): pip install 'psycopg[binary]'"
     detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()

@@ -8,12 +8,12 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import Pipeline
 
 import regtune
-from regtune.api import lambda_ranges
 from regtune.config import TuneConfig
 from regtune.cv import Evaluator, resolve_scorer
 from regtune.data import load_dataset
 from regtune.folds import assign_folds, build_folds
-from regtune.models import get_family
+from regtune.models import Penalty, get_family
+from regtune.policy import lambda_ranges
 from regtune.preprocess import make_preprocessor
 
 
@@ -44,15 +44,15 @@ def test_cv_score_equals_cross_val_score_of_the_equivalent_pipeline(
     src = str(penguins) if source == "penguins" else source
     ds, family, splits, folds = _setup(src, target=target)
     name, scorer = resolve_scorer(None, ds.task)
-    ours = Evaluator(folds, family, scorer, tol=1e-10).evaluate(penalty, lam, r).fold_scores
+    ours = Evaluator(folds, family, scorer, tol=1e-10).evaluate(Penalty.of(penalty, lam, r)).fold_scores
 
     def pipeline(n: int) -> Pipeline:
-        est = family.estimator(penalty, lam, r, n, tol=1e-10)
+        est = family.estimator(Penalty.of(penalty, lam, r), n, tol=1e-10)
         if hasattr(est, "max_iter"):
             est.set_params(max_iter=200_000)
         return Pipeline([("pre", make_preprocessor(ds.numeric, ds.categorical)), ("model", est)])
 
-    if family.native(penalty, lam, r, 100) == family.native(penalty, lam, r, 101):
+    if family.native(Penalty.of(penalty, lam, r), 100) == family.native(Penalty.of(penalty, lam, r), 101):
         # λ is the native parameter (Lasso / ElasticNet alpha): one pipeline in cross_val_score.
         ref = list(cross_val_score(pipeline(len(ds.y)), ds.X, ds.y, cv=splits, scoring=name))
     else:
@@ -75,7 +75,7 @@ def _dense_grid_best(source: str) -> float:
         lo, hi = ranges[penalty]
         for r in ratios:
             for lam in np.geomspace(lo, hi, 60):
-                best = max(best, float(np.mean(ev.evaluate(penalty, lam, r).fold_scores)))
+                best = max(best, float(np.mean(ev.evaluate(Penalty.of(penalty, lam, r)).fold_scores)))
     return best
 
 
@@ -102,10 +102,10 @@ def test_failed_fits_are_recorded_and_the_search_goes_on(monkeypatch: pytest.Mon
 
     real = LeastSquares.fit_fold
 
-    def flaky(self, fold, penalty, lam, l1_ratio, tol, warm=None):  # type: ignore[no-untyped-def]
-        if penalty == "l1":
+    def flaky(self, fold, penalty, tol, warm=None):  # type: ignore[no-untyped-def]
+        if penalty.kind == "l1":
             raise ValueError("solver exploded")
-        return real(self, fold, penalty, lam, l1_ratio, tol, warm)
+        return real(self, fold, penalty, tol, warm)
 
     monkeypatch.setattr(LeastSquares, "fit_fold", flaky)
     result = regtune.tune("builtin:diabetes", n_trials=12)
@@ -195,12 +195,12 @@ def test_warm_start_solutions_are_not_changed_by_later_fits() -> None:
     ds, family, _, folds = _setup("builtin:diabetes")
     _, scorer = resolve_scorer(None, ds.task)
     ev = Evaluator(folds, family, scorer, tol=1e-6)
-    ev.evaluate("l1", 0.5, 1.0)
-    kept = ev.warm.nearest(0, "l1", 0.5, 1.0)
+    ev.evaluate(Penalty.of("l1", 0.5, 1.0))
+    kept = ev.warm.nearest(0, Penalty.of("l1", 0.5))
     assert kept is not None
     before = kept[0].copy()
-    ev.evaluate("l1", 0.05, 1.0)  # warm-starts from the λ=0.5 solution
-    np.testing.assert_array_equal(ev.warm.nearest(0, "l1", 0.5, 1.0)[0], before)
+    ev.evaluate(Penalty.of("l1", 0.05, 1.0))  # warm-starts from the λ=0.5 solution
+    np.testing.assert_array_equal(ev.warm.nearest(0, Penalty.of("l1", 0.5))[0], before)
 
 
 @pytest.mark.parametrize(
@@ -219,6 +219,6 @@ def test_fast_scorers_equal_scikit_learns(source: str, names: list[str]) -> None
         _, fast = resolve_scorer(name, ds.task)
         for lam in (1e-3, 1e-1):
             for penalty in ("l1", "l2"):
-                outcome = family.fit_fold(folds[0], penalty, lam, 0.5, 1e-6)
+                outcome = family.fit_fold(folds[0], Penalty.of(penalty, lam, 0.5), 1e-6)
                 ref = get_scorer(name)(outcome.model, folds[0].X_test, folds[0].y_test)
                 assert fast(outcome.model, folds[0].X_test, folds[0].y_test) == pytest.approx(ref, rel=1e-12, abs=1e-12)

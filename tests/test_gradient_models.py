@@ -14,9 +14,12 @@ import pytest
 from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge
 
 import regtune
+from regtune.cli._common import flag_namer
 from regtune.config import TuneConfig
 from regtune.errors import ConfigError
-from regtune.models import MLP, SGDLinear, get_family
+from regtune.models import Penalty, get_family
+from regtune.models.mlp import MLP
+from regtune.models.sgd import SGDLinear
 
 
 def _data(n: int = 200, p: int = 6, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -31,7 +34,7 @@ def _data(n: int = 200, p: int = 6, seed: int = 1) -> tuple[np.ndarray, np.ndarr
 @pytest.mark.parametrize("lam", [0.05, 0.5])
 def test_sgd_regressor_alpha_is_lambda(penalty: str, r: float, lam: float) -> None:
     X, y, _ = _data()
-    est = SGDLinear("regression").estimator(penalty, lam, r, len(y), 1e-4)
+    est = SGDLinear("regression").estimator(Penalty.of(penalty, lam, r), len(y), 1e-4)
     assert est.alpha == lam
     est.set_params(tol=None, max_iter=400, eta0=0.005).fit(X, y)  # run long, small steps: near the optimum
     ref = ElasticNet(alpha=lam, l1_ratio=r, tol=1e-12, max_iter=100_000).fit(X, y)
@@ -45,7 +48,7 @@ def test_sgd_regressor_alpha_is_lambda(penalty: str, r: float, lam: float) -> No
 def test_sgd_classifier_alpha_is_lambda(penalty: str, r: float, lam: float) -> None:
     X, _, labels = _data()
     n = len(labels)
-    est = SGDLinear("classification").estimator(penalty, lam, r, n, 1e-4)
+    est = SGDLinear("classification").estimator(Penalty.of(penalty, lam, r), n, 1e-4)
     est.set_params(tol=None, max_iter=1000).fit(X, labels)
     ref = LogisticRegression(C=1 / (n * lam), l1_ratio=r, solver="saga", tol=1e-12, max_iter=1_000_000)
     ref.fit(X, labels)
@@ -58,7 +61,7 @@ def test_mlp_without_hidden_layer_is_ridge_on_the_standardized_target(lam: float
     """No hidden layer, full batch (n ≤ 200, no early stopping): the network is ridge with alpha = n·λ."""
     X, y, _ = _data()
     family = MLP("regression", hidden=(0,), early_stopping=False)  # --hidden 0
-    est = family.estimator("l2", lam, 0.0, len(y), 1e-4)
+    est = family.estimator(Penalty.of("l2", lam, 0.0), len(y), 1e-4)
     assert est.regressor.batch_size == len(y) and est.regressor.alpha == pytest.approx(lam * len(y))
     assert est.regressor.hidden_layer_sizes == ()
     est.set_params(
@@ -73,7 +76,7 @@ def test_mlp_without_hidden_layer_is_ridge_on_the_standardized_target(lam: float
 def test_mlp_classifier_without_hidden_layer_is_logistic_regression() -> None:
     X, _, labels = _data()
     n, lam = len(labels), 0.05
-    est = MLP("classification", early_stopping=False).estimator("l2", lam, 0.0, n, 1e-4)
+    est = MLP("classification", early_stopping=False).estimator(Penalty.of("l2", lam, 0.0), n, 1e-4)
     est.set_params(hidden_layer_sizes=(), max_iter=3000, tol=1e-12, learning_rate_init=0.01).fit(X, labels)
     ref = LogisticRegression(C=1 / (n * lam), tol=1e-12).fit(X, labels)
     np.testing.assert_allclose(est.coefs_[0].ravel(), ref.coef_[0], atol=2e-3)
@@ -85,7 +88,7 @@ def test_mlp_reported_loss_is_the_lambda_objective_computed_by_hand() -> None:
     X, y, _ = _data(n=120)
     lam = 0.02
     family = MLP("regression", hidden=(8,), early_stopping=False)
-    est = family.estimator("l2", lam, 0.0, len(y), 1e-4)
+    est = family.estimator(Penalty.of("l2", lam, 0.0), len(y), 1e-4)
     est.set_params(regressor__max_iter=4000, regressor__tol=1e-12, regressor__learning_rate_init=0.01).fit(X, y)
     net = est.regressor_
     ys = (y - y.mean()) / y.std()
@@ -100,24 +103,32 @@ def test_mlp_batch_size_and_native_alpha() -> None:
     assert MLP("regression").batch_size(100) == 90  # 10 rows kept for early stopping
     assert MLP("regression").batch_size(1000) == 200
     assert MLP("regression", early_stopping=False).batch_size(150) == 150
-    assert MLP("classification").native("l2", 0.01, 0.0, 1000) == {"alpha": pytest.approx(2.0), "batch_size": 200}
-    assert SGDLinear("regression").native("elasticnet", 0.3, 0.4, 100) == {"alpha": 0.3, "l1_ratio": 0.4}
+    assert MLP("classification").native(Penalty.of("l2", 0.01, 0.0), 1000) == {
+        "alpha": pytest.approx(2.0),
+        "batch_size": 200,
+    }
+    assert SGDLinear("regression").native(Penalty.of("elasticnet", 0.3, 0.4), 100) == {"alpha": 0.3, "l1_ratio": 0.4}
     with pytest.raises(ValueError, match="L2 only"):
-        MLP("regression").estimator("l1", 0.1, 1.0, 100, 1e-4)
+        MLP("regression").estimator(Penalty.of("l1", 0.1, 1.0), 100, 1e-4)
 
 
 def test_model_settings_are_validated() -> None:
     assert TuneConfig(model="mlp").penalties == ("l2",)
     assert TuneConfig(model="sgd").penalties == ("l1", "l2", "elasticnet")
-    assert TuneConfig(model="mlp", hidden=[0]).hidden == (0,)  # type: ignore[arg-type]
+    assert TuneConfig.of(model="mlp", hidden=[0]).model_settings["hidden"] == (0,)
     with pytest.raises(ConfigError) as info:
         TuneConfig(model="mlp", penalties=("l1", "l2"))
+    # The library names the settings; the command line names their flags.
     assert str(info.value) == (
+        "model mlp supports penalties l2 only (scikit-learn's MLP alpha is an L2 penalty), not l1:"
+        " use penalties l2, or model sgd for L1 / elastic net"
+    )
+    assert info.value.render(flag_namer()) == (
         "--model mlp supports --penalty l2 only (scikit-learn's MLP alpha is an L2 penalty), not l1:"
         " use --penalty l2, or --model sgd for L1 / elastic net"
     )
-    with pytest.raises(ConfigError, match="--hidden sets the layers of --model mlp"):
-        TuneConfig(model="sgd", hidden=(8,))
+    with pytest.raises(ConfigError, match="hidden sets the layers of model mlp"):
+        TuneConfig.of(model="sgd", hidden=(8,))
     with pytest.raises(ConfigError, match="unknown model 'tree'"):
         TuneConfig(model="tree")
 
@@ -126,7 +137,8 @@ def test_model_settings_are_validated() -> None:
 def test_a_seed_gives_one_fit_and_another_seed_another(model: str) -> None:
     X, y, _ = _data(n=120)
     fits = [
-        get_family("regression", model, hidden=(4,), seed=seed).fit(X, y, "l2", 0.01, 0.0, 1e-4) for seed in (0, 0, 1)
+        get_family("regression", model, hidden=(4,), seed=seed).fit(X, y, Penalty.of("l2", 0.01, 0.0), 1e-4)
+        for seed in (0, 0, 1)
     ]
     np.testing.assert_array_equal(fits[0].coef, fits[1].coef)
     assert not np.array_equal(fits[0].coef, fits[2].coef)
@@ -138,9 +150,9 @@ def test_sgd_warm_start_leaves_the_stored_solution_alone() -> None:
     X, y, _ = _data()
     family = SGDLinear("regression", warm_start=True)
     assert family.warm_starts
-    first = family.fit(X, y, "l1", 0.1, 1.0, 1e-4)
+    first = family.fit(X, y, Penalty.of("l1", 0.1, 1.0), 1e-4)
     kept = first.coef.copy(), first.intercept.copy()
-    second = family.fit(X, y, "l1", 0.05, 1.0, 1e-4, warm=(first.coef, first.intercept))
+    second = family.fit(X, y, Penalty.of("l1", 0.05, 1.0), 1e-4, warm=(first.coef, first.intercept))
     np.testing.assert_array_equal(first.coef, kept[0])
     np.testing.assert_array_equal(first.intercept, kept[1])
     assert second.converged and not np.array_equal(second.coef, first.coef)
@@ -190,7 +202,7 @@ def test_sgd_cv_scores_are_those_of_a_fit_from_zero() -> None:
     _, scorer = resolve_scorer(None, ds.task)
     ev = Evaluator(folds, SGDLinear(ds.task), scorer, 1e-4)
     p = result.chosen.point
-    assert ev.evaluate(p.penalty, p.lam, p.l1_ratio).fold_scores == p.fold_scores
+    assert ev.evaluate(Penalty.of(p.penalty, p.lam, p.l1_ratio)).fold_scores == p.fold_scores
 
 
 def test_mlp_classifier_stops_early_on_the_validation_log_loss() -> None:
@@ -205,7 +217,7 @@ def test_mlp_classifier_stops_early_on_the_validation_log_loss() -> None:
     X = StandardScaler().fit_transform(X)
     order = np.random.default_rng(0).permutation(len(y))
     train, test = order[:140], order[140:]
-    ours = MLP("classification", hidden=(8,)).fit(X[train], y[train], "l2", 1e-3, 0.0, 1e-4).model
+    ours = MLP("classification", hidden=(8,)).fit(X[train], y[train], Penalty.of("l2", 1e-3, 0.0), 1e-4).model
     assert max(ours.validation_scores_) <= 0  # a negative log-loss, not an accuracy in [0, 1]
     stock = MLPClassifier(**ours.get_params()).fit(X[train], y[train])
     assert stock.n_iter_ < ours.n_iter_

@@ -11,10 +11,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import regtune
-from regtune.cv import Evaluator, hyper_quantity, resolve_scorer
+from regtune.cv import Evaluator, resolve_scorer
 from regtune.folds import Fold
-from regtune.models import Family, LeastSquares, Logistic
-from regtune.search import GRAD_RTOL, SearchSpace, certify, lambda_step, propose_gradient
+from regtune.models import Family, Penalty
+from regtune.models.least_squares import LeastSquares
+from regtune.models.logistic import Logistic
+from regtune.policy import GRAD_RTOL
 from regtune.select import Point
 
 TOL = 1e-12
@@ -47,7 +49,8 @@ def _problem(task: str, n: int, p: int, n_classes: int, seed: int) -> tuple[np.n
 
 def _supports(family: Family, folds: list[Fold], penalty: str, lam: float, r: float) -> list[tuple[int, ...]]:
     return [
-        tuple(np.flatnonzero(np.atleast_2d(family.fit_fold(f, penalty, lam, r, TOL).coef).any(axis=0))) for f in folds
+        tuple(np.flatnonzero(np.atleast_2d(family.fit_fold(f, Penalty.of(penalty, lam, r), TOL).coef).any(axis=0)))
+        for f in folds
     ]
 
 
@@ -56,7 +59,7 @@ def _check_against_fd(
 ) -> None:
     X, y = _problem(task, n, p, n_classes, seed)
     assume(len(np.unique(y)) == n_classes or task == "regression")
-    family: Family = LeastSquares() if task == "regression" else Logistic()
+    family: Family = LeastSquares("regression") if task == "regression" else Logistic("classification")
     name, scorer = resolve_scorer(scoring, task)
     folds = _folds(X, y)
     lam = lam_frac * family.lambda_max(X, y, max(r, 0.05))
@@ -66,9 +69,9 @@ def _check_against_fd(
     assume(here == _supports(family, folds, penalty, lam * math.exp(-H), r))
 
     def cv(lam_: float, r_: float) -> float:
-        return float(np.mean(Evaluator(folds, family, scorer, TOL).evaluate(penalty, lam_, r_).fold_scores))
+        return float(np.mean(Evaluator(folds, family, scorer, TOL).evaluate(Penalty.of(penalty, lam_, r_)).fold_scores))
 
-    ev = Evaluator(folds, family, scorer, TOL, hyper=hyper_quantity(name, task)).evaluate(penalty, lam, r)
+    ev = Evaluator(folds, family, scorer, TOL, hyper=family.hyper_quantity(name)).evaluate(Penalty.of(penalty, lam, r))
     fd = (cv(lam * math.exp(H), r) - cv(lam * math.exp(-H), r)) / (2 * H)
     assert ev.d_log_lambda == pytest.approx(fd, rel=2e-3, abs=2e-7)
     if penalty == "elasticnet":
@@ -122,7 +125,7 @@ def test_lasso_hypergradient_on_both_sides_of_an_active_set_change() -> None:
     """Near a λ where a coefficient enters, each side's derivative matches that side's differences,
     and the two differ: the CV curve has a kink there, which the search must treat as an optimum candidate."""
     X, y = _problem("regression", 80, 6, 0, seed=3)
-    family = LeastSquares()
+    family = LeastSquares("regression")
     name, scorer = resolve_scorer("r2", "regression")
     folds = _folds(X, y)
     lo, hi = 1e-3, family.lambda_max(X, y)
@@ -139,12 +142,12 @@ def test_lasso_hypergradient_on_both_sides_of_an_active_set_change() -> None:
     kink = math.sqrt(a * b)
 
     def cv(lam: float) -> float:
-        return float(np.mean(Evaluator(folds, family, scorer, TOL).evaluate("l1", lam, 1.0).fold_scores))
+        return float(np.mean(Evaluator(folds, family, scorer, TOL).evaluate(Penalty.of("l1", lam, 1.0)).fold_scores))
 
     grads = []
     for side in (math.exp(-1e-3), math.exp(1e-3)):
         lam = kink * side
-        g = Evaluator(folds, family, scorer, TOL, hyper=name).evaluate("l1", lam, 1.0).d_log_lambda
+        g = Evaluator(folds, family, scorer, TOL, hyper=name).evaluate(Penalty.of("l1", lam, 1.0)).d_log_lambda
         h = 1e-6
         fd = (cv(lam * math.exp(h)) - cv(lam * math.exp(-h))) / (2 * h)
         assert g == pytest.approx(fd, rel=1e-3, abs=1e-8)
@@ -158,53 +161,6 @@ def test_accuracy_follows_the_log_loss_and_says_so() -> None:
     hyper = result.min.hypergradient
     assert hyper is not None and hyper["quantity"] == "neg_log_loss" and hyper["exact"] is False
     assert result.to_dict()["chosen"]["hypergradient"]["quantity"] == "neg_log_loss"
-
-
-def _pt(trial: int, lam: float, mean: float, grad: float | None, penalty: str = "l2", se: float = 0.01) -> Point:
-    point = Point(trial, penalty, lam, 0.0 if penalty == "l2" else 1.0, [mean - se, mean + se], d_log_lambda=grad)
-    return point
-
-
-def _quadratic(t: float, t_star: float = math.log(0.1)) -> tuple[float, float]:
-    """A concave CV curve in t = log λ with its maximum 0.9 at λ = 0.1, and its derivative."""
-    return 0.9 - 0.01 * (t - t_star) ** 2, -0.02 * (t - t_star)
-
-
-def test_newton_step_lands_on_the_optimum_of_a_quadratic_curve() -> None:
-    points = []
-    for i, lam in enumerate((0.02, 0.05)):
-        mean, grad = _quadratic(math.log(lam))
-        points.append(_pt(i, lam, mean, grad))
-    step = lambda_step(points, points[1])
-    assert step.t == pytest.approx(math.log(0.1))  # exact: the secant of a quadratic's slope is its curvature
-    # At the optimum nothing is left to gain: the point is certified interior.
-    mean, grad = _quadratic(math.log(0.1))
-    points.append(_pt(2, 0.1, mean, grad))
-    space = SearchSpace(("l2",), {"l2": (1e-4, 10.0)})
-    assert lambda_step(points, points[2]).t is None
-    assert certify(points, points[2], space)["verdict"] == "interior"
-    assert propose_gradient(points, space) is None
-
-
-def test_verdicts_boundary_and_not_converged() -> None:
-    space = SearchSpace(("l2",), {"l2": (1e-4, 10.0)})
-    # Still rising toward smaller λ at the lower edge: the optimum is outside the range.
-    edge = [_pt(0, 1.2e-4, 0.9, -0.05), _pt(1, 1e-2, 0.8, -0.05)]
-    verdict = certify(edge, edge[0], space)
-    assert verdict["verdict"] == "boundary" and "lower edge" in verdict["message"]
-    # Far from the optimum of the quadratic: a step would gain.
-    points = [_pt(i, lam, *_quadratic(math.log(lam))) for i, lam in enumerate((0.01, 0.02))]
-    verdict = certify(points, points[1], space)
-    assert verdict["verdict"] == "not_converged"
-    proposal = propose_gradient(points, space)
-    assert proposal is not None and proposal["lambda_l2"] == pytest.approx(0.1)
-
-
-def test_a_penalty_that_cannot_catch_up_gets_no_gradient_steps() -> None:
-    space = SearchSpace(("l1", "l2"), {"l1": (1e-4, 10.0), "l2": (1e-4, 10.0)})
-    top = [_pt(0, 0.1, *_quadratic(math.log(0.1)), penalty="l1"), _pt(1, 0.09, 0.8999, 1e-9, penalty="l1")]
-    behind = [_pt(2, 0.02, 0.5, 0.001), _pt(3, 0.05, 0.5005, 0.0009)]  # far below the best, small slope
-    assert propose_gradient(top + behind, space) is None
 
 
 def _fits_to(points: list[Point], best: float, rel: float) -> int | None:
@@ -237,12 +193,12 @@ def test_hybrid_and_gradient_reach_the_dense_grid_oracle_sooner_than_tpe() -> No
     dataset = load_dataset("builtin:diabetes")
     folds = build_folds(dataset, assign_folds(dataset, config), center=True)
     _, scorer = resolve_scorer("r2", "regression")
-    evaluator = Evaluator(folds, LeastSquares(), scorer, config.tol)
+    evaluator = Evaluator(folds, LeastSquares("regression"), scorer, config.tol)
     oracle = -math.inf
     for summary in runs["tpe"].per_penalty:
         r = 1.0 if summary.penalty == "l1" else 0.0
         for lam in np.geomspace(*summary.lambda_range, 400):
-            oracle = max(oracle, float(np.mean(evaluator.evaluate(summary.penalty, lam, r).fold_scores)))
+            oracle = max(oracle, float(np.mean(evaluator.evaluate(Penalty.of(summary.penalty, lam, r)).fold_scores)))
     hybrid, tpe, gradient = runs["hybrid"], runs["tpe"], runs["gradient"]
     assert (oracle - hybrid.min.point.mean) / abs(oracle) <= 1e-4
     # No worse than TPE beyond the gain tolerance at which the gradient phase stops (the lasso curve has
@@ -297,16 +253,18 @@ def test_hybrid_reaches_the_dense_grid_oracle_on_the_bundled_classification_sets
     dataset = load_dataset(f"builtin:{name}")
     folds = build_folds(dataset, assign_folds(dataset, config), center=True)
     _, scorer = resolve_scorer(None, "classification")
-    evaluator = Evaluator(folds, Logistic(), scorer, config.tol)
+    evaluator = Evaluator(folds, Logistic("classification"), scorer, config.tol)
     oracle = -math.inf
     for summary in tpe.per_penalty:
         r = 1.0 if summary.penalty == "l1" else 0.0
         lams = np.geomspace(*summary.lambda_range, 120)[::-1]
-        scores = [float(np.mean(evaluator.evaluate(summary.penalty, lam, r).fold_scores)) for lam in lams]
+        scores = [float(np.mean(evaluator.evaluate(Penalty.of(summary.penalty, lam, r)).fold_scores)) for lam in lams]
         i = int(np.argmax(scores))
         fine = np.geomspace(lams[max(i - 1, 0)], lams[min(i + 1, len(lams) - 1)], 41)
         oracle = max(
-            oracle, *scores, *(float(np.mean(evaluator.evaluate(summary.penalty, lam, r).fold_scores)) for lam in fine)
+            oracle,
+            *scores,
+            *(float(np.mean(evaluator.evaluate(Penalty.of(summary.penalty, lam, r)).fold_scores)) for lam in fine),
         )
     assert (oracle - hybrid.min.point.mean) / abs(oracle) <= 1e-4
     assert hybrid.min.point.mean >= tpe.min.point.mean - 1e-6 * abs(oracle)
@@ -317,8 +275,8 @@ def test_a_failing_hypergradient_leaves_the_trial_standing(monkeypatch: pytest.M
         raise np.linalg.LinAlgError("singular")
 
     X, y = _problem("regression", 60, 4, 0, seed=1)
-    family = LeastSquares()
+    family = LeastSquares("regression")
     monkeypatch.setattr(family, "jacobian", broken)
     _, scorer = resolve_scorer("r2", "regression")
-    ev = Evaluator(_folds(X, y), family, scorer, 1e-8, hyper="r2").evaluate("l1", 0.05, 1.0)
+    ev = Evaluator(_folds(X, y), family, scorer, 1e-8, hyper="r2").evaluate(Penalty.of("l1", 0.05, 1.0))
     assert len(ev.fold_scores) == 3 and ev.complete and ev.d_log_lambda is None

@@ -10,8 +10,10 @@ from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.preprocessing import StandardScaler
 
 from regtune.folds import Fold
-from regtune.models import LeastSquares, Logistic
+from regtune.models import Penalty
 from regtune.models._logistic_solver import fit_logistic_enet
+from regtune.models.least_squares import LeastSquares
+from regtune.models.logistic import Logistic
 
 
 def _regression(n: int = 80, p: int = 8, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -34,7 +36,7 @@ def _kkt_residual(grad: np.ndarray, w: np.ndarray, lam: float, r: float) -> floa
 @pytest.mark.parametrize("lam", [0.02, 0.3])
 def test_least_squares_mapping_minimises_the_lambda_objective(penalty: str, r: float, lam: float) -> None:
     X, y = _regression()
-    est = LeastSquares().estimator(penalty, lam, r, X.shape[0], tol=1e-10)
+    est = LeastSquares("regression").estimator(Penalty.of(penalty, lam, r), X.shape[0], tol=1e-10)
     if hasattr(est, "max_iter"):
         est.set_params(max_iter=100_000)
     est.fit(X, y)
@@ -45,9 +47,9 @@ def test_least_squares_mapping_minimises_the_lambda_objective(penalty: str, r: f
 
 
 def test_ridge_native_alpha_is_n_lambda() -> None:
-    assert LeastSquares().native("l2", 0.5, 0.0, 200) == {"alpha": 100.0}
-    assert LeastSquares().native("l1", 0.5, 1.0, 200) == {"alpha": 0.5}
-    assert Logistic().native("l2", 0.01, 0.0, 200) == {"C": pytest.approx(0.5)}
+    assert LeastSquares("regression").native(Penalty.of("l2", 0.5, 0.0), 200) == {"alpha": 100.0}
+    assert LeastSquares("regression").native(Penalty.of("l1", 0.5, 1.0), 200) == {"alpha": 0.5}
+    assert Logistic("classification").native(Penalty.of("l2", 0.01, 0.0), 200) == {"C": pytest.approx(0.5)}
 
 
 def test_fold_ridge_from_svd_equals_sklearn_ridge() -> None:
@@ -57,7 +59,7 @@ def test_fold_ridge_from_svd_equals_sklearn_ridge() -> None:
     Xc = X - X.mean(axis=0)
     fold = Fold(0, np.arange(60), np.arange(60, 80), Xc[:60] - Xc[:60].mean(0), Xc[60:], y[:60], y[60:])
     for lam in (1e-3, 0.1, 10.0):
-        ours = LeastSquares().fit_fold(fold, "l2", lam, 0.0, tol=1e-8)
+        ours = LeastSquares("regression").fit_fold(fold, Penalty.of("l2", lam, 0.0), tol=1e-8)
         ref = Ridge(alpha=60 * lam).fit(fold.X_train, fold.y_train)
         np.testing.assert_allclose(ours.coef, ref.coef_, rtol=1e-8, atol=1e-10)
         np.testing.assert_allclose(ours.model.predict(fold.X_test), ref.predict(fold.X_test), rtol=1e-8)
@@ -71,7 +73,7 @@ def _binary() -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("lam", [1e-3, 3e-2])
 def test_logistic_l2_mapping_minimises_the_lambda_objective(lam: float) -> None:
     X, y = _binary()
-    est = Logistic().estimator("l2", lam, 0.0, X.shape[0], tol=1e-10).fit(X, y)
+    est = Logistic("classification").estimator(Penalty.of("l2", lam, 0.0), X.shape[0], tol=1e-10).fit(X, y)
     w = est.coef_[0]
     prob = expit(X @ w + est.intercept_[0])
     grad = X.T @ (prob - y) / X.shape[0]
@@ -112,13 +114,13 @@ def test_multinomial_solver_satisfies_kkt() -> None:
 
 def test_lambda_max_zeroes_every_l1_coefficient() -> None:
     X, y = _regression()
-    lmax = LeastSquares().lambda_max(X, y)
-    just_above = LeastSquares().estimator("l1", lmax * 1.001, 1.0, len(y), 1e-10).fit(X, y)
-    just_below = LeastSquares().estimator("l1", lmax * 0.95, 1.0, len(y), 1e-10).fit(X, y)
+    lmax = LeastSquares("regression").lambda_max(X, y)
+    just_above = LeastSquares("regression").estimator(Penalty.of("l1", lmax * 1.001, 1.0), len(y), 1e-10).fit(X, y)
+    just_below = LeastSquares("regression").estimator(Penalty.of("l1", lmax * 0.95, 1.0), len(y), 1e-10).fit(X, y)
     assert np.count_nonzero(just_above.coef_) == 0
     assert np.count_nonzero(just_below.coef_) > 0
     Xb, yb = _binary()
-    lmax_b = Logistic().lambda_max(Xb, yb)
+    lmax_b = Logistic("classification").lambda_max(Xb, yb)
     above = fit_logistic_enet(Xb, yb, np.unique(yb), lmax_b * 1.001, 1.0, tol=1e-9)
     below = fit_logistic_enet(Xb, yb, np.unique(yb), lmax_b * 0.95, 1.0, tol=1e-9)
     assert np.count_nonzero(above.coef) == 0
@@ -133,17 +135,17 @@ def test_at_exactly_lambda_max_every_coefficient_is_exactly_zero(seed: int) -> N
     X = rng.normal(size=(60, 8))
     X = (X - X.mean(axis=0)) / X.std(axis=0)
     y = X @ rng.normal(size=8) * rng.uniform(0.01, 1000) + rng.normal(size=60)
-    family = LeastSquares()
+    family = LeastSquares("regression")
     lmax = family.lambda_max(X, y)
     for r in (1.0, 0.4):
-        assert family.fit(X, y, "elasticnet", lmax / r, r, 1e-4).n_nonzero == 0
+        assert family.fit(X, y, Penalty.of("elasticnet", lmax / r, r), 1e-4).n_nonzero == 0
     fold = Fold(0, np.arange(60), np.arange(0), X - X.mean(axis=0), X[:0], y, y[:0])
-    assert family.fit_fold(fold, "l1", family.lambda_max(fold.X_train, y), 1.0, 1e-4).n_nonzero == 0
-    assert family.fit_fold(fold, "l1", family.lambda_max(fold.X_train, y) * 0.8, 1.0, 1e-4).n_nonzero > 0
+    assert family.fit_fold(fold, Penalty.of("l1", family.lambda_max(fold.X_train, y), 1.0), 1e-4).n_nonzero == 0
+    assert family.fit_fold(fold, Penalty.of("l1", family.lambda_max(fold.X_train, y) * 0.8, 1.0), 1e-4).n_nonzero > 0
     labels = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))
     for classes in (2, 3):
         yc = np.minimum(labels, classes - 1)
-        lmax_c = Logistic().lambda_max(X, yc)
-        at = Logistic().fit(X, yc, "l1", lmax_c, 1.0, 1e-4)
+        lmax_c = Logistic("classification").lambda_max(X, yc)
+        at = Logistic("classification").fit(X, yc, Penalty.of("l1", lmax_c, 1.0), 1e-4)
         assert at.n_nonzero == 0 and not np.any(at.coef)
-        assert Logistic().fit(X, yc, "l1", lmax_c * 0.95, 1.0, 1e-4).n_nonzero > 0
+        assert Logistic("classification").fit(X, yc, Penalty.of("l1", lmax_c * 0.95, 1.0), 1e-4).n_nonzero > 0

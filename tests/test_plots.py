@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 import regtune
-from regtune.artifacts import figure, gather_pictures
 from regtune.cli import app
+from regtune.coefpath import coefficient_path
 from regtune.curves import PenaltyCurve, cv_curves, search_history
-from regtune.paths import coefficient_path
+from regtune.pictures import figure, gather_pictures
 from regtune.report.sketch import sketch_curve
 
 runner = CliRunner()

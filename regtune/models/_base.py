@@ -1,29 +1,81 @@
-"""What a model family provides."""
+"""What a model family is: the penalty value object, the family base class, and what a fit returns.
+
+A family is one module under ``regtune/models/`` with one :class:`Family` subclass per task it serves.
+The class *declares* what the rest of regtune reads from the registry (:mod:`regtune.models`): its
+``model`` name (the ``--model`` value), ``tasks``, ``penalties``, model ``settings`` (with their
+validation), the estimator types a model file may load (``loadable_types``), the table label of its
+native parameter — and *implements* the λ mapping once (:meth:`Family.native`, which
+:meth:`Family.estimator` uses), the fold fit, and, where the math allows, the hypergradient.
+"""
 
 from __future__ import annotations
 
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from regtune.errors import ConfigError, named
 
 if TYPE_CHECKING:
     import numpy as np
 
     from regtune.folds import Fold
+    from regtune.settings import Setting
+
+#: Every penalty regtune knows, in the order the table shows them.
+PENALTIES: tuple[str, ...] = ("l1", "l2", "elasticnet")
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """A penalty of the shared convention: ``λ·(l1_ratio·‖w‖₁ + (1 − l1_ratio)/2·‖w‖²)``.
+
+    ``kind`` is ``l1`` (l1_ratio 1), ``l2`` (l1_ratio 0) or ``elasticnet`` (l1_ratio searched in between).
+    """
+
+    kind: str
+    lam: float
+    l1_ratio: float
+
+    @classmethod
+    def of(cls, kind: str, lam: float, l1_ratio: float | None = None) -> Penalty:
+        """The penalty ``kind`` at ``lam``; ``l1_ratio`` is needed (and used) only for the elastic net."""
+        if kind == "l1":
+            return cls(kind, float(lam), 1.0)
+        if kind == "l2":
+            return cls(kind, float(lam), 0.0)
+        if kind != "elasticnet":
+            raise ValueError(f"unknown penalty {kind!r}")
+        if l1_ratio is None:
+            raise ValueError("elasticnet needs an l1_ratio")
+        return cls(kind, float(lam), float(l1_ratio))
+
+    @property
+    def is_l2(self) -> bool:
+        """Pure L2 (ridge): no L1 part, so no λ_max and no sparsity."""
+        return self.kind == "l2"
+
+    @property
+    def l1(self) -> float:
+        """The weight of ``‖w‖₁``: λ·l1_ratio."""
+        return self.lam * self.l1_ratio
+
+    @property
+    def l2(self) -> float:
+        """The weight of ``½‖w‖²``: λ·(1 − l1_ratio)."""
+        return self.lam * (1.0 - self.l1_ratio)
+
+    def at(self, lam: float) -> Penalty:
+        """The same penalty at another λ."""
+        return replace(self, lam=float(lam))
 
 
 def penalty_l1_ratio(penalty: str, l1_ratio: float | None = None) -> float:
     """The l1_ratio of a penalty: 1 for ``l1``, 0 for ``l2``, the searched value for ``elasticnet``."""
-    if penalty == "l1":
-        return 1.0
-    if penalty == "l2":
-        return 0.0
-    if l1_ratio is None:
-        raise ValueError("elasticnet needs an l1_ratio")
-    return float(l1_ratio)
+    return Penalty.of(penalty, 1.0, l1_ratio).l1_ratio
 
 
 @dataclass
@@ -35,6 +87,19 @@ class FitOutcome:
     intercept: np.ndarray
     converged: bool
     n_nonzero: int
+
+
+@dataclass
+class Jacobian:
+    """How a fold's solution moves with the hyperparameters (implicit differentiation at the optimum).
+
+    ``d_log_lambda`` = (d coef / d log λ, d intercept / d log λ), with the shapes of
+    :attr:`FitOutcome.coef` and :attr:`FitOutcome.intercept`; ``d_l1_ratio`` the same for the elastic
+    net's l1_ratio (None for the other penalties).
+    """
+
+    d_log_lambda: tuple[np.ndarray, np.ndarray]
+    d_l1_ratio: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def solve_sym(M: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -51,19 +116,6 @@ def solve_sym(M: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return result
 
 
-@dataclass
-class Jacobian:
-    """How a fold's solution moves with the hyperparameters (implicit differentiation at the optimum).
-
-    ``d_log_lambda`` = (d coef / d log λ, d intercept / d log λ), with the shapes of
-    :attr:`FitOutcome.coef` and :attr:`FitOutcome.intercept`; ``d_l1_ratio`` the same for the elastic
-    net's l1_ratio (None for the other penalties).
-    """
-
-    d_log_lambda: tuple[np.ndarray, np.ndarray]
-    d_l1_ratio: tuple[np.ndarray, np.ndarray] | None = None
-
-
 @contextmanager
 def catch_convergence() -> Iterator[list[warnings.WarningMessage]]:
     """Record ConvergenceWarnings of the fits inside instead of printing them."""
@@ -75,47 +127,109 @@ def catch_convergence() -> Iterator[list[warnings.WarningMessage]]:
         yield caught
 
 
-class Family(ABC):
-    """A model family: estimator construction, λ mapping, λ_max and a fast one-fold fit."""
+def count_nonzero(coef: np.ndarray) -> int:
+    """Features with a non-zero coefficient (in any class row of a multiclass model)."""
+    import numpy as np
 
-    #: Short name shown in the table and the JSON.
-    name: str
-    #: Whether fold matrices should be centred on the training mean (valid for any model with an intercept).
-    center_folds: bool = True
-    #: Whether :meth:`jacobian` is implemented (the gradient phases of the search need it).
-    has_jacobian: bool = False
-    #: Whether a fold's fit should start from the nearest λ already solved there. Right for fits solved
-    #: to tolerance (the start changes the time, not the answer); not where the answer depends on it.
+    c = np.atleast_2d(coef)
+    return int(np.count_nonzero(np.any(c != 0, axis=0)))
+
+
+class Family(ABC):
+    """A model family: its declarations (class attributes) and a fast, exact fold fit.
+
+    Subclasses that set ``model`` are registered (one per task they serve); the registry builds them
+    with ``cls(task, seed=…, **settings)``.
+    """
+
+    #: The ``--model`` value this class implements (several classes share one: one per task).
+    model: ClassVar[str] = ""
+    #: The tasks this class serves ("regression", "classification").
+    tasks: ClassVar[tuple[str, ...]] = ()
+    #: The penalties it can fit, and why not the others (for the error that refuses them).
+    penalties: ClassVar[tuple[str, ...]] = PENALTIES
+    penalty_reason: ClassVar[str] = ""
+    #: Where to go instead for the penalties it cannot fit (e.g. ``--model sgd for L1 / elastic net``).
+    penalty_alternative: ClassVar[str] = ""
+    #: One line for ``--model``'s help, and where the model stands in its list (lower first).
+    summary: ClassVar[str] = ""
+    rank: ClassVar[int] = 100
+    #: The model's own settings (``--hidden``); the registry checks that every family sharing a
+    #: model declares them alike.
+    settings: ClassVar[tuple[Setting, ...]] = ()
+    #: Every type (``module.Class``) a saved pipeline of this family may contain besides the preprocessing.
+    loadable_types: ClassVar[frozenset[str]] = frozenset()
+    #: Scorers whose derivative :meth:`score_derivative` computes exactly; any other is followed through
+    #: ``own_loss`` (as a greater-is-better scorer name).
+    differentiable: ClassVar[tuple[str, ...]] = ()
+    own_loss: ClassVar[str] = ""
+    #: Whether fold matrices are centred on the training mean (valid for any model with an intercept).
+    center_folds: ClassVar[bool] = True
+    #: Whether a fold's fit starts from the nearest λ already solved there. Right for fits solved to
+    #: tolerance (the start changes the time, not the answer); not where the answer depends on it.
     warm_starts: bool = True
+
+    #: Short name shown in the table and the JSON (``least_squares``, ``mlp_classifier``).
+    name: str = ""
+
+    def __init__(self, task: str, *, seed: int = 0, **settings: Any) -> None:
+        self.task = task
+        self.seed = seed
+        unknown = sorted(set(settings) - {s.name for s in self.settings})
+        if unknown:
+            raise ConfigError(f"{named(unknown[0])} does not apply to {named('model')} {self.model}")
+
+    # --- declarations derived from the implementation --------------------------------------------
+
+    @property
+    def has_jacobian(self) -> bool:
+        """Whether :meth:`jacobian` is implemented (the gradient phases of the search need it)."""
+        return type(self).jacobian is not Family.jacobian
+
+    def describe(self) -> dict[str, Any]:
+        """What was tuned, for the table and the JSON ``model`` key (type, estimator, settings)."""
+        return {"type": self.model}
+
+    def label(self) -> str:
+        """The tuned model in words, for the table (``linear (Lasso / Ridge / ElasticNet)``)."""
+        return f"{self.model} ({self.describe().get('estimator', self.name)})"
+
+    def native_name(self) -> str:
+        """The estimator's own strength parameter, as the table's column header (``alpha``, ``C``)."""
+        return next(iter(self.native(Penalty.of("l1", 1.0), 100)))
+
+    def settings_values(self) -> Mapping[str, Any]:
+        """The values of the model's own settings (they are part of a stored study's identity)."""
+        return {}
+
+    # --- the λ convention ----------------------------------------------------------------------
 
     @abstractmethod
     def lambda_max(self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0) -> float:
         """The smallest λ at which the L1 part sets every coefficient to zero (on preprocessed X)."""
 
     @abstractmethod
-    def native(self, penalty: str, lam: float, l1_ratio: float, n: int) -> dict[str, float]:
-        """The estimator's own parameters for λ (``alpha``, ``C``...), with ``n`` training rows."""
+    def native(self, penalty: Penalty, n: int) -> dict[str, float]:
+        """The estimator's own parameters for ``penalty`` (``alpha``, ``C``...), with ``n`` training rows:
+        the one place where the family's λ mapping is written."""
 
     def default_lambda_range(self, penalty: str, lmax: float, ratio: float) -> tuple[float, float] | None:
         """The family's own default λ range from the data's ``lmax``, or None for the glmnet rule."""
         return None
 
-    def describe(self) -> dict[str, Any]:
-        """What was tuned, for the table and the JSON ``model`` key (type, estimator, settings)."""
-        return {"type": "linear"}
-
     @abstractmethod
-    def estimator(self, penalty: str, lam: float, l1_ratio: float, n: int, tol: float) -> Any:
-        """An unfitted scikit-learn estimator that minimises the λ objective on ``n`` rows."""
+    def estimator(self, penalty: Penalty, n: int, tol: float) -> Any:
+        """An unfitted scikit-learn estimator that minimises the λ objective on ``n`` rows (its strength
+        parameters from :meth:`native`)."""
+
+    # --- fitting ---------------------------------------------------------------------------------
 
     @abstractmethod
     def fit(
         self,
         X: np.ndarray,
         y: np.ndarray,
-        penalty: str,
-        lam: float,
-        l1_ratio: float,
+        penalty: Penalty,
         tol: float,
         warm: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> FitOutcome:
@@ -127,9 +241,7 @@ class Family(ABC):
     def fit_fold(
         self,
         fold: Fold,
-        penalty: str,
-        lam: float,
-        l1_ratio: float,
+        penalty: Penalty,
         tol: float,
         warm: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> FitOutcome:
@@ -137,9 +249,28 @@ class Family(ABC):
 
         Families override this to use the fold's caches (Gram matrix, SVD).
         """
-        return self.fit(fold.X_train, fold.y_train, penalty, lam, penalty_l1_ratio(penalty, l1_ratio), tol, warm)
+        return self.fit(fold.X_train, fold.y_train, penalty, tol, warm)
 
-    def jacobian(self, fold: Fold, outcome: FitOutcome, penalty: str, lam: float, l1_ratio: float) -> Jacobian | None:
+    # --- hypergradients --------------------------------------------------------------------------
+
+    def jacobian(self, fold: Fold, outcome: FitOutcome, penalty: Penalty) -> Jacobian | None:
         """The derivative of the fold's solution ``outcome`` with respect to log λ (and l1_ratio), or
         None where the family has no such math (then the search falls back to TPE alone)."""
         return None
+
+    def score_derivative(
+        self,
+        quantity: str,
+        fold: Fold,
+        outcome: FitOutcome,
+        d_coef: np.ndarray,
+        d_intercept: np.ndarray,
+    ) -> float | None:
+        """d (fold test score ``quantity``) for a change (d_coef, d_intercept) of the fold's solution;
+        None where it is not defined. Families with a :meth:`jacobian` implement it for their
+        ``differentiable`` scorers and ``own_loss``."""
+        return None
+
+    def hyper_quantity(self, scoring: str) -> str:
+        """What the hypergradient differentiates: the scorer itself when the family can, else its own loss."""
+        return scoring if scoring in self.differentiable else self.own_loss

@@ -46,12 +46,13 @@ def null_gradient_max(X: np.ndarray, Y: np.ndarray) -> float:
     """``max |Xᵀ(Y − Ȳ)|/n``: the largest gradient of the mean log-loss at W = 0 with the intercepts at their
     optimum (``Y`` one-hot, one column when binary). The null model is the optimum iff λ·r ≥ this."""
     Xc = X - X.mean(axis=0)
-    return float(np.max(np.abs(Xc.T @ (Y - Y.mean(axis=0))), initial=0.0)) / X.shape[0]
+    return float(np.max(np.abs(Xc.T @ (Y - Y.mean(axis=0))), initial=0.0)) / int(X.shape[0])
 
 
 def _null_intercept(Y: np.ndarray, binary: bool) -> np.ndarray:
     prior = np.clip(Y.mean(axis=0), 1e-12, 1 - 1e-12)
-    return np.log(prior / (1 - prior)) if binary else np.log(prior)
+    logit: np.ndarray = np.log(prior / (1 - prior)) if binary else np.log(prior)
+    return logit
 
 
 def _penalty(W: np.ndarray, lam: float, r: float) -> float:
@@ -61,7 +62,8 @@ def _penalty(W: np.ndarray, lam: float, r: float) -> float:
 def _log_normalizer(eta: np.ndarray) -> np.ndarray:
     """Row-wise log Σₖ exp(ηₖ), stable."""
     top = eta.max(axis=1)
-    return top + np.log(np.exp(eta - top[:, None]).sum(axis=1))
+    result: np.ndarray = top + np.log(np.exp(eta - top[:, None]).sum(axis=1))
+    return result
 
 
 def _loss(eta: np.ndarray, Y: np.ndarray, binary: bool) -> float:

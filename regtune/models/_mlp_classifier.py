@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.neural_network import MLPClassifier
 
 
-class LogLossStoppingMLPClassifier(MLPClassifier):
+class LogLossStoppingMLPClassifier(MLPClassifier):  # type: ignore[misc]
     """``MLPClassifier`` with early stopping on the validation log-loss (``validation_scores_`` holds
     its negative, so greater is better as scikit-learn expects)."""
 

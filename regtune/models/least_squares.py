@@ -1,4 +1,4 @@
-"""Least squares with L1 (Lasso), L2 (ridge) and elastic-net penalties.
+"""Least squares with L1 (Lasso), L2 (ridge) and elastic-net penalties: ``--model linear`` for regression.
 
 Objective: ``‖y − Xw − b‖²/(2n) + λ·(l1_ratio·‖w‖₁ + (1 − l1_ratio)/2·‖w‖²)``. Hence λ is scikit-learn's
 ``alpha`` for Lasso and ElasticNet, and Ridge's ``alpha`` is ``n·λ``.
@@ -17,9 +17,10 @@ intercept is ȳ and does not move.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import math
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from regtune.models._base import Family, FitOutcome, Jacobian, catch_convergence, penalty_l1_ratio, solve_sym
+from regtune.models._base import Family, FitOutcome, Jacobian, Penalty, catch_convergence, count_nonzero, solve_sym
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,68 +33,97 @@ MAX_ITER = 10_000
 NULL_RTOL = 1e-10
 
 
-def _null_is_optimal(xy_max: float, n: int, lam: float, ratio: float) -> bool:
+def _null_is_optimal(xy_max: float, n: int, penalty: Penalty) -> bool:
     """Whether every coefficient is exactly zero at the optimum: λ·r ≥ max|Xᵀ(y − ȳ)|/n (centred X)."""
-    return ratio > 0 and lam * ratio >= xy_max / n * (1 - NULL_RTOL)
+    return not penalty.is_l2 and penalty.l1 >= xy_max / n * (1 - NULL_RTOL)
+
+
+def regression_score_derivative(
+    quantity: str, fold: Fold, outcome: FitOutcome, d_coef: np.ndarray, d_intercept: np.ndarray
+) -> float | None:
+    """d (fold test ``r2``, ``neg_mean_squared_error`` or ``neg_root_mean_squared_error``) for a change
+    (d_coef, d_intercept) of a linear prediction ``Xw + b``."""
+    X, y = fold.X_test, fold.y_test
+    resid = y - (X @ outcome.coef + outcome.intercept[0])
+    d_pred = X @ d_coef + d_intercept[0]
+    inner = float(resid @ d_pred)
+    if quantity == "r2":
+        total = y - y.mean()
+        ss_tot = float(total @ total)
+        return 2.0 * inner / ss_tot if ss_tot > 0 else 0.0
+    if quantity == "neg_mean_squared_error":
+        return 2.0 * inner / len(y)
+    if quantity == "neg_root_mean_squared_error":
+        rmse = math.sqrt(float(resid @ resid) / len(y))
+        return inner / (len(y) * rmse) if rmse > 0 else 0.0
+    return None
 
 
 class LeastSquares(Family):
+    model = "linear"
+    rank = 0
+    tasks = ("regression",)
+    summary = "linear (least squares / logistic regression, solved exactly)"
     name = "least_squares"
-    has_jacobian = True
-
-    def lambda_max(self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0) -> float:
-        return self._xy_max(X, y) / (X.shape[0] * max(l1_ratio, 1e-3))
-
-    def native(self, penalty: str, lam: float, l1_ratio: float, n: int) -> dict[str, float]:
-        if penalty == "l2":
-            return {"alpha": n * lam}
-        if penalty == "l1":
-            return {"alpha": lam}
-        return {"alpha": lam, "l1_ratio": l1_ratio}
+    loadable_types = frozenset(
+        {
+            "sklearn.linear_model._coordinate_descent.ElasticNet",
+            "sklearn.linear_model._coordinate_descent.Lasso",
+            "sklearn.linear_model._ridge.Ridge",
+        }
+    )
+    differentiable: ClassVar[tuple[str, ...]] = ("r2", "neg_mean_squared_error", "neg_root_mean_squared_error")
+    own_loss = "neg_mean_squared_error"
 
     def describe(self) -> dict[str, Any]:
         return {"type": "linear", "estimator": "Lasso / Ridge / ElasticNet"}
 
-    def estimator(self, penalty: str, lam: float, l1_ratio: float, n: int, tol: float) -> Any:
+    def lambda_max(self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0) -> float:
+        return self._xy_max(X, y) / (int(X.shape[0]) * max(l1_ratio, 1e-3))
+
+    def native(self, penalty: Penalty, n: int) -> dict[str, float]:
+        if penalty.is_l2:
+            return {"alpha": n * penalty.lam}
+        if penalty.kind == "l1":
+            return {"alpha": penalty.lam}
+        return {"alpha": penalty.lam, "l1_ratio": penalty.l1_ratio}
+
+    def estimator(self, penalty: Penalty, n: int, tol: float) -> Any:
         from sklearn.linear_model import ElasticNet, Lasso, Ridge
 
-        if penalty == "l2":
-            return Ridge(alpha=n * lam, tol=tol)
-        if penalty == "l1":
-            return Lasso(alpha=lam, tol=tol, max_iter=MAX_ITER)
-        return ElasticNet(alpha=lam, l1_ratio=l1_ratio, tol=tol, max_iter=MAX_ITER)
+        native = self.native(penalty, n)
+        if penalty.is_l2:
+            return Ridge(**native, tol=tol)
+        if penalty.kind == "l1":
+            return Lasso(**native, tol=tol, max_iter=MAX_ITER)
+        return ElasticNet(**native, tol=tol, max_iter=MAX_ITER)
 
     def fit(
         self,
         X: np.ndarray,
         y: np.ndarray,
-        penalty: str,
-        lam: float,
-        l1_ratio: float,
+        penalty: Penalty,
         tol: float,
         warm: tuple[np.ndarray, np.ndarray] | None = None,
-        gram: np.ndarray | None = None,
     ) -> FitOutcome:
         import numpy as np
 
-        ratio = penalty_l1_ratio(penalty, l1_ratio)
-        model = self.estimator(penalty, lam, ratio, X.shape[0], tol)
-        if penalty != "l2" and _null_is_optimal(self._xy_max(X, y), X.shape[0], lam, ratio):
+        model = self.estimator(penalty, X.shape[0], tol)
+        if _null_is_optimal(self._xy_max(X, y), X.shape[0], penalty):
             return self._null(model, float(np.mean(y)), X.shape[1])
-        if penalty != "l2":
-            # With n > p, coordinate descent on the Gram matrix (given, or computed by scikit-learn
-            # after centring) costs O(p²) per sweep instead of O(np).
-            precompute = gram if gram is not None else X.shape[0] > X.shape[1]
-            model.set_params(warm_start=True, precompute=precompute)
+        if not penalty.is_l2:
+            # With n > p, coordinate descent on the Gram matrix (computed by scikit-learn after
+            # centring) costs O(p²) per sweep instead of O(np).
+            model.set_params(warm_start=True, precompute=X.shape[0] > X.shape[1])
             if warm is not None:
                 model.coef_ = warm[0].copy()
         with catch_convergence() as caught:
             model.fit(X, y)
-        if penalty != "l2":
+        if not penalty.is_l2:
             model.set_params(precompute=False)  # keep the fitted model small
         coef = np.asarray(model.coef_, dtype=np.float64)
         intercept = np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64))
-        return FitOutcome(model, coef, intercept, not caught, int(np.count_nonzero(coef)))
+        return FitOutcome(model, coef, intercept, not caught, count_nonzero(coef))
 
     @staticmethod
     def _xy_max(X: np.ndarray, y: np.ndarray) -> float:
@@ -118,35 +148,30 @@ class LeastSquares(Family):
     def fit_fold(
         self,
         fold: Fold,
-        penalty: str,
-        lam: float,
-        l1_ratio: float,
+        penalty: Penalty,
         tol: float,
         warm: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> FitOutcome:
         import numpy as np
 
         n, p = fold.X_train.shape
-        if penalty == "l2":
+        if penalty.is_l2:
             s, Vt, Uty = fold.svd()
-            coef = Vt.T @ (s / (s * s + n * lam) * Uty)
+            coef = Vt.T @ (s / (s * s + n * penalty.lam) * Uty)
             y_mean = float(fold.y_train.mean())
-            model = self.estimator(penalty, lam, 0.0, n, tol)
+            model = self.estimator(penalty, n, tol)
             model.coef_ = coef
             model.intercept_ = y_mean
             model.n_features_in_ = p
-            return FitOutcome(model, coef, np.array([y_mean]), True, int(np.count_nonzero(coef)))
-        ratio = penalty_l1_ratio(penalty, l1_ratio)
+            return FitOutcome(model, coef, np.array([y_mean]), True, count_nonzero(coef))
         if n <= p:
-            return self.fit(fold.X_train, fold.y_train, penalty, lam, ratio, tol, warm)
-        return self._fit_gram(fold, penalty, lam, ratio, tol, warm)
+            return self.fit(fold.X_train, fold.y_train, penalty, tol, warm)
+        return self._fit_gram(fold, penalty, tol, warm)
 
     def _fit_gram(
         self,
         fold: Fold,
-        penalty: str,
-        lam: float,
-        ratio: float,
+        penalty: Penalty,
         tol: float,
         warm: tuple[np.ndarray, np.ndarray] | None,
     ) -> FitOutcome:
@@ -156,14 +181,15 @@ class LeastSquares(Family):
 
         gram, xy = fold.gram()
         y_mean = float(fold.y_train.mean())
-        if _null_is_optimal(float(np.max(np.abs(xy), initial=0.0)), fold.n_train, lam, ratio):
-            return self._null(self.estimator(penalty, lam, ratio, fold.n_train, tol), y_mean, xy.shape[0])
+        model = self.estimator(penalty, fold.n_train, tol)
+        if _null_is_optimal(float(np.max(np.abs(xy), initial=0.0)), fold.n_train, penalty):
+            return self._null(model, y_mean, xy.shape[0])
         with catch_convergence() as caught:
             _, coefs, _, n_iters = enet_path(
                 fold.X_train,
                 fold.centered_y(),
-                l1_ratio=ratio,
-                alphas=[lam],
+                l1_ratio=penalty.l1_ratio,
+                alphas=[penalty.lam],
                 precompute=gram,
                 Xy=xy,
                 coef_init=None if warm is None else warm[0].copy(),  # enet_path updates it in place
@@ -173,22 +199,21 @@ class LeastSquares(Family):
                 max_iter=MAX_ITER,
             )
         coef = np.ascontiguousarray(coefs[:, 0])
-        model = self.estimator(penalty, lam, ratio, fold.n_train, tol)
         model.coef_, model.intercept_, model.n_features_in_ = coef, y_mean, fold.X_train.shape[1]
         converged = not caught and n_iters[0] < MAX_ITER
-        return FitOutcome(model, coef, np.array([y_mean]), converged, int(np.count_nonzero(coef)))
+        return FitOutcome(model, coef, np.array([y_mean]), converged, count_nonzero(coef))
 
-    def jacobian(self, fold: Fold, outcome: FitOutcome, penalty: str, lam: float, l1_ratio: float) -> Jacobian | None:
+    def jacobian(self, fold: Fold, outcome: FitOutcome, penalty: Penalty) -> Jacobian | None:
         import numpy as np
 
         n = fold.n_train
+        lam, r = penalty.lam, penalty.l1_ratio
         w = outcome.coef
         zero_b = np.zeros(1)
-        if penalty == "l2":
+        if penalty.is_l2:
             s, Vt, Uty = fold.svd()
             d_w = Vt.T @ (-n * s / (s * s + n * lam) ** 2 * Uty)
             return Jacobian((lam * d_w, zero_b))
-        r = penalty_l1_ratio(penalty, l1_ratio)
         active = np.flatnonzero(w)
         d_lam = np.zeros_like(w)
         d_r = np.zeros_like(w)
@@ -204,4 +229,9 @@ class LeastSquares(Family):
             sol = solve_sym(M, rhs)
             d_lam[active] = lam * sol[:, 0]
             d_r[active] = sol[:, 1]
-        return Jacobian((d_lam, zero_b), (d_r, zero_b) if penalty == "elasticnet" else None)
+        return Jacobian((d_lam, zero_b), (d_r, zero_b) if penalty.kind == "elasticnet" else None)
+
+    def score_derivative(
+        self, quantity: str, fold: Fold, outcome: FitOutcome, d_coef: np.ndarray, d_intercept: np.ndarray
+    ) -> float | None:
+        return regression_score_derivative(quantity, fold, outcome, d_coef, d_intercept)

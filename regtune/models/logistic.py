@@ -1,4 +1,5 @@
-"""Logistic regression (binary and multinomial) with L1, L2 and elastic-net penalties.
+"""Logistic regression (binary and multinomial) with L1, L2 and elastic-net penalties: ``--model linear``
+for classification.
 
 scikit-learn minimises ``C·Σ log-loss + (1 − l1_ratio)/2·‖w‖² + l1_ratio·‖w‖₁``; dividing by ``C·n``
 gives the shared convention ``mean log-loss + λ·P(w)`` with ``C = 1/(n·λ)``. The scikit-learn 1.9 API
@@ -19,9 +20,9 @@ probability: that direction is removed from the solve.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from regtune.models._base import Family, FitOutcome, Jacobian, catch_convergence, penalty_l1_ratio, solve_sym
+from regtune.models._base import Family, FitOutcome, Jacobian, Penalty, catch_convergence, count_nonzero, solve_sym
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,9 +41,41 @@ NEWTON_TOL_FACTOR = 1e-2
 MAX_NEWTON_PARAMS = 400
 
 
+def log_loss_derivative(fold: Fold, outcome: FitOutcome, d_coef: np.ndarray, d_intercept: np.ndarray) -> float | None:
+    """d (fold test ``neg_log_loss``) for a change (d_coef, d_intercept) of a (multinomial) logistic
+    model; None when the test fold has a label the model never saw (the log-loss is then not
+    differentiable here)."""
+    import numpy as np
+    from scipy.special import expit, softmax
+
+    X, y = fold.X_test, fold.y_test
+    classes = getattr(outcome.model, "classes_", None)
+    if classes is None:
+        classes = np.unique(fold.y_train)
+    idx = np.searchsorted(classes, y)
+    if np.any(idx >= len(classes)) or np.any(classes[np.minimum(idx, len(classes) - 1)] != y):
+        return None
+    eta = X @ outcome.coef.T + outcome.intercept
+    d_eta = X @ d_coef.T + d_intercept
+    if outcome.coef.shape[0] == 1:
+        return float(np.mean(((idx == 1) - expit(eta[:, 0])) * d_eta[:, 0]))
+    P = softmax(eta, axis=1)
+    rows = np.arange(len(y))
+    return float(np.mean(d_eta[rows, idx] - (P * d_eta).sum(axis=1)))
+
+
 class Logistic(Family):
+    model = "linear"
+    rank = 0
+    tasks = ("classification",)
+    summary = "linear (least squares / logistic regression, solved exactly)"
     name = "logistic"
-    has_jacobian = True
+    loadable_types = frozenset({"sklearn.linear_model._logistic.LogisticRegression"})
+    differentiable: ClassVar[tuple[str, ...]] = ("neg_log_loss",)
+    own_loss = "neg_log_loss"
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "linear", "estimator": "LogisticRegression"}
 
     def lambda_max(self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0) -> float:
         """Largest gradient of the mean log-loss at w = 0 (intercepts at their optimum)."""
@@ -56,31 +89,25 @@ class Logistic(Family):
             Y = Y[:, 1:]
         return null_gradient_max(X, Y) / max(l1_ratio, 1e-3)
 
-    def native(self, penalty: str, lam: float, l1_ratio: float, n: int) -> dict[str, float]:
-        ratio = penalty_l1_ratio(penalty, l1_ratio)
-        native = {"C": 1.0 / (n * lam)}
-        if penalty == "elasticnet":
-            native["l1_ratio"] = ratio
+    def native(self, penalty: Penalty, n: int) -> dict[str, float]:
+        native = {"C": 1.0 / (n * penalty.lam)}
+        if penalty.kind == "elasticnet":
+            native["l1_ratio"] = penalty.l1_ratio
         return native
 
-    def describe(self) -> dict[str, Any]:
-        return {"type": "linear", "estimator": "LogisticRegression"}
-
-    def estimator(self, penalty: str, lam: float, l1_ratio: float, n: int, tol: float) -> Any:
+    def estimator(self, penalty: Penalty, n: int, tol: float) -> Any:
         from sklearn.linear_model import LogisticRegression
 
-        ratio = penalty_l1_ratio(penalty, l1_ratio)
-        if penalty == "l2":
-            return LogisticRegression(C=1.0 / (n * lam), l1_ratio=0.0, tol=tol, max_iter=MAX_ITER_LBFGS)
-        return LogisticRegression(C=1.0 / (n * lam), l1_ratio=ratio, solver="saga", tol=tol, max_iter=MAX_ITER_SAGA)
+        C = self.native(penalty, n)["C"]
+        if penalty.is_l2:
+            return LogisticRegression(C=C, l1_ratio=0.0, tol=tol, max_iter=MAX_ITER_LBFGS)
+        return LogisticRegression(C=C, l1_ratio=penalty.l1_ratio, solver="saga", tol=tol, max_iter=MAX_ITER_SAGA)
 
     def fit(
         self,
         X: np.ndarray,
         y: np.ndarray,
-        penalty: str,
-        lam: float,
-        l1_ratio: float,
+        penalty: Penalty,
         tol: float,
         warm: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> FitOutcome:
@@ -88,10 +115,9 @@ class Logistic(Family):
 
         from regtune.models._logistic_solver import fit_logistic_enet
 
-        ratio = penalty_l1_ratio(penalty, l1_ratio)
-        model = self.estimator(penalty, lam, ratio, X.shape[0], tol)
+        model = self.estimator(penalty, X.shape[0], tol)
         classes = np.unique(y)
-        if penalty == "l2":
+        if penalty.is_l2:
             model.set_params(warm_start=True)
             rows = 1 if len(classes) == 2 else len(classes)
             if rows * (X.shape[1] + 1) <= MAX_NEWTON_PARAMS:
@@ -106,8 +132,8 @@ class Logistic(Family):
                 X,
                 y,
                 classes,
-                lam,
-                ratio,
+                penalty.lam,
+                penalty.l1_ratio,
                 tol=tol,
                 coef_init=None if warm is None else warm[0],
                 intercept_init=None if warm is None else warm[1],
@@ -118,10 +144,9 @@ class Logistic(Family):
             converged = solution.converged
         coef = np.asarray(model.coef_, dtype=np.float64)
         intercept = np.asarray(model.intercept_, dtype=np.float64)
-        n_nonzero = int(np.count_nonzero(np.any(coef != 0, axis=0)))
-        return FitOutcome(model, coef, intercept, converged, n_nonzero)
+        return FitOutcome(model, coef, intercept, converged, count_nonzero(coef))
 
-    def jacobian(self, fold: Fold, outcome: FitOutcome, penalty: str, lam: float, l1_ratio: float) -> Jacobian | None:
+    def jacobian(self, fold: Fold, outcome: FitOutcome, penalty: Penalty) -> Jacobian | None:
         import numpy as np
         from scipy.special import expit, softmax
 
@@ -129,7 +154,7 @@ class Logistic(Family):
         n = X.shape[0]
         coef, intercept = outcome.coef, outcome.intercept
         k_rows = coef.shape[0]
-        r = penalty_l1_ratio(penalty, l1_ratio)
+        lam, r = penalty.lam, penalty.l1_ratio
         eta = X @ coef.T + intercept
         # Blocks of the log-loss Hessian: weights per (class row, class row) pair.
         if k_rows == 1:
@@ -169,4 +194,11 @@ class Logistic(Family):
                 d_coef[k, active[k]] = factor * sol[offsets[k] : offsets[k] + active[k].size, col]
             return d_coef, factor * sol[b_idx, col]
 
-        return Jacobian(unpack(0, lam), unpack(1, 1.0) if penalty == "elasticnet" else None)
+        return Jacobian(unpack(0, lam), unpack(1, 1.0) if penalty.kind == "elasticnet" else None)
+
+    def score_derivative(
+        self, quantity: str, fold: Fold, outcome: FitOutcome, d_coef: np.ndarray, d_intercept: np.ndarray
+    ) -> float | None:
+        if quantity != "neg_log_loss":
+            return None
+        return log_loss_derivative(fold, outcome, d_coef, d_intercept)

@@ -26,7 +26,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from regtune.models._base import Family, FitOutcome, catch_convergence
+from regtune.errors import ConfigError, named
+from regtune.models._base import Family, FitOutcome, Penalty, catch_convergence
+from regtune.settings import MODEL, Setting, split_list
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,26 +39,91 @@ VALIDATION_FRACTION = 0.1
 DEFAULT_HIDDEN: tuple[int, ...] = (100,)
 #: The default λ range, relative to the linear λ_max of the same data.
 RANGE_LOW, RANGE_HIGH = 1e-5, 10.0
+HIDDEN_HELP = "layer sizes such as 64,32, or 0 for no hidden layer"
+
+
+def _valid_hidden(sizes: tuple[int, ...]) -> bool:
+    return sizes == (0,) or (bool(sizes) and min(sizes) >= 1)
+
+
+def parse_hidden(value: str) -> tuple[int, ...]:
+    """``"64,32"`` → ``(64, 32)``: the hidden layer sizes (``"0"``: none)."""
+    try:
+        sizes = tuple(int(part) for part in split_list(value))
+    except ValueError:
+        sizes = ()
+    if not _valid_hidden(sizes):
+        raise ConfigError(f"{named('hidden')} must be {HIDDEN_HELP}, got {value!r}")
+    return sizes
+
+
+def _check_hidden(sizes: tuple[int, ...]) -> str | None:
+    sizes = tuple(sizes)
+    return None if not sizes or _valid_hidden(sizes) else f"must be {HIDDEN_HELP}, got {sizes}"
 
 
 class MLP(Family):
     """MLPRegressor (standardized target) or MLPClassifier with ``solver="adam"``: L2 only."""
 
+    model = "mlp"
+    rank = 2
+    tasks = ("regression", "classification")
+    summary = "mlp (MLPRegressor / MLPClassifier trained by Adam, L2 only)"
+    penalties = ("l2",)
+    penalty_reason = "scikit-learn's MLP alpha is an L2 penalty"
+    penalty_alternative = f"{named('model')} sgd for L1 / elastic net"
+    settings = (
+        Setting(
+            name="hidden",
+            type=tuple[int, ...],
+            default=(),
+            help="Hidden layer sizes of --model mlp, comma-separated (default 100; 0: none).",
+            panel=MODEL,
+            metavar="SIZES",
+            parse=parse_hidden,
+            check=_check_hidden,
+            misuse="sets the layers of {model}",
+        ),
+        Setting(
+            name="early_stopping",
+            type=bool,
+            default=True,
+            help="--model mlp: stop training on a seeded inner validation split (10% of the training rows);"
+            " --no-early-stopping trains on every row.",
+            panel=MODEL,
+            negative="--no-early-stopping",
+        ),
+    )
+    loadable_types = frozenset(
+        {
+            "numpy.random.mtrand.RandomState",
+            "regtune.models._mlp_classifier.LogLossStoppingMLPClassifier",
+            "sklearn._loss._loss.CyHalfBinomialLoss",
+            "sklearn.compose._target.TransformedTargetRegressor",
+            "sklearn.neural_network._multilayer_perceptron.MLPRegressor",
+            "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+            "sklearn.preprocessing._data.StandardScaler",
+            "sklearn.preprocessing._label.LabelBinarizer",
+        }
+    )
     warm_starts = False  # every fit starts from the seeded initialisation
 
     def __init__(
         self,
         task: str,
-        hidden: tuple[int, ...] = DEFAULT_HIDDEN,
+        *,
         seed: int = 0,
+        hidden: tuple[int, ...] = (),
         early_stopping: bool = True,
     ) -> None:
-        self.task = task
+        super().__init__(task, seed=seed)
         #: Hidden layer sizes; ``(0,)`` means none (a linear model trained by Adam), ``()`` the default.
         self.hidden = tuple(hidden) or DEFAULT_HIDDEN
-        self.seed = seed
         self.early_stopping = early_stopping
         self.name = "mlp_regressor" if task == "regression" else "mlp_classifier"
+
+    def settings_values(self) -> dict[str, Any]:
+        return {"hidden": self.hidden, "early_stopping": self.early_stopping}
 
     def batch_size(self, n: int) -> int:
         """B: scikit-learn's "auto" batch size for ``n`` rows given to ``fit``."""
@@ -70,15 +137,15 @@ class MLP(Family):
 
         if self.task == "regression":
             sd = float(y.std()) or 1.0
-            return LeastSquares().lambda_max(X, (y - y.mean()) / sd, l1_ratio)
-        return Logistic().lambda_max(X, y, l1_ratio)
+            return LeastSquares(self.task).lambda_max(X, (y - y.mean()) / sd, l1_ratio)
+        return Logistic(self.task).lambda_max(X, y, l1_ratio)
 
     def default_lambda_range(self, penalty: str, lmax: float, ratio: float) -> tuple[float, float]:
         return lmax * RANGE_LOW, lmax * RANGE_HIGH
 
-    def native(self, penalty: str, lam: float, l1_ratio: float, n: int) -> dict[str, float]:
+    def native(self, penalty: Penalty, n: int) -> dict[str, float]:
         b = self.batch_size(n)
-        return {"alpha": lam * b, "batch_size": b}
+        return {"alpha": penalty.lam * b, "batch_size": b}
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -92,21 +159,27 @@ class MLP(Family):
             "seed": self.seed,
         }
 
-    def estimator(self, penalty: str, lam: float, l1_ratio: float, n: int, tol: float) -> Any:
+    def label(self) -> str:
+        info = self.describe()
+        layers = "none (linear)" if self.hidden == (0,) else "×".join(str(h) for h in self.hidden)
+        stop = ", early stopping" if self.early_stopping else ""
+        return f"{info['estimator']} (hidden {layers}, adam, max_iter {MLP_MAX_ITER}{stop})"
+
+    def estimator(self, penalty: Penalty, n: int, tol: float) -> Any:
         from sklearn.compose import TransformedTargetRegressor
         from sklearn.neural_network import MLPRegressor
         from sklearn.preprocessing import StandardScaler
 
         from regtune.models._mlp_classifier import LogLossStoppingMLPClassifier
 
-        if penalty != "l2":
-            raise ValueError(f"the MLP penalty is L2 only, not {penalty}")
-        b = self.batch_size(n)
+        if not penalty.is_l2:
+            raise ValueError(f"the MLP penalty is L2 only, not {penalty.kind}")
+        native = self.native(penalty, n)
         settings = {
             "hidden_layer_sizes": () if self.hidden == (0,) else self.hidden,
             "solver": "adam",
-            "alpha": lam * b,
-            "batch_size": b,
+            "alpha": native["alpha"],
+            "batch_size": int(native["batch_size"]),
             "early_stopping": self.early_stopping,
             "validation_fraction": VALIDATION_FRACTION,
             "max_iter": MLP_MAX_ITER,
@@ -123,9 +196,7 @@ class MLP(Family):
         self,
         X: np.ndarray,
         y: np.ndarray,
-        penalty: str,
-        lam: float,
-        l1_ratio: float,
+        penalty: Penalty,
         tol: float,
         warm: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> FitOutcome:
@@ -133,7 +204,7 @@ class MLP(Family):
         import numpy as np
         from threadpoolctl import threadpool_limits
 
-        model = self.estimator(penalty, lam, l1_ratio, X.shape[0], tol)
+        model = self.estimator(penalty, X.shape[0], tol)
         with threadpool_limits(limits=1), catch_convergence() as caught:
             model.fit(X, y)
         net = model.regressor_ if self.task == "regression" else model

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from regtune.models._base import Family, FitOutcome, catch_convergence, penalty_l1_ratio
+from regtune.models._base import Family, FitOutcome, Penalty, catch_convergence, count_nonzero
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,40 +37,53 @@ SGD_MAX_ITER = 1000
 class SGDLinear(Family):
     """SGDRegressor (squared loss) for regression, SGDClassifier (log-loss) for classification."""
 
+    model = "sgd"
+    rank = 1
+    tasks = ("regression", "classification")
+    summary = "sgd (SGDRegressor / SGDClassifier)"
+    loadable_types = frozenset(
+        {
+            "sklearn.linear_model._stochastic_gradient.SGDClassifier",
+            "sklearn.linear_model._stochastic_gradient.SGDRegressor",
+        }
+    )
     warm_starts = False  # see the module docstring
 
-    def __init__(self, task: str, seed: int = 0, warm_start: bool | None = None) -> None:
+    def __init__(self, task: str, *, seed: int = 0, warm_start: bool | None = None) -> None:
         from regtune.models.least_squares import LeastSquares
         from regtune.models.logistic import Logistic
 
-        self.task = task
-        self.seed = seed
+        super().__init__(task, seed=seed)
         if warm_start is not None:
             self.warm_starts = warm_start
         self.name = "sgd_regressor" if task == "regression" else "sgd_classifier"
-        self._linear: Family = LeastSquares() if task == "regression" else Logistic()
+        self._linear: Family = LeastSquares(task) if task == "regression" else Logistic(task)
 
     def lambda_max(self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0) -> float:
         """The linear model's λ_max: SGD minimises the same objective."""
         return self._linear.lambda_max(X, y, l1_ratio)
 
-    def native(self, penalty: str, lam: float, l1_ratio: float, n: int) -> dict[str, float]:
-        native = {"alpha": lam}
-        if penalty == "elasticnet":
-            native["l1_ratio"] = l1_ratio
+    def native(self, penalty: Penalty, n: int) -> dict[str, float]:
+        native = {"alpha": penalty.lam}
+        if penalty.kind == "elasticnet":
+            native["l1_ratio"] = penalty.l1_ratio
         return native
 
     def describe(self) -> dict[str, Any]:
         estimator = "SGDRegressor" if self.task == "regression" else "SGDClassifier"
         return {"type": "sgd", "estimator": estimator, "max_iter": SGD_MAX_ITER, "tol": SGD_TOL, "seed": self.seed}
 
-    def estimator(self, penalty: str, lam: float, l1_ratio: float, n: int, tol: float) -> Any:
+    def label(self) -> str:
+        info = self.describe()
+        return f"{info['estimator']} (max_iter {info['max_iter']}, tol {info['tol']:g})"
+
+    def estimator(self, penalty: Penalty, n: int, tol: float) -> Any:
         from sklearn.linear_model import SGDClassifier, SGDRegressor
 
         settings = {
-            "penalty": penalty,
-            "alpha": lam,
-            "l1_ratio": penalty_l1_ratio(penalty, l1_ratio),
+            "penalty": penalty.kind,
+            "alpha": self.native(penalty, n)["alpha"],
+            "l1_ratio": penalty.l1_ratio,
             "max_iter": SGD_MAX_ITER,
             "tol": SGD_TOL,
             "random_state": self.seed,
@@ -83,15 +96,13 @@ class SGDLinear(Family):
         self,
         X: np.ndarray,
         y: np.ndarray,
-        penalty: str,
-        lam: float,
-        l1_ratio: float,
+        penalty: Penalty,
         tol: float,
         warm: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> FitOutcome:
         import numpy as np
 
-        model = self.estimator(penalty, lam, l1_ratio, X.shape[0], tol)
+        model = self.estimator(penalty, X.shape[0], tol)
         # SGD writes into coef_init: pass copies, so the stored warm start stays as it was.
         init = {} if warm is None else {"coef_init": warm[0].copy(), "intercept_init": warm[1].copy()}
         with catch_convergence() as caught:
@@ -99,5 +110,4 @@ class SGDLinear(Family):
         coef = np.asarray(model.coef_, dtype=np.float64)
         intercept = np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64))
         converged = not caught and model.n_iter_ < SGD_MAX_ITER
-        nonzero = np.any(coef != 0, axis=0) if coef.ndim == 2 else coef != 0
-        return FitOutcome(model, coef, intercept, converged, int(np.count_nonzero(nonzero)))
+        return FitOutcome(model, coef, intercept, converged, count_nonzero(coef))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import base64
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from regtune.report._output import Output, OutputContext, output_setting
 from regtune.report.table import fmt_native, fmt_num, hypergradient_line
 
 if TYPE_CHECKING:
@@ -149,3 +150,26 @@ def render_html(result: TuneResult, images: dict[str, bytes], notes: list[str] |
     parts.append(_table(["package", "version"], [[k, v] for k, v in result.versions.items()], "versions"))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+class HTMLReport(Output):
+    """``--report PATH.html``: one self-contained file — what a CI job uploads as an artifact."""
+
+    setting = output_setting(
+        "report", "Write a self-contained HTML report (table, choices, pictures, coefficients) to PATH (.html)."
+    )
+    stdout = False
+    suffixes = (".html", ".htm")
+    suffix_help = ".html"
+    pictures = True
+    coefficient_path = True
+    link = "HTML report"
+    order = 40
+
+    def render(self, result: TuneResult, value: Any, context: OutputContext) -> str:
+        from regtune.pictures import html_report
+
+        return html_report(result, context.pictures(result))
+
+
+OUTPUT = HTMLReport()

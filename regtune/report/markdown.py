@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from regtune.report._output import Output, OutputContext, output_setting
 from regtune.report.table import fmt_native, fmt_num, hypergradient_line
 
 if TYPE_CHECKING:
@@ -48,3 +49,18 @@ def summary_markdown(result: TuneResult, gate: str | None = None, links: dict[st
     lines += [f"- note: {w}" for w in result.warnings]
     lines += [f"- {label}: [{path}]({path})" for label, path in (links or {}).items()]
     return "\n".join(lines) + "\n\n"
+
+
+class MarkdownSummary(Output):
+    """``--summary-md PATH``: appended, e.g. to ``$GITHUB_STEP_SUMMARY``, with links to the files written."""
+
+    setting = output_setting("summary_md", "Append a Markdown summary to PATH (e.g. $GITHUB_STEP_SUMMARY).")
+    kind = "append"
+    stdout = False
+    order = 60
+
+    def render(self, result: TuneResult, value: Any, context: OutputContext) -> str:
+        return summary_markdown(result, context.gate, context.links())
+
+
+OUTPUT = MarkdownSummary()

@@ -1,7 +1,8 @@
 """Pictures of a result (matplotlib, no display needed): CV curves, coefficient path, search history.
 
-They draw the data of :mod:`regtune.curves` and :mod:`regtune.paths`; nothing is computed here. Figures
+They draw the data of :mod:`regtune.curves` and :mod:`regtune.coefpath`; nothing is computed here. Figures
 are built with ``matplotlib.figure.Figure`` (no pyplot, no global backend state) and saved as PNG or SVG.
+The output format ``--plot`` writes them all into one file.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import io
 import math
 from typing import TYPE_CHECKING, Any, Final
 
+from regtune.report._output import Output, OutputContext, output_setting
+
 if TYPE_CHECKING:
+    from regtune.coefpath import CoefPath
     from regtune.curves import PenaltyCurve, SearchHistory
-    from regtune.paths import CoefPath
+    from regtune.result import TuneResult
 
 FORMATS = ("png", "svg")
 LAYOUT: Final = "constrained"
@@ -207,3 +211,30 @@ def render_panels(
     draw_history(fig.add_subplot(), history, scoring)
     panels["history"] = _save(fig, "png")
     return panels
+
+
+class PlotFile(Output):
+    """``--plot PATH``: every picture in one PNG or SVG file."""
+
+    setting = output_setting(
+        "plot",
+        "Draw the CV curve of each penalty, the coefficient path of the chosen one and the search history into"
+        " PATH (.png or .svg).",
+    )
+    stdout = False
+    suffixes = (".png", ".svg")
+    suffix_help = ".png or .svg"
+    pictures = True
+    coefficient_path = True
+    link = "plots"
+    order = 30
+
+    def render(self, result: TuneResult, value: Any, context: OutputContext) -> bytes:
+        from pathlib import Path
+
+        from regtune.pictures import figure
+
+        return figure(result, context.pictures(result), Path(str(value)).suffix.lower()[1:])
+
+
+OUTPUT = PlotFile()

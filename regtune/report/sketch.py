@@ -17,10 +17,15 @@ out and counted below the sketch.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from regtune.report._output import Output, OutputContext, output_setting
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
     from regtune.curves import PenaltyCurve
+    from regtune.result import TuneResult
 
 WIDTH = 60
 HEIGHT = 12
@@ -74,3 +79,29 @@ def sketch_curve(curve: PenaltyCurve, scoring: str, width: int = WIDTH, height: 
     if foot:
         lines.append(foot)
     return "\n".join(lines) + "\n"
+
+
+class CurveSketch(Output):
+    """``--curve``: the sketch under the table (not with ``--json -``: standard output is data then)."""
+
+    setting = output_setting(
+        "curve",
+        "Print a text sketch of the chosen penalty's CV curve under the table.",
+        type=bool,
+        default=False,
+        metavar=None,
+    )
+    kind = "console"
+    pictures = True
+    order = 80
+
+    def render(self, result: TuneResult, value: Any, context: OutputContext) -> list[RenderableType]:
+        from rich.text import Text
+
+        from regtune.pictures import curve_sketch
+
+        text = curve_sketch(result, context.pictures(result)).rstrip("\n")
+        return [Text(text, no_wrap=True, overflow="ignore")]
+
+
+OUTPUT = CurveSketch()

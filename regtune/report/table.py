@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -49,18 +49,6 @@ def hypergradient_line(point: ChosenPoint) -> str | None:
     return text
 
 
-def model_label(result: TuneResult) -> str:
-    """The tuned model in words: family, estimator and its fixed settings (``sgd`` and ``mlp``)."""
-    info = result.model_info
-    if info.get("type") == "mlp":
-        layers = "none (linear)" if info["hidden"] == [0] else "×".join(str(h) for h in info["hidden"])
-        stop = ", early stopping" if info.get("early_stopping") else ""
-        return f"{info['estimator']} (hidden {layers}, adam, max_iter {info['max_iter']}{stop})"
-    if info.get("type") == "sgd":
-        return f"{info['estimator']} (max_iter {info['max_iter']}, tol {info['tol']:g})"
-    return f"linear ({info.get('estimator', result.family)})"
-
-
 def _footer(result: TuneResult) -> str:
     d, cv = result.dataset, result.cv
     dropped = f", {d['rows_dropped']} rows dropped (missing target)" if d["rows_dropped"] else ""
@@ -72,15 +60,16 @@ def _footer(result: TuneResult) -> str:
     )
 
 
-def render_table(result: TuneResult, coef: int = 0) -> list[RenderableType]:
-    """The renderables that make up the terminal report, in order."""
+def render_table(result: TuneResult, extra: list[RenderableType] | None = None) -> list[RenderableType]:
+    """The renderables that make up the terminal report, in order; ``extra`` (e.g. the ``--coef`` table)
+    goes before the notes."""
     from rich.table import Table
     from rich.text import Text
 
     d = result.dataset
     chosen = result.chosen.point
     natives = [s.native for s in result.per_penalty if s.native]
-    native_name = next(iter(natives[0])) if natives else ("C" if result.family == "logistic" else "alpha")
+    native_name = next(iter(natives[0])) if natives else result.native_name
     table = Table(
         title=f"regtune — {d['source']} → {d['target']}",
         title_justify="left",
@@ -114,7 +103,7 @@ def render_table(result: TuneResult, coef: int = 0) -> list[RenderableType]:
         )
     parts: list[RenderableType] = [
         Text(f"task: {d['task']} — {d['task_reason']}", style="dim"),
-        Text(f"model: {model_label(result)}", style="dim"),
+        Text(f"model: {result.model_label}", style="dim"),
         table,
         Text(_choice_line("λ.min", result.min)),
     ]
@@ -140,24 +129,36 @@ def render_table(result: TuneResult, coef: int = 0) -> list[RenderableType]:
     if result.cv.get("n_fold_fits"):
         counts += f" · {result.cv['n_fold_fits']} fold fits"
     parts.append(Text(counts, style="dim"))
-    if coef > 0:
-        parts.append(coef_table(result, coef))
+    parts += extra or []
     for note in result.warnings:
         parts.append(Text(f"note: {note}", style="yellow"))
     return parts
 
 
-def coef_table(result: TuneResult, n: int) -> RenderableType:
-    """The ``n`` largest coefficients (by magnitude) of the refit model."""
+def studies_table(rows: list[dict[str, Any]], title: str) -> RenderableType:
+    """The studies of a storage (``regtune studies``)."""
     from rich.table import Table
 
-    top = sorted(result.coefficients, key=lambda c: abs(c[1]), reverse=True)[:n]
-    table = Table(
-        title=f"top {len(top)} of {len(result.coefficients)} coefficients",
-        title_justify="left",
-    )
-    table.add_column("feature")
-    table.add_column("coefficient", justify="right")
-    for name, value in top:
-        table.add_row(name, f"{value:+.4g}")
+    table = Table(title=title, title_justify="left")
+    for col in ("name", "source", "target", "scoring", "trials", "complete", "pruned", "failed", "best CV mean"):
+        table.add_column(col, justify="right" if col not in ("name", "source", "target", "scoring") else "left")
+    for r in rows:
+        best = "—" if r["best_cv_mean"] is None else f"{r['best_cv_mean']:.5g}"
+        table.add_row(
+            r["name"], str(r["source"]), str(r["target"]), str(r["scoring"]), str(r["n_trials"]),
+            str(r["complete"]), str(r["pruned"]), str(r["failed"]), best,
+        )  # fmt: skip
+    return table
+
+
+def datasets_table(builtins: list[tuple[str, str, str]]) -> RenderableType:
+    """The datasets bundled with scikit-learn (``regtune datasets``)."""
+    from rich.table import Table
+
+    table = Table(title="built-in datasets (use as builtin:NAME)", title_justify="left")
+    table.add_column("name")
+    table.add_column("task")
+    table.add_column("description")
+    for name, task, desc in builtins:
+        table.add_row(name, task, desc)
     return table

@@ -1,6 +1,7 @@
-"""Pictures of a result as files: the data behind them gathered once, then handed to the renderers.
+"""Pictures of a result: the data behind them gathered once, then handed to the renderers.
 
-``regtune tune --plot/--report/--curve`` (and ``regtune show``) call these; so can a script::
+The output formats ``--plot``, ``--report`` and ``--curve`` (:mod:`regtune.report`) call these; so can a
+script::
 
     result = regtune.tune("builtin:diabetes")
     pictures = gather_pictures(result)
@@ -10,33 +11,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from regtune.errors import ConfigError
-
 if TYPE_CHECKING:
+    from regtune.coefpath import CoefPath
     from regtune.curves import PenaltyCurve, SearchHistory
-    from regtune.paths import CoefPath
     from regtune.result import TuneResult
 
-PLOT_FORMATS = (".png", ".svg")
 #: Why a picture set has no coefficient path: a stored study has no refit model.
 NO_PATH_STORED = "coefficient path: not available for a stored study (no refit model; run `regtune tune`)"
-
-
-def plot_format(path: str) -> str:
-    """``png`` or ``svg`` from the file name given to ``--plot``."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in PLOT_FORMATS:
-        raise ConfigError(f"--plot {path}: the file name must end in .png or .svg")
-    return suffix[1:]
-
-
-def report_path(path: str) -> str:
-    if Path(path).suffix.lower() not in (".html", ".htm"):
-        raise ConfigError(f"--report {path}: the file name must end in .html")
-    return path
 
 
 @dataclass
@@ -57,7 +40,7 @@ def gather_pictures(result: TuneResult, with_path: bool = True) -> Pictures:
     path = None
     note = "coefficient path: not asked for"
     if with_path and result.refit_context is not None:
-        from regtune.paths import coefficient_path
+        from regtune.coefpath import coefficient_path
 
         path = coefficient_path(result)
         note = ""

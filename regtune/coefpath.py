@@ -51,7 +51,8 @@ def coefficient_path(result: TuneResult, n_points: int = DEFAULT_POINTS) -> Coef
     """
     import numpy as np
 
-    from regtune.api import coefficient_names
+    from regtune.models import Penalty
+    from regtune.refit import coefficient_names
 
     context = result.refit_context
     if context is None or result.model is None:
@@ -75,7 +76,8 @@ def coefficient_path(result: TuneResult, n_points: int = DEFAULT_POINTS) -> Coef
     coefs, intercepts, nonzero, converged = [], [], [], []
     warm = None
     for lam in grid:
-        outcome = context.family.fit(X, y, chosen.penalty, float(lam), chosen.l1_ratio, context.tol, warm)
+        penalty = Penalty.of(chosen.penalty, float(lam), chosen.l1_ratio)
+        outcome = context.family.fit(X, y, penalty, context.tol, warm)
         warm = (outcome.coef, outcome.intercept)
         coefs.append(np.asarray(outcome.coef, dtype=np.float64).ravel())
         intercepts.append(np.atleast_1d(np.asarray(outcome.intercept, dtype=np.float64)).ravel())

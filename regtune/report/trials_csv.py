@@ -1,15 +1,14 @@
-"""Writing results for scripts: the JSON document and the CV curve as CSV."""
+"""``--trials-csv PATH|-``: the CV curve as CSV, one row per trial with a column per fold score."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from regtune.report._output import Output, OutputContext, output_setting
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from regtune.result import TuneResult
 
 CURVE_COLUMNS = (
@@ -28,10 +27,6 @@ CURVE_COLUMNS = (
 )
 
 
-def to_json(result: TuneResult) -> str:
-    return json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n"
-
-
 def curve_csv(result: TuneResult) -> str:
     """One row per trial: its configuration, CV mean and SE, state, and one column per fold score."""
     doc = result.to_dict()
@@ -47,8 +42,14 @@ def curve_csv(result: TuneResult) -> str:
     return out.getvalue()
 
 
-def predictions_csv(frame: pd.DataFrame) -> str:
-    """Predictions as CSV; floats are written in full (shortest round-trip form), so reading them back
-    gives the predicted values exactly."""
-    text: str = frame.to_csv(index=False, lineterminator="\n")
-    return text
+class TrialsCSV(Output):
+    setting = output_setting(
+        "trials_csv", "Write the CV curve (one row per trial) as CSV to PATH or -.", metavar="PATH|-"
+    )
+    order = 20
+
+    def render(self, result: TuneResult, value: Any, context: OutputContext) -> str:
+        return curve_csv(result)
+
+
+OUTPUT = TrialsCSV()

@@ -1,0 +1,54 @@
+"""The ``regtune`` command line: one module per command, each a thin wrapper over one library call.
+
+No numerics here. Errors regtune raises on purpose become one ``Error: …`` line on stderr and the
+exit code of :mod:`regtune.errors`; ``--debug`` shows the traceback instead. The options of ``tune``
+and ``show`` are built from the settings' declarations (:mod:`regtune.settings`): TuneConfig's, the
+model families' and the output formats'.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from regtune import __version__
+from regtune.cli import datasets, predict, show, studies, tune
+
+app = typer.Typer(
+    name="regtune",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"regtune {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """Choose how strongly to regularize a model: K-fold CV over λ and the penalty (L1, L2, elastic net).
+
+    Exit codes: 0 done, 1 error (bad data or settings), 2 usage error, 3 quality gate failed,
+    130 interrupted.
+    """
+
+
+for _module in (datasets, tune, show, studies, predict):
+    _module.register(app)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,213 @@
+"""What every command shares: options built from declarations, the settings file, errors → exit codes,
+and the consoles.
+
+A command's options are not written out by hand: :func:`option` turns a :class:`regtune.settings.Setting`
+(of TuneConfig, of a model family, of an output format, or of the command itself) into a Typer option in
+its help panel, and :func:`command` registers a function whose signature is built from them.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from regtune.errors import EXIT_ERROR, EXIT_INTERRUPTED, ConfigError, RegtuneError
+from regtune.settings import OTHER, Setting
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+#: Options every command has.
+DEBUG = Setting(name="debug", type=bool, default=False, help="Show a traceback on errors.", panel=OTHER)
+#: How the command line spells the parameters of library calls that are not settings of a run.
+PARAMETERS = (Setting(name="id_column", flag="--id"),)
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def stdout_console() -> Console:
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=max(console.width, 120), no_color=True)
+    return console
+
+
+# --- settings named by their flags -------------------------------------------------------------------
+
+
+def known_settings() -> dict[str, Setting]:
+    """Every setting the command line knows, by name: the run's, the models', the outputs', the CLI's."""
+    from regtune.cli.tune import CLI_SETTINGS
+    from regtune.config import TuneConfig
+    from regtune.models import model_settings
+    from regtune.report import outputs
+
+    found: dict[str, Setting] = {}
+    every = (*TuneConfig.declarations(), *model_settings(), *(o.setting for o in outputs()), *CLI_SETTINGS, DEBUG)
+    for s in (*every, *PARAMETERS):
+        found.setdefault(s.name, s)
+    return found
+
+
+def flag_namer() -> Callable[[str, bool], str]:
+    """How an error message names a setting on the command line: by its flag (``--no-prune`` when off)."""
+    known = known_settings()
+
+    def name(setting: str, negative: bool) -> str:
+        decl = known.get(setting)
+        if decl is None or not decl.cli:
+            return setting
+        return decl.negative if negative and decl.negative else decl.cli_flag
+
+    return name
+
+
+@contextmanager
+def errors(debug: bool) -> Iterator[None]:
+    """Regtune's errors as one ``Error: …`` line and their exit code (a traceback with ``--debug``)."""
+    from regtune.storage import mask_url
+
+    try:
+        yield
+    except RegtuneError as exc:
+        if debug:
+            raise
+        fail(mask_url(exc.render(flag_namer())), exc.exit_code)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        fail("interrupted", EXIT_INTERRUPTED)
+
+
+# --- options from declarations -------------------------------------------------------------------------
+
+
+def _help(decl: Setting) -> str:
+    text = decl.help() if callable(decl.help) else decl.help
+    if decl.envvar:
+        text += f" [env: {decl.envvar}]"
+    return text.replace("[", "\\[")  # rich markup: a literal bracket
+
+
+def option(decl: Setting) -> inspect.Parameter:
+    """The Typer option of a setting: its flag(s), help panel, value type and default.
+
+    A setting with choices takes one of them; one with a parser (a comma-separated list) takes the text,
+    which :func:`convert` parses; a boolean is a switch (``--prune/--no-prune``).
+    """
+    from typing import Literal
+
+    names = [decl.cli_flag, *([decl.short] if decl.short else [])]
+    kind: Any
+    default: Any = decl.default
+    extra: dict[str, Any] = {}
+    base = decl.type
+    if base is bool:
+        kind = bool
+        names = [f"{decl.cli_flag}/{decl.negative}" if decl.negative else decl.cli_flag]
+        extra["metavar"] = ""
+    elif decl.allowed is not None:
+        kind = Literal[decl.allowed]
+        extra["metavar"] = decl.metavar or decl.name.upper()
+    elif decl.parse is not None or base not in (int, float, int | None, float | None):
+        kind = str | None
+        default = None
+        extra["metavar"] = decl.metavar or "TEXT"
+    else:
+        kind = base
+        extra["metavar"] = decl.metavar or ("N" if base in (int, int | None) else "X")
+    info = typer.Option(
+        *names,
+        help=_help(decl),
+        rich_help_panel=decl.panel,
+        envvar=decl.envvar,
+        show_envvar=False,
+        show_default=_shown_default(decl),
+        **extra,
+    )
+    return inspect.Parameter(
+        decl.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, info]
+    )
+
+
+def _shown_default(decl: Setting) -> bool | str:
+    if decl.type is bool or (decl.default in (None, (), 0) and decl.type is not int):
+        return False
+    return str(decl.default)
+
+
+def convert(decl: Setting, raw: Any) -> Any:
+    """A value of the command line or the settings file as the setting's own value (parsed, checked)."""
+    if raw is None:
+        return decl.default
+    if decl.parse is not None and isinstance(raw, str):
+        return decl.parse(raw)
+    return raw
+
+
+def from_config_file(
+    ctx: typer.Context, path: str | None, decls: Iterable[Setting], values: dict[str, Any]
+) -> dict[str, Any]:
+    """``values`` with every option left at its default taken from the settings file, if any (a flag or
+    an environment variable wins); raw values as a flag would give them."""
+    from typer._click.core import ParameterSource
+
+    from regtune.config import read_config
+
+    decls = list(decls)
+    found = read_config(path, decls)
+    if found is None:
+        return values
+    where, table = found
+    params = {p.name: p for p in ctx.command.params}
+    merged = dict(values)
+    for name, raw in table.items():
+        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None) or name not in params:
+            continue
+        text = ",".join(map(str, raw)) if isinstance(raw, list) else raw
+        try:
+            merged[name] = params[name].process_value(ctx, text)
+        except Exception as exc:  # click's BadParameter and friends
+            key = next(k for k in _keys(decls, name))
+            raise ConfigError(f"bad value for {key!r} in {where}: {exc}") from None
+    return merged
+
+
+def _keys(decls: list[Setting], name: str) -> Iterator[str]:
+    for decl in decls:
+        if decl.name == name:
+            yield from decl.config_keys()
+
+
+# --- commands with declared options -------------------------------------------------------------------
+
+
+def command(
+    app: typer.Typer,
+    name: str,
+    body: Callable[..., None],
+    params: list[inspect.Parameter],
+    *,
+    help: str,
+    epilog: str | None = None,
+) -> None:
+    """Register ``body(ctx, **values)`` as command ``name`` with the options ``params``."""
+
+    def run(ctx: typer.Context, **values: Any) -> None:
+        body(ctx, **values)
+
+    ctx_param = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+    run.__signature__ = inspect.Signature([ctx_param, *params])  # type: ignore[attr-defined]
+    run.__annotations__ = {}
+    run.__doc__ = help
+    run.__name__ = name
+    app.command(name, epilog=epilog, no_args_is_help=False)(run)

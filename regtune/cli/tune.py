@@ -1,0 +1,157 @@
+"""``regtune tune``: flags → TuneConfig → :func:`regtune.tune` → the output formats."""
+
+from __future__ import annotations
+
+import inspect
+import signal
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from regtune.cli._common import DEBUG, command, convert, errors, from_config_file, option, stdout_console
+from regtune.errors import EXIT_GATE, EXIT_INTERRUPTED
+from regtune.settings import OTHER, STORAGE, Setting
+
+if TYPE_CHECKING:
+    from regtune.config import TuneConfig
+    from regtune.result import TuneResult
+
+#: Settings of the command line itself (a settings file may set them too).
+FAIL_UNDER = Setting(
+    name="fail_under",
+    type=float | None,
+    help="Exit 3 (after printing the result) when the chosen CV mean is below this.",
+    panel=STORAGE,
+    metavar="SCORE",
+)
+CONFIG = Setting(
+    name="config_file",
+    type=str | None,
+    flag="--config",
+    help="Settings file (TOML; keys are the flag names). Default: regtune.toml, or [tool.regtune] in"
+    " pyproject.toml, in the working directory. Flags and REGTUNE_* variables override it.",
+    panel=OTHER,
+    metavar="PATH",
+)
+CLI_SETTINGS = (FAIL_UNDER, CONFIG)
+
+HELP = "Cross-validate penalty × λ on a table and report the chosen penalty."
+EXAMPLES = """Examples:
+
+  regtune tune builtin:diabetes
+
+  regtune tune data.csv --target price --json result.json
+
+  regtune tune builtin:diabetes --model mlp --hidden 64,32
+
+  cat data.csv | regtune tune - -y price --json - > result.json"""
+
+SOURCE_HELP = "CSV file (.csv or .csv.gz), - for standard input, or builtin:NAME (see `regtune datasets`)."
+
+
+def _declarations() -> tuple[list[Setting], list[Setting], list[Setting]]:
+    """(the run's settings, the models' settings, the output formats' options) offered by ``tune``."""
+    from regtune.config import TuneConfig
+    from regtune.models import model_settings
+    from regtune.report import outputs_for
+
+    run = [d for d in TuneConfig.declarations() if d.cli]
+    return run, list(model_settings()), [o.setting for o in outputs_for("tune")]
+
+
+def register(app: typer.Typer) -> None:
+    run, models, outs = _declarations()
+    source = inspect.Parameter(
+        "source", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[str, typer.Argument(help=SOURCE_HELP)]
+    )
+    params = [source, *(option(d) for d in (*run, *models, *outs, FAIL_UNDER, CONFIG, DEBUG))]
+    command(app, "tune", tune, params, help=HELP, epilog=EXAMPLES)
+
+
+def tune(ctx: typer.Context, **values: Any) -> None:
+    from regtune.report import OutputContext, check_outputs, emit
+
+    run, models, outs = _declarations()
+    source = values.pop("source")
+    result = None
+    gate = None
+    with errors(values["debug"]):
+        values = from_config_file(ctx, values["config_file"], (*run, *models, *outs, FAIL_UNDER), values)
+        chosen = {o.name: convert(o, values[o.name]) for o in outs}
+        check_outputs(chosen)
+        config = _config(ctx, run, models, values)
+        with _sigterm_as_interrupt():
+            result = _run(source, config)
+        gate = _gate(result, values["fail_under"])
+        console = stdout_console()
+        for part in emit(result, chosen, OutputContext(chosen, gate=gate)):
+            console.print(part)
+    if result is not None and result.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if gate is not None and gate.startswith("failed"):
+        typer.echo(f"Error: quality gate {gate}", err=True)
+        raise typer.Exit(EXIT_GATE)
+
+
+def _config(ctx: typer.Context, run: list[Setting], models: list[Setting], values: dict[str, Any]) -> TuneConfig:
+    """The TuneConfig of the flags (and settings file); a model setting counts when it was given."""
+    from typer._click.core import ParameterSource
+
+    from regtune.config import TuneConfig
+
+    settings = {d.name: convert(d, values[d.name]) for d in run}
+    given = {
+        d.name: convert(d, values[d.name])
+        for d in models
+        if values[d.name] is not None
+        and (ctx.get_parameter_source(d.name) is not ParameterSource.DEFAULT or values[d.name] != d.default)
+    }
+    return TuneConfig.of(**settings, **given)
+
+
+def _run(source: str, config: TuneConfig) -> TuneResult:
+    """Run the library's tune() with a progress bar on stderr when stderr is a terminal."""
+    from rich.console import Console
+
+    from regtune.api import tune as run_tune
+
+    err = Console(stderr=True)
+    if not err.is_terminal:
+        return run_tune(source, config)
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("tuning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("best {task.fields[best]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        job = bar.add_task("tune", total=config.n_trials, best="—")
+
+        def progress(done: int, total: int, best: float | None) -> None:
+            bar.update(job, completed=done, total=total, best="—" if best is None else f"{best:.4g}")
+
+        return run_tune(source, config, progress=progress)
+
+
+def _gate(result: TuneResult, fail_under: float | None) -> str | None:
+    """The quality-gate verdict as text ("passed: …" / "failed: …"), None without --fail-under."""
+    if fail_under is None:
+        return None
+    mean = result.chosen.point.mean
+    verdict = "passed" if mean >= fail_under else "failed"
+    sign = "≥" if verdict == "passed" else "<"
+    return f"{verdict}: CV mean {mean:.6g} {sign} --fail-under {fail_under:g}"
+
+
+def _sigterm_as_interrupt() -> AbstractContextManager[None]:
+    """SIGTERM (a CI timeout) stops the run like Ctrl-C: the running trial is abandoned, the rest kept
+    (never in the middle of a storage write: :mod:`regtune.interrupts`)."""
+    from regtune.interrupts import handled
+
+    return handled((signal.SIGINT, signal.SIGTERM))

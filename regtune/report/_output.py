@@ -1,0 +1,143 @@
+"""What an output format is: an option (declared like every setting) and a renderer of a result.
+
+Every public module of :mod:`regtune.report` that defines ``OUTPUT`` (an :class:`Output`) is an output
+format: the CLI offers its option on the commands it names, a settings file may set it, and
+:func:`regtune.report.emit` writes it. Three kinds:
+
+- ``file``: the rendered text or bytes go to PATH (``-``: standard output, which then carries nothing
+  else), written atomically;
+- ``append``: appended to PATH (a Markdown summary into ``$GITHUB_STEP_SUMMARY``);
+- ``console``: renderables printed with the table (before its notes, or after everything).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from regtune.errors import ConfigError, RegtuneError, named
+from regtune.settings import OUTPUTS, Setting
+
+if TYPE_CHECKING:
+    from regtune.pictures import Pictures
+    from regtune.result import TuneResult
+
+
+@dataclass
+class OutputContext:
+    """What outputs share while a result is written: each output's value, the quality gate's verdict,
+    the command line, and the pictures (gathered once, on first use)."""
+
+    values: dict[str, Any]
+    gate: str | None = None
+    command: list[str] | None = None
+    #: Whether some active output draws the coefficient path (it costs about 30 fits).
+    with_path: bool = False
+    _pictures: Pictures | None = field(default=None, repr=False)
+
+    def pictures(self, result: TuneResult) -> Pictures:
+        if self._pictures is None:
+            from regtune.pictures import gather_pictures
+
+            self._pictures = gather_pictures(result, with_path=self.with_path)
+        return self._pictures
+
+    def links(self) -> dict[str, str]:
+        """label → path of the files the active outputs write (for the Markdown summary)."""
+        from regtune.report import outputs
+
+        return {
+            o.link: str(self.values[o.setting.name])
+            for o in outputs()
+            if o.link and o.active(self.values.get(o.setting.name))
+        }
+
+
+class Output:
+    """An output format. Subclasses set :attr:`setting` and implement :meth:`render`."""
+
+    setting: ClassVar[Setting]
+    kind: ClassVar[str] = "file"
+    #: The commands that offer the option.
+    commands: ClassVar[tuple[str, ...]] = ("tune", "show")
+    #: Whether ``-`` (standard output) is a valid destination.
+    stdout: ClassVar[bool] = True
+    #: The file name endings allowed (empty: any), and how the error says them.
+    suffixes: ClassVar[tuple[str, ...]] = ()
+    suffix_help: ClassVar[str] = ""
+    #: Whether it draws pictures, and whether those include the coefficient path.
+    pictures: ClassVar[bool] = False
+    coefficient_path: ClassVar[bool] = False
+    #: The label of its file in the Markdown summary's links (None: not linked).
+    link: ClassVar[str | None] = None
+    #: Where a console output goes: "body" (before the notes under the table) or "end" (after them).
+    place: ClassVar[str] = "end"
+    #: Writing order (the Markdown summary comes after the files it links).
+    order: ClassVar[int] = 50
+
+    @property
+    def name(self) -> str:
+        return self.setting.name
+
+    def active(self, value: Any) -> bool:
+        return value is not None and value is not False and value != 0
+
+    def check(self, value: Any) -> None:
+        """Refuse a bad destination before any work is done."""
+        if not isinstance(value, str):
+            return
+        if value == "-" and not self.stdout:
+            flag = named(self.name)
+            raise ConfigError(f"{flag} needs a file path, not -: e.g. {flag} {self.example()}")
+        if value != "-" and self.suffixes and Path(value).suffix.lower() not in self.suffixes:
+            allowed = self.suffix_help or " or ".join(self.suffixes)
+            raise ConfigError(f"{named(self.name)} {value}: the file name must end in {allowed}")
+
+    def example(self) -> str:
+        return "PATH"
+
+    def render(self, result: TuneResult, value: Any, context: OutputContext) -> Any:
+        """The text or bytes to write (``file``, ``append``), or a list of renderables (``console``)."""
+        raise NotImplementedError
+
+
+def output_setting(name: str, help: str, **declaration: Any) -> Setting:
+    """The option of an output format (panel Outputs, a PATH unless said otherwise)."""
+    declaration.setdefault("type", str | None)
+    declaration.setdefault("metavar", "PATH")
+    return Setting(name=name, help=help, panel=OUTPUTS, **declaration)
+
+
+def write_output(path: str, text: str | bytes) -> None:
+    """Write ``text`` to ``path`` (``-`` is stdout) atomically: a failed write leaves no partial file."""
+    if path == "-":
+        if isinstance(text, bytes):
+            sys.stdout.buffer.write(text)
+        else:
+            sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.regtune-tmp")
+    try:
+        if isinstance(text, bytes):
+            tmp.write_bytes(text)
+        else:
+            tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RegtuneError(
+            f"cannot write {path}: {exc.strerror or exc} (check that the folder exists and has space)"
+        ) from None
+
+
+def append_output(path: str, text: str) -> None:
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise RegtuneError(f"cannot append to {path}: {exc.strerror or exc} (check the path)") from None

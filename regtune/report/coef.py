@@ -1,0 +1,44 @@
+"""``--coef N``: the N largest coefficients of the refit model, under the table."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from regtune.report._output import Output, OutputContext, output_setting
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from regtune.result import TuneResult
+
+
+def coef_table(result: TuneResult, n: int) -> RenderableType:
+    """The ``n`` largest coefficients (by magnitude) of the refit model."""
+    from rich.table import Table
+
+    top = sorted(result.coefficients, key=lambda c: abs(c[1]), reverse=True)[:n]
+    table = Table(
+        title=f"top {len(top)} of {len(result.coefficients)} coefficients",
+        title_justify="left",
+    )
+    table.add_column("feature")
+    table.add_column("coefficient", justify="right")
+    for name, value in top:
+        table.add_row(name, f"{value:+.4g}")
+    return table
+
+
+class Coefficients(Output):
+    setting = output_setting(
+        "coef", "Also show the N largest coefficients of the refit model.", type=int, default=0, metavar="N"
+    )
+    kind = "console"
+    commands = ("tune",)
+    place = "body"
+    order = 70
+
+    def render(self, result: TuneResult, value: Any, context: OutputContext) -> list[RenderableType]:
+        return [coef_table(result, int(value))]
+
+
+OUTPUT = Coefficients()
