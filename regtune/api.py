@@ -11,6 +11,9 @@ from regtune.errors import ConfigError
 from regtune.result import CVInfo, DatasetInfo, RefitContext, StudyInfo, TuneResult
 from regtune.storage import mask_url
 
+#: Folds with fewer test rows than this make a fold-averaged R² unstable (a warning says so).
+SMALL_FOLD = 30
+
 if TYPE_CHECKING:
     from regtune.refit import Refit
     from regtune.search import ProgressFn
@@ -113,6 +116,7 @@ def tune(
         # Families without a hypergradient (sgd, mlp) are searched with TPE whatever the search setting says.
         search=config.search if hyper else "tpe",
         hypergradient_quantity=hyper,
+        target_variance=identity["target_variance"],
     )
     study = StudyInfo(
         name=outcome.study.study_name if config.storage else None,
@@ -139,6 +143,12 @@ def tune(
     result.refit_context = RefitContext(dataset=dataset, family=family, tol=config.tol)
     if hyper is None and config.search != "tpe":
         result.warnings.append(f"--model {config.model} has no hypergradient: λ was searched with tpe")
+    smallest = min(len(test) for _, test in splits)
+    if scoring == "r2" and smallest < SMALL_FOLD:
+        result.warnings.append(
+            f"R² averaged over folds of {smallest} rows is unstable (one bad fold dominates the mean and the SE):"
+            " --scoring neg_mean_squared_error (the default) chooses on the pooled squared error"
+        )
     return result
 
 
@@ -181,6 +191,7 @@ def show(storage: str, study_name: str | None = None, *, rule: str = "min") -> T
         n_fold_fits=None,
         search=None,
         hypergradient_quantity=family.hyper_quantity(identity["scoring"]) if family.has_jacobian else None,
+        target_variance=identity.get("target_variance"),
     )
     info = StudyInfo(name=study.study_name, storage=mask_url(storage), resumed=True)
 

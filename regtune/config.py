@@ -115,7 +115,8 @@ class TuneConfig:
     )
     scoring: str | None = setting(
         None,
-        help="A scikit-learn scorer name (default r2 for regression, neg_log_loss for classification).",
+        help="A scikit-learn scorer name (default neg_mean_squared_error for regression, neg_log_loss for"
+        " classification).",
         panel=CV,
         metavar="NAME",
     )

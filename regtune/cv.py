@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 REGRESSION_MODULE = "sklearn.metrics._regression"
 CLASSIFICATION_MODULES = ("sklearn.metrics._classification", "sklearn.metrics._ranking")
-DEFAULT_SCORING = {"regression": "r2", "classification": "neg_log_loss"}
+#: As cv.glmnet and LassoCV: mean squared error for regression (fold-averaged R² is unstable on small
+#: folds and breaks the 1-SE rule there), log-loss for classification.
+DEFAULT_SCORING = {"regression": "neg_mean_squared_error", "classification": "neg_log_loss"}
 
 
 def resolve_scorer(name: str | None, task: str) -> tuple[str, Any]:

@@ -5,7 +5,7 @@ A regtune model file is a zip archive with three members:
 - ``regtune-model.json``: what the model needs and promises: format (``regtune.model/1``), regtune and
   scikit-learn versions, task, target, the training columns (name, kind, dtype) in order, the classes and
   the prediction columns;
-- ``result.json``: the ``regtune.result/1`` document of the run that chose the model;
+- ``result.json``: the ``regtune.result/2`` document of the run that chose the model;
 - ``pipeline.skops``: the refit scikit-learn Pipeline (preprocessing + estimator), written by ``skops.io``.
 
 Loading never runs code from the file: the skops archive is inspected first and refused unless every

@@ -412,8 +412,48 @@ def certify(points: list[Point], best: Point, space: SearchSpace) -> dict[str, A
 #: Ratio λ_min/λ_max of the searched range (glmnet's ``lambda.min.ratio``): n > p and n ≤ p.
 RATIO_N_GT_P = 1e-4
 RATIO_N_LE_P = 1e-2
-#: Pure L2 has no λ_max: its range reaches this factor above the L1 λ_max (as glmnet's ridge path).
+#: Pure L2 for a family without a curvature (no scale of its own): its range reaches this factor above
+#: the L1 λ_max, as glmnet's ridge path.
 L2_UPPER_FACTOR = 1e3
+#: Ridge's range spans the effective degrees of freedom from (rank − DF_MARGIN) down to DF_MARGIN, and
+#: at least MIN_RIDGE_DECADES.
+DF_MARGIN = 0.5
+MIN_RIDGE_DECADES = 2.0
+
+
+def effective_df(eigs: np.ndarray, lam: float) -> float:
+    """The effective degrees of freedom of ridge at ``lam``: Σ e/(e + λ) over the curvature eigenvalues."""
+    return float((eigs / (eigs + lam)).sum())
+
+
+def ridge_range(eigs: np.ndarray) -> tuple[float, float]:
+    """The λ range of pure L2 from the curvature of the loss (``Family.curvature``): from the λ where the
+    effective degrees of freedom are rank − ½ (almost no shrinkage) to the λ where they are ½ (almost
+    everything shrunk). It depends on the design, not on the target's units: y × c leaves it unchanged."""
+    import numpy as np
+
+    e = np.asarray(eigs, dtype=np.float64)
+    e = e[e > max(float(e.max(initial=0.0)), 1e-300) * 1e-12]
+    if e.size == 0:
+        return 1e-4, 1.0
+
+    def solve(target: float) -> float:
+        lo, hi = math.log(float(e.min()) * 1e-12), math.log(float(e.max()) * 1e12)
+        for _ in range(200):  # bisection in log λ: df is decreasing in λ
+            mid = (lo + hi) / 2
+            if effective_df(e, math.exp(mid)) > target:
+                lo = mid
+            else:
+                hi = mid
+        return math.exp((lo + hi) / 2)
+
+    small = solve(max(e.size - DF_MARGIN, DF_MARGIN))
+    large = solve(min(DF_MARGIN, e.size / 2))
+    if math.log10(large / small) < MIN_RIDGE_DECADES:
+        centre = math.sqrt(small * large)
+        half = 10 ** (MIN_RIDGE_DECADES / 2)
+        small, large = centre / half, centre * half
+    return small, large
 
 
 def lambda_ranges(
@@ -424,9 +464,12 @@ def lambda_ranges(
     lambda_min: float | None,
     lambda_max: float | None,
 ) -> dict[str, tuple[float, float]]:
-    """The searched λ range of each penalty, from the data (glmnet's λ_max) or the user's bounds.
+    """The searched λ range of each penalty, from the data or the user's bounds.
 
-    A family without a λ_max of its own (the MLP) sets its default range from the linear λ_max.
+    L1 and elastic net: glmnet's, from λ_max down to λ_max·1e-4 (1e-2 when p ≥ n). Pure L2: from the
+    curvature of the loss at the null model (:func:`ridge_range`), so ridge is searched on the scale of its
+    own problem, not the lasso's. A family without a λ_max or a curvature of its own (the MLP) sets its
+    default range from the linear λ_max.
     """
     lmax = family.lambda_max(X, y, 1.0)
     if not (math.isfinite(lmax) and lmax > 0):
@@ -435,8 +478,11 @@ def lambda_ranges(
     ranges = {}
     for penalty in penalties:
         own = family.default_lambda_range(penalty, lmax, ratio)
+        eigs = family.curvature(X, y) if own is None and penalty == "l2" else None
         if own is not None:
             lo, hi = own
+        elif eigs is not None:
+            lo, hi = ridge_range(eigs)
         else:
             hi = {"l1": lmax, "elasticnet": lmax / L1_RATIO_RANGE[0], "l2": lmax * L2_UPPER_FACTOR}[penalty]
             lo = lmax * ratio

@@ -1,4 +1,4 @@
-"""TuneResult: everything a run found, and its ``regtune.result/1`` JSON document (DESIGN.md §4).
+"""TuneResult: everything a run found, and its ``regtune.result/2`` JSON document (DESIGN.md §4).
 
 The facts about the data, the cross-validation and the study are typed records (:class:`DatasetInfo`,
 :class:`CVInfo`, :class:`StudyInfo`), built once by :func:`regtune.tune` or :func:`regtune.show`; each
@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from regtune.data import Dataset
     from regtune.models import Family
 
-SCHEMA = "regtune.result/1"
+#: Version 2 (regtune 0.2): regression is scored by mean squared error by default, with R² beside it
+#: (``cv_r2``); coefficients on the original scale with the intercept; per-penalty verdicts.
+SCHEMA = "regtune.result/2"
 
 
 def _num(x: float | None) -> float | None:
@@ -110,6 +112,14 @@ class CVInfo(_Record):
     search: str | None
     #: The quantity each trial's hypergradient differentiates (None: the family has none).
     hypergradient_quantity: str | None
+    #: Var(y) over all rows (1/n), for regression: R² = 1 − MSE / Var(y) beside a mean squared error.
+    target_variance: float | None = None
+
+    def r2(self, mean: float | None) -> float | None:
+        """R² of a CV mean when the score is the mean squared error (None otherwise)."""
+        if self.scoring != "neg_mean_squared_error" or not self.target_variance or mean is None:
+            return None
+        return _num(1.0 + mean / self.target_variance)
 
 
 @dataclass(frozen=True)
@@ -163,7 +173,7 @@ class ChosenPoint:
     #: verdict ("interior", "boundary", "not_converged", "unknown") with a sentence; None if not computed.
     hypergradient: dict[str, Any] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, cv: CVInfo | None = None) -> dict[str, Any]:
         p = self.point
         data: dict[str, Any] = {}
         if self.rule is not None:
@@ -176,6 +186,7 @@ class ChosenPoint:
                 "native": self.native,
                 "cv_mean": _num(p.mean),
                 "cv_se": _num(p.se),
+                "cv_r2": cv.r2(p.mean) if cv is not None else None,
                 "n_nonzero": self.n_nonzero,
                 "trial": p.trial,
                 "boundary": self.boundary,
@@ -197,7 +208,7 @@ class PenaltySummary:
     #: "lower"/"upper" when this penalty's best λ is on an edge of its searched range.
     boundary: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, cv: CVInfo | None = None) -> dict[str, Any]:
         b = self.best
         return {
             "penalty": self.penalty,
@@ -206,6 +217,7 @@ class PenaltySummary:
             "native": self.native,
             "cv_mean": _num(b.mean) if b else None,
             "cv_se": _num(b.se) if b else None,
+            "cv_r2": cv.r2(b.mean) if cv is not None and b else None,
             "n_nonzero": _num(b.n_nonzero) if b and b.n_nonzero is not None else None,
             "trial": b.trial if b else None,
             "n_trials": self.n_trials,
@@ -255,16 +267,16 @@ class TuneResult:
     native_name: str = "alpha"
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``regtune.result/1`` document (stable keys; new keys are added, never renamed)."""
+        """The ``regtune.result/2`` document (stable keys; new keys are added, never renamed)."""
         return {
             "schema": SCHEMA,
             "dataset": self.dataset.to_dict(),
             "cv": self.cv.to_dict(),
             "model": {"family": self.family, **self.model_info},
-            "chosen": self.chosen.to_dict(),
-            "min": self.min.to_dict(),
-            "one_se": self.one_se.to_dict(),
-            "per_penalty": [s.to_dict() for s in self.per_penalty],
+            "chosen": self.chosen.to_dict(self.cv),
+            "min": self.min.to_dict(self.cv),
+            "one_se": self.one_se.to_dict(self.cv),
+            "per_penalty": [s.to_dict(self.cv) for s in self.per_penalty],
             "curve": [
                 {
                     "trial": p.trial,
@@ -274,6 +286,7 @@ class TuneResult:
                     "fold_scores": [_num(s) for s in p.fold_scores],
                     "cv_mean": _num(p.mean),
                     "cv_se": _num(p.se),
+                    "cv_r2": self.cv.r2(p.mean),
                     "state": p.state,
                     "converged": p.converged,
                     "n_nonzero": _num(p.n_nonzero) if p.n_nonzero is not None else None,

@@ -312,6 +312,7 @@ def study_identity(
         "n_columns_encoded": n_encoded,
         "rows_dropped": dataset.rows_dropped,
         "n_classes": dataset.n_classes,
+        "target_variance": float(dataset.y.var()) if dataset.task == "regression" else None,
     }
     if config.model != "linear":  # linear studies keep the 0.1 identity, so they still resume
         identity["model_settings"] = family.describe()
@@ -343,7 +344,14 @@ def check_identity(study: optuna.Study, identity: dict[str, Any], created: bool)
 
 
 #: Identity keys shown for information but not compared (a worker may read the data from another path).
-IDENTITY_INFO_ONLY = ("source", "regtune_version", "n_columns_encoded", "rows_dropped", "n_classes")
+IDENTITY_INFO_ONLY = (
+    "source",
+    "regtune_version",
+    "n_columns_encoded",
+    "rows_dropped",
+    "n_classes",
+    "target_variance",
+)
 
 
 def _short(value: Any) -> str:

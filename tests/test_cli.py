@@ -42,7 +42,7 @@ def test_tune_prints_the_table(reg_csv: Path) -> None:
     result = run("tune", str(reg_csv), "--target", "y", "--coef", "3", *FAST)
     assert result.exit_code == 0, result.output
     out = result.output
-    for text in ("penalty", "best λ", "CV mean ± SE", "λ.min", "λ.1se", "chosen (min)", "120 rows × 7 features"):
+    for text in ("penalty", "best λ", "CV MSE ± SE", "R²", "λ.min", "λ.1se", "chosen (min)", "120 rows × 7 features"):
         assert text in out
     assert "◀ chosen" in out
     assert "coefficients" in out
@@ -53,7 +53,10 @@ def test_json_to_stdout_is_only_json_with_the_schema_keys(reg_csv: Path) -> None
     result = runner.invoke(app, ["tune", str(reg_csv), "-y", "y", "--json", "-", *FAST])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["schema"] == "regtune.result/1"
+    assert doc["schema"] == "regtune.result/2"
+    assert doc["cv"]["scoring"] == "neg_mean_squared_error"  # the default, as cv.glmnet's
+    mse = -doc["chosen"]["cv_mean"]
+    assert doc["chosen"]["cv_r2"] == pytest.approx(1 - mse / doc["cv"]["target_variance"])
     for key in (
         "dataset",
         "cv",
@@ -182,7 +185,7 @@ def test_bad_input_gets_one_line_and_exit_1(
         (
             ["-y", "price", "--scoring", "accuracy"],
             "Error: scorer 'accuracy' does not fit a regression task (it is a classification or clustering metric): "
-            "use e.g. r2",
+            "use e.g. neg_mean_squared_error",
         ),
         (
             ["-y", "price", "--lambda-min", "1", "--lambda-max", "0.5"],

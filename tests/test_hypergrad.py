@@ -189,7 +189,10 @@ def test_hybrid_and_gradient_reach_the_dense_grid_oracle_sooner_than_tpe() -> No
     from regtune.folds import assign_folds, build_folds
 
     config = TuneConfig(penalties=("l1", "l2"), n_trials=60)
-    runs = {mode: regtune.tune("builtin:diabetes", config, search=mode) for mode in ("tpe", "gradient", "hybrid")}
+    runs = {
+        mode: regtune.tune("builtin:diabetes", config, search=mode, scoring="r2")
+        for mode in ("tpe", "gradient", "hybrid")
+    }
     dataset = load_dataset("builtin:diabetes")
     folds = build_folds(dataset, assign_folds(dataset, config), center=True)
     _, scorer = resolve_scorer("r2", "regression")
@@ -222,7 +225,7 @@ def test_gradient_search_is_reproducible_and_cli_reports_the_derivative(tmp_path
     from regtune.cli import app
 
     runner = CliRunner()
-    args = ["tune", "builtin:diabetes", "--search", "gradient", "-n", "40", "--json", "-"]
+    args = ["tune", "builtin:diabetes", "--search", "gradient", "-n", "40", "--scoring", "r2", "--json", "-"]
     first = runner.invoke(app, args)
     second = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
@@ -232,7 +235,7 @@ def test_gradient_search_is_reproducible_and_cli_reports_the_derivative(tmp_path
     assert hyper["quantity"] == "r2" and hyper["exact"] is True
     assert hyper["verdict"] in ("interior", "boundary", "not_converged")
     assert a["cv"]["search"] == "gradient"
-    table = runner.invoke(app, ["tune", "builtin:diabetes", "--search", "hybrid", "-n", "30"])
+    table = runner.invoke(app, ["tune", "builtin:diabetes", "--search", "hybrid", "-n", "30", "--scoring", "r2"])
     assert "d r2 / d log λ at λ.min" in table.stdout
     bad = runner.invoke(app, ["tune", "builtin:diabetes", "--search", "newton"])
     assert bad.exit_code == 2

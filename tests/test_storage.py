@@ -110,7 +110,7 @@ def test_fail_under_exits_3_after_printing_and_summary_md_appends(tmp_path: Path
             "-n",
             "6",
             "--fail-under",
-            "0.9",
+            "-100",
             "--summary-md",
             str(summary),
             "--json",
@@ -120,11 +120,11 @@ def test_fail_under_exits_3_after_printing_and_summary_md_appends(tmp_path: Path
     assert result.exit_code == 3
     assert "λ.min" in result.stdout
     assert "Error: quality gate failed: CV mean" in result.stderr
-    assert json.loads(out.read_text())["schema"] == "regtune.result/1"
+    assert json.loads(out.read_text())["schema"] == "regtune.result/2"
     text = summary.read_text()
     assert text.startswith("# before\n### regtune — builtin:diabetes → target")
     assert "| penalty | best λ |" in text and "quality gate: failed" in text
-    ok = runner.invoke(app, ["tune", "builtin:diabetes", "-n", "6", "--fail-under", "0.3"])
+    ok = runner.invoke(app, ["tune", "builtin:diabetes", "-n", "6", "--fail-under", "-5000"])  # MSE under 5000
     assert ok.exit_code == 0
 
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 FAIL_UNDER = Setting(
     name="fail_under",
     type=float | None,
-    help="Exit 3 (after printing the result) when the chosen CV mean is below this.",
+    help="Exit 3 (after printing the result) when the chosen CV score is below this (greater is better: a"
+    " loss is negative, so --fail-under -3000 fails when the MSE is above 3000).",
     panel=STORAGE,
     metavar="SCORE",
 )

@@ -213,6 +213,12 @@ class Family(ABC):
         """The estimator's own parameters for ``penalty`` (``alpha``, ``C``...), with ``n`` training rows:
         the one place where the family's λ mapping is written."""
 
+    def curvature(self, X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+        """The eigenvalues of the Hessian of the mean loss in the coefficients at the null model (the
+        intercept-only fit), on preprocessed X: the scale of the L2 penalty, which shrinks each eigen-
+        direction by e/(e + λ). None where the family has no such scale (a network)."""
+        return None
+
     def default_lambda_range(self, penalty: str, lmax: float, ratio: float) -> tuple[float, float] | None:
         """The family's own default λ range from the data's ``lmax``, or None for the glmnet rule."""
         return None

@@ -81,6 +81,14 @@ class LeastSquares(Family):
     def lambda_max(self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0) -> float:
         return self._xy_max(X, y) / (int(X.shape[0]) * max(l1_ratio, 1e-3))
 
+    def curvature(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Eigenvalues of XᵀX/n (centred X): d²/n, the squared singular values over n."""
+        import numpy as np
+
+        s = np.linalg.svd(X - X.mean(axis=0), compute_uv=False)
+        eigs: np.ndarray = s * s / X.shape[0]
+        return eigs
+
     def native(self, penalty: Penalty, n: int) -> dict[str, float]:
         if penalty.is_l2:
             return {"alpha": n * penalty.lam}

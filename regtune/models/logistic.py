@@ -89,6 +89,21 @@ class Logistic(Family):
             Y = Y[:, 1:]
         return null_gradient_max(X, Y) / max(l1_ratio, 1e-3)
 
+    def curvature(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Eigenvalues of the log-loss Hessian at the null model: p̄(1 − p̄)·eig(XᵀX/n) for two classes;
+        for K, the Kronecker product eig(diag(p̄) − p̄p̄ᵀ) ⊗ eig(XᵀX/n) (centred X, p̄ the class shares)."""
+        import numpy as np
+
+        s = np.linalg.svd(X - X.mean(axis=0), compute_uv=False)
+        gram = s * s / X.shape[0]
+        _, counts = np.unique(y, return_counts=True)
+        share = counts / counts.sum()
+        if len(share) == 2:
+            eigs: np.ndarray = share[0] * share[1] * gram
+            return eigs
+        classes = np.linalg.eigvalsh(np.diag(share) - np.outer(share, share))
+        return np.outer(classes, gram).ravel()
+
     def native(self, penalty: Penalty, n: int) -> dict[str, float]:
         native = {"C": 1.0 / (n * penalty.lam)}
         if penalty.kind == "elasticnet":

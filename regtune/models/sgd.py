@@ -63,6 +63,10 @@ class SGDLinear(Family):
         """The linear model's λ_max: SGD minimises the same objective."""
         return self._linear.lambda_max(X, y, l1_ratio)
 
+    def curvature(self, X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+        """The linear model's: SGD minimises the same objective."""
+        return self._linear.curvature(X, y)
+
     def native(self, penalty: Penalty, n: int) -> dict[str, float]:
         native = {"alpha": penalty.lam}
         if penalty.kind == "elasticnet":

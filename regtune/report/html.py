@@ -11,7 +11,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from regtune.report._output import Output, OutputContext, output_setting
-from regtune.report.table import fmt_native, fmt_num, hypergradient_line
+from regtune.report.table import fmt_native, fmt_num, hypergradient_line, score_label, score_text
 
 if TYPE_CHECKING:
     from regtune.result import ChosenPoint, TuneResult
@@ -45,7 +45,7 @@ def _table(header: list[str], rows: list[list[str]], table_id: str, chosen_row: 
     return f'<table id="{table_id}">{head}<tbody>{"".join(body)}</tbody></table>'
 
 
-def _choice(label: str, point: ChosenPoint) -> list[str]:
+def _choice(label: str, point: ChosenPoint, scoring: str) -> list[str]:
     p = point.point
     edge = f"{point.boundary} edge" if point.boundary else ""
     return [
@@ -54,7 +54,7 @@ def _choice(label: str, point: ChosenPoint) -> list[str]:
         fmt_num(p.lam),
         f"{p.l1_ratio:.3g}",
         fmt_native(point.native),
-        f"{fmt_num(p.mean)} ± {fmt_num(p.se, 2)}",
+        score_text(scoring, p.mean, p.se),
         str(point.n_nonzero),
         f"#{p.trial}",
         edge,
@@ -95,12 +95,18 @@ def render_html(result: TuneResult, images: dict[str, bytes], notes: list[str] |
                 fmt_num(b.lam) + (f" ({summ.boundary} edge)" if summ.boundary else ""),
                 fmt_native(summ.native),
                 f"{b.l1_ratio:.3g}",
-                f"{fmt_num(b.mean)} ± {fmt_num(b.se, 2)}",
+                score_text(cv["scoring"], b.mean, b.se),
                 fmt_num(b.n_nonzero, 3),
                 f"{summ.n_complete}/{summ.n_trials}",
             ]
         )
-    choices = [_choice("λ.min", result.min), _choice("λ.1se", result.one_se), _choice("chosen", result.chosen)]
+    scoring = str(cv["scoring"])
+    choices = [
+        _choice("λ.min", result.min, scoring),
+        _choice("λ.1se", result.one_se, scoring),
+        _choice("chosen", result.chosen, scoring),
+    ]
+    label = f"CV {score_label(scoring)} ± SE"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -111,14 +117,14 @@ def render_html(result: TuneResult, images: dict[str, bytes], notes: list[str] |
         _table(["", ""], summary, "summary"),
         "<h2>Penalties</h2>",
         _table(
-            ["penalty", "best λ", "native", "l1_ratio", "CV mean ± SE", "non-zero", "trials"],
+            ["penalty", "best λ", "native", "l1_ratio", label, "non-zero", "trials"],
             penalties,
             "penalties",
             chosen_row,
         ),
         f"<h2>Choice (rule: {escape(str(result.chosen.rule))})</h2>",
         _table(
-            ["", "penalty", "λ", "l1_ratio", "native", "CV mean ± SE", "non-zero", "trial", "boundary"],
+            ["", "penalty", "λ", "l1_ratio", "native", label, "non-zero", "trial", "boundary"],
             choices,
             "choices",
             2,

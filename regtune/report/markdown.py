@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from regtune.report._output import Output, OutputContext, output_setting
-from regtune.report.table import fmt_native, fmt_num, hypergradient_line
+from regtune.report.table import fmt_native, fmt_num, hypergradient_line, score_label, score_text
 
 if TYPE_CHECKING:
     from regtune.result import TuneResult
@@ -22,7 +22,7 @@ def summary_markdown(result: TuneResult, gate: str | None = None, links: dict[st
         f"{d['n_rows']} rows × {d['n_features']} features · {d['task']} ({result.family}) · {cv['scoring']}"
         f" · {cv['folds']}-fold CV · {result.study['n_trials']} trials",
         "",
-        "| penalty | best λ | native | CV mean ± SE | non-zero | trials |",
+        f"| penalty | best λ | native | CV {score_label(cv['scoring'])} ± SE | non-zero | trials |",
         "|---|---|---|---|---|---|",
     ]
     for s in result.per_penalty:
@@ -32,13 +32,14 @@ def summary_markdown(result: TuneResult, gate: str | None = None, links: dict[st
             lines.append(f"| {s.penalty} | — | — | no complete trial | — | {s.n_trials} |")
             continue
         lines.append(
-            f"| {s.penalty}{mark} | {fmt_num(b.lam)} | {fmt_native(s.native)} | {fmt_num(b.mean)} ± {fmt_num(b.se, 2)}"
-            f" | {fmt_num(b.n_nonzero, 3)} | {s.n_complete}/{s.n_trials} |"
+            f"| {s.penalty}{mark} | {fmt_num(b.lam)} | {fmt_native(s.native)}"
+            f" | {score_text(cv['scoring'], b.mean, b.se)} | {fmt_num(b.n_nonzero, 3)} | {s.n_complete}/{s.n_trials} |"
         )
     lines += [
         "",
         f"- **chosen ({chosen.rule})**: {chosen.point.penalty}, λ = {fmt_num(chosen.point.lam)}"
-        f" ({fmt_native(chosen.native)}), CV {fmt_num(chosen.point.mean)} ± {fmt_num(chosen.point.se, 2)}",
+        f" ({fmt_native(chosen.native)}), CV {score_label(cv['scoring'])}"
+        f" {score_text(cv['scoring'], chosen.point.mean, chosen.point.se)}",
         f"- λ.min = {fmt_num(result.min.point.lam)} ({result.min.point.penalty}),"
         f" λ.1se = {fmt_num(result.one_se.point.lam)} ({result.one_se.point.penalty})",
     ]

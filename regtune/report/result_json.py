@@ -1,4 +1,4 @@
-"""``--json PATH|-``: the ``regtune.result/1`` document (DESIGN.md §4)."""
+"""``--json PATH|-``: the ``regtune.result/2`` document (DESIGN.md §4)."""
 
 from __future__ import annotations
 

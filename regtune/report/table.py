@@ -21,17 +21,52 @@ def fmt_native(native: dict[str, float]) -> str:
     return ", ".join(f"{k}={fmt_num(v)}" for k, v in native.items())
 
 
-def _mean_se(mean: float | None, se: float | None) -> str:
-    return f"{fmt_num(mean)} ± {fmt_num(se, 2)}"
+#: How a "neg_" scorer's loss is named when it is shown as a positive number.
+LOSS_NAMES = {
+    "neg_mean_squared_error": "MSE",
+    "neg_root_mean_squared_error": "RMSE",
+    "neg_mean_absolute_error": "MAE",
+    "neg_median_absolute_error": "MedAE",
+    "neg_log_loss": "log-loss",
+}
 
 
-def _choice_line(label: str, point: ChosenPoint) -> str:
+def score_label(scoring: str) -> str:
+    """The name a table gives the CV score: a loss by its own name (``MSE``), a score by the scorer's."""
+    if scoring.startswith("neg_"):
+        return LOSS_NAMES.get(scoring, scoring.removeprefix("neg_"))
+    return scoring
+
+
+def score_value(scoring: str, mean: float | None) -> float | None:
+    """A CV mean as shown: losses positive (scikit-learn's scorers negate them)."""
+    if mean is None:
+        return None
+    return -mean if scoring.startswith("neg_") else mean
+
+
+def score_text(scoring: str, mean: float | None, se: float | None) -> str:
+    return f"{fmt_num(score_value(scoring, mean))} ± {fmt_num(se, 2)}"
+
+
+def r2_text(result: TuneResult, mean: float | None) -> str | None:
+    """R² = 1 − MSE / Var(y) of the same CV mean, when the score is the mean squared error."""
+    var = result.cv.target_variance
+    if result.cv.scoring != "neg_mean_squared_error" or not var or mean is None or not math.isfinite(mean):
+        return None
+    return f"{1 + mean / var:.4f}"
+
+
+def _choice_line(result: TuneResult, label: str, point: ChosenPoint) -> str:
     p = point.point
+    scoring = result.cv.scoring
     ratio = f", l1_ratio={p.l1_ratio:.3g}" if p.penalty == "elasticnet" else ""
     edge = f"  [on the {point.boundary} edge of the λ range]" if point.boundary else ""
+    r2 = r2_text(result, p.mean)
     return (
         f"{label}: {p.penalty}  λ={fmt_num(p.lam)}{ratio}  ({fmt_native(point.native)})  "
-        f"CV {_mean_se(p.mean, p.se)}  non-zero {point.n_nonzero}  trial #{p.trial}{edge}"
+        f"CV {score_label(scoring)} {score_text(scoring, p.mean, p.se)}{f' (R² {r2})' if r2 else ''}"
+        f"  non-zero {point.n_nonzero}  trial #{p.trial}{edge}"
     )
 
 
@@ -80,13 +115,18 @@ def render_table(result: TuneResult, extra: list[RenderableType] | None = None) 
     table.add_column("best λ", justify="right")
     table.add_column(native_name, justify="right")
     table.add_column("l1_ratio", justify="right")
-    table.add_column("CV mean ± SE", justify="right")
+    scoring = result.cv.scoring
+    table.add_column(f"CV {score_label(scoring)} ± SE", justify="right")
+    with_r2 = r2_text(result, chosen.mean) is not None
+    if with_r2:
+        table.add_column("R²", justify="right")
     table.add_column("non-zero", justify="right")
     table.add_column("trials", justify="right")
     for summary in result.per_penalty:
         best = summary.best
         if best is None:
-            table.add_row(summary.penalty, "—", "—", "—", "no complete trial", "—", str(summary.n_trials))
+            empty = ["—", "—", "—", "no complete trial", *(["—"] if with_r2 else []), "—", str(summary.n_trials)]
+            table.add_row(summary.penalty, *empty)
             continue
         is_chosen = best.penalty == chosen.penalty
         marker = " ◀ chosen" if is_chosen else ""
@@ -96,7 +136,8 @@ def render_table(result: TuneResult, extra: list[RenderableType] | None = None) 
             fmt_num(best.lam) + (f" ({summary.boundary} edge)" if summary.boundary else ""),
             fmt_num(next(iter(summary.native.values()), None)),
             f"{best.l1_ratio:.3g}",
-            _mean_se(best.mean, best.se),
+            score_text(scoring, best.mean, best.se),
+            *([r2_text(result, best.mean) or "—"] if with_r2 else []),
             fmt_num(best.n_nonzero, 3),
             trials,
             style="bold green" if is_chosen else None,
@@ -105,12 +146,12 @@ def render_table(result: TuneResult, extra: list[RenderableType] | None = None) 
         Text(f"task: {d['task']} — {d['task_reason']}", style="dim"),
         Text(f"model: {result.model_label}", style="dim"),
         table,
-        Text(_choice_line("λ.min", result.min)),
+        Text(_choice_line(result, "λ.min", result.min)),
     ]
     if (line := hypergradient_line(result.min)) is not None:
         parts.append(Text("  " + line, style="dim"))
     parts += [
-        Text(_choice_line("λ.1se", result.one_se)),
+        Text(_choice_line(result, "λ.1se", result.one_se)),
         Text(
             f"chosen ({result.chosen.rule}): {chosen.penalty} λ={fmt_num(chosen.lam)}"
             f" — {fmt_native(result.chosen.native)}",
