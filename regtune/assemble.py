@@ -68,7 +68,7 @@ def assemble(
         chosen=chosen,
         min=chosen_point(selection.best),
         one_se=chosen_point(selection.one_se),
-        per_penalty=_summaries(points, selection, space, family, dataset.n_rows),
+        per_penalty=_summaries(points, selection, space, family, dataset.n_rows, bool(cv.hypergradient_quantity)),
         curve=points,
         study=StudyInfo(
             name=study.name,
@@ -119,8 +119,11 @@ def _hypergradient(point: Point, cv: CVInfo, verdict: dict[str, Any] | None) -> 
 
 
 def _summaries(
-    points: list[Point], selection: Selection, space: SearchSpace, family: Family, n_rows: int
+    points: list[Point], selection: Selection, space: SearchSpace, family: Family, n_rows: int, certified: bool
 ) -> list[PenaltySummary]:
+    """Each penalty's own optimum: its best point, native parameters, edge, trial counts and verdict."""
+    from regtune.policy import certify
+
     summaries = []
     for penalty in space.penalties:
         mine = [p for p in points if p.penalty == penalty]
@@ -135,6 +138,7 @@ def _summaries(
                 n_complete=sum(p.state == "complete" for p in mine),
                 lambda_range=space.bounds(penalty),
                 widened=penalty in space.widened and space.widened[penalty] != space.ranges[penalty],
+                verdict=certify(points, top, space) if certified and top else None,
             )
         )
     return summaries

@@ -207,6 +207,8 @@ class PenaltySummary:
     native: dict[str, float] = field(default_factory=dict)
     #: "lower"/"upper" when this penalty's best λ is on an edge of its searched range.
     boundary: str | None = None
+    #: Whether this penalty's best is its own optimum (``regtune.policy.certify``): verdict and message.
+    verdict: dict[str, Any] | None = None
 
     def to_dict(self, cv: CVInfo | None = None) -> dict[str, Any]:
         b = self.best
@@ -225,6 +227,8 @@ class PenaltySummary:
             "lambda_range": list(self.lambda_range),
             "range_widened": self.widened,
             "boundary": self.boundary,
+            "verdict": self.verdict["verdict"] if self.verdict else None,
+            "verdict_message": self.verdict["message"] if self.verdict else None,
         }
 
 
