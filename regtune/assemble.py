@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from regtune.errors import DataError, Interrupted
 from regtune.models import Family, Penalty
-from regtune.refit import Refit, coefficients
+from regtune.refit import Refit, coefficients, original_scale
 from regtune.result import ChosenPoint, CVInfo, DatasetInfo, PenaltySummary, StudyInfo, TuneResult, versions
 
 if TYPE_CHECKING:
@@ -81,6 +81,7 @@ def assemble(
         ),
         model=pipeline,
         coefficients=coefficients(pipeline),
+        original=original_scale(pipeline),
         warnings=_notes(points, chosen, space, verdict, interrupted),
         elapsed_s=time.perf_counter() - start,
         versions=versions(),
