@@ -74,6 +74,7 @@ clean:
 
 ## bench: regtune against the peer scripts on the same folds (writes benchmarks/results/)
 bench: $(DEV)
+	$(BIN)/python benchmarks/choice_check.py
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/search_modes.py
 	$(BIN)/python benchmarks/run.py --model sgd --only diabetes,breast_cancer,diamonds-10k,churn

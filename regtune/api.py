@@ -4,6 +4,7 @@ calls. Each step lives in its own module; this one only strings them together.""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
 
 from regtune.config import RULES, TuneConfig
@@ -15,6 +16,8 @@ from regtune.storage import mask_url
 SMALL_FOLD = 30
 
 if TYPE_CHECKING:
+    from regtune.data import Dataset
+    from regtune.evaluate import HeldOut
     from regtune.refit import Refit
     from regtune.search import ProgressFn
     from regtune.select import Point
@@ -52,15 +55,8 @@ def tune(
     RegtuneError
         Bad data or settings, with a one-line message that says how to fix them.
     """
-    from regtune.assemble import assemble
-    from regtune.cv import Evaluator, resolve_scorer
     from regtune.data import load_dataset
-    from regtune.folds import assign_folds, build_folds
-    from regtune.models import Penalty, get_family
-    from regtune.policy import SearchSpace, lambda_ranges
-    from regtune.preprocess import make_preprocessor
-    from regtune.refit import refit
-    from regtune.search import run_search, study_identity
+    from regtune.evaluate import load_test, split_holdout
 
     start = time.perf_counter()
     if config is None:
@@ -79,6 +75,34 @@ def tune(
         fold_column=config.fold_column,
         stdin=stdin,
     )
+    if config.nested:
+        return _nested(dataset, config, progress, start)
+    held = None
+    if config.holdout:
+        dataset, held = split_holdout(dataset, config.holdout, config.seed)
+    elif config.test:
+        held = load_test(config.test, dataset, config)
+    result = tune_dataset(dataset, config, progress=progress, start=start)
+    if held is not None:
+        result.held_out = _score_held_out(result, held)
+    result.elapsed_s = time.perf_counter() - start
+    return result
+
+
+def tune_dataset(
+    dataset: Dataset, config: TuneConfig, *, progress: ProgressFn | None = None, start: float | None = None
+) -> TuneResult:
+    """The tuning of :func:`tune` on a loaded :class:`~regtune.data.Dataset` (no held-out rows)."""
+    from regtune.assemble import assemble
+    from regtune.cv import Evaluator, resolve_scorer
+    from regtune.folds import assign_folds, build_folds
+    from regtune.models import Penalty, get_family
+    from regtune.policy import SearchSpace, lambda_ranges
+    from regtune.preprocess import make_preprocessor
+    from regtune.refit import refit
+    from regtune.search import run_search, study_identity
+
+    start = time.perf_counter() if start is None else start
     scoring, scorer = resolve_scorer(config.scoring, dataset.task)
     family = get_family(dataset.task, config.model, seed=config.seed, **config.model_settings)
     splits = assign_folds(dataset, config)
@@ -86,8 +110,9 @@ def tune(
     n_encoded = int(folds[0].X_train.shape[1])
 
     X_all = make_preprocessor(dataset.numeric, dataset.categorical).fit_transform(dataset.X)
-    ranges = lambda_ranges(family, X_all, dataset.y, config.penalties, config.lambda_min, config.lambda_max)
-    space = SearchSpace(penalties=config.penalties, ranges=ranges)
+    scale = family.mixing_scale(dataset.y)
+    ranges = lambda_ranges(family, X_all, dataset.y, config.penalties, config.lambda_min, config.lambda_max, scale)
+    space = SearchSpace(penalties=config.penalties, ranges=ranges, mixing_scale=scale)
 
     identity = study_identity(dataset, config, scoring, family, splits, space, n_encoded)
     hyper = family.hyper_quantity(scoring) if family.has_jacobian else None
@@ -117,6 +142,7 @@ def tune(
         search=config.search if hyper else "tpe",
         hypergradient_quantity=hyper,
         target_variance=identity["target_variance"],
+        mixing_scale=space.mixing_scale,
     )
     study = StudyInfo(
         name=outcome.study.study_name if config.storage else None,
@@ -152,6 +178,42 @@ def tune(
     return result
 
 
+def _score_held_out(result: TuneResult, held: Dataset) -> HeldOut:
+    from regtune.cv import resolve_scorer
+    from regtune.evaluate import score_refits
+    from regtune.models import Penalty
+    from regtune.refit import refit
+
+    context = result.refit_context
+    assert context is not None
+
+    def refit_at(point: Point) -> Any:
+        penalty = Penalty.of(point.penalty, point.lam, point.l1_ratio)
+        return refit(context.dataset, context.family, penalty, context.tol).pipeline
+
+    _, scorer = resolve_scorer(result.cv.scoring, held.task)
+    return score_refits(result, held, refit_at, scorer)
+
+
+def _nested(dataset: Dataset, config: TuneConfig, progress: ProgressFn | None, start: float) -> TuneResult:
+    """The tuning inside each outer training part, scored on its outer fold; then on all rows."""
+    from regtune.evaluate import Nested, outer_splits
+
+    assert config.nested is not None
+    inner_config = config.with_(nested=None)
+    record = Nested(folds=config.nested, scoring="", rule=config.rule)
+    for train, test in outer_splits(dataset, config.nested, config.seed):
+        inner = tune_dataset(dataset.subset(train), inner_config)
+        held = _score_held_out(inner, dataset.subset(test, source="outer fold"))
+        record.min_scores.append(held.min.score)
+        record.one_se_scores.append(held.one_se.score)
+        record.chosen.append(inner.chosen.point.penalty)
+    result = tune_dataset(dataset, inner_config, progress=progress, start=start)
+    result.nested = replace(record, scoring=result.cv.scoring)
+    result.elapsed_s = time.perf_counter() - start
+    return result
+
+
 def show(storage: str, study_name: str | None = None, *, rule: str = "min") -> TuneResult:
     """The result of a stored study, from its trials alone: no data is read and no trial is run.
 
@@ -179,6 +241,7 @@ def show(storage: str, study_name: str | None = None, *, rule: str = "min") -> T
     space = SearchSpace(
         penalties=tuple(identity["penalties"]),
         ranges={p: (float(lo), float(hi)) for p, (lo, hi) in identity["lambda_ranges"].items()},
+        mixing_scale=float(identity.get("mixing_scale") or 1.0),
     )
     dataset = DatasetInfo.stored(identity)
     cv = CVInfo(
@@ -192,6 +255,7 @@ def show(storage: str, study_name: str | None = None, *, rule: str = "min") -> T
         search=None,
         hypergradient_quantity=family.hyper_quantity(identity["scoring"]) if family.has_jacobian else None,
         target_variance=identity.get("target_variance"),
+        mixing_scale=identity.get("mixing_scale"),
     )
     info = StudyInfo(name=study.study_name, storage=mask_url(storage), resumed=True)
 

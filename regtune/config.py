@@ -113,6 +113,28 @@ class TuneConfig:
     fold_column: str | None = setting(
         None, help="Column of your own fold ids (like glmnet's foldid); not a feature.", panel=CV, metavar="COL"
     )
+    test: str | None = setting(
+        None,
+        help="A table with the same columns, never seen by the search: the refit models at λ.min and λ.1se are"
+        " scored on it.",
+        panel=CV,
+        metavar="FILE",
+    )
+    holdout: float | None = setting(
+        None,
+        help="Hold this share of the rows out of the search (seeded, stratified for classification) and score"
+        " the refit models at λ.min and λ.1se on them.",
+        panel=CV,
+        metavar="SHARE",
+        check=lambda v: None if 0 < v < 1 else f"must be a share of the rows between 0 and 1, got {v}",
+    )
+    nested: int | None = setting(
+        None,
+        help="Run the whole tuning inside an outer K-fold and report the outer score of the procedure, with its SE.",
+        panel=CV,
+        metavar="K",
+        check=at_least(2),
+    )
     scoring: str | None = setting(
         None,
         help="A scikit-learn scorer name (default neg_mean_squared_error for regression, neg_log_loss for"
@@ -212,6 +234,9 @@ class TuneConfig:
                 f"{named('lambda_min')} ({self.lambda_min:g}) must be smaller than {named('lambda_max')}"
                 f" ({self.lambda_max:g}): swap them or widen the range"
             )
+        from regtune.evaluate import check_settings
+
+        check_settings(self)
         if self.timeout is not None and not math.isfinite(self.timeout):
             raise ConfigError(f"{named('timeout')} must be a positive number of seconds, got {self.timeout}")
 

@@ -65,6 +65,20 @@ class Dataset:
         """The number of classes of a classification target (None for regression)."""
         return len(set(self.y.tolist())) if self.task == "classification" else None
 
+    def subset(self, rows: np.ndarray, source: str | None = None) -> Dataset:
+        """The same table restricted to ``rows`` (positions), e.g. the rows left for the search."""
+        from dataclasses import replace
+
+        return replace(
+            self,
+            source=source or self.source,
+            X=self.X.iloc[rows].reset_index(drop=True),
+            y=self.y[rows],
+            groups=None if self.groups is None else self.groups[rows],
+            fold_ids=None if self.fold_ids is None else self.fold_ids[rows],
+            rows_dropped=0 if source else self.rows_dropped,
+        )
+
     def fingerprint(self) -> str:
         """A short hash of the data (features, target, column names) for identifying a study."""
         import pandas as pd

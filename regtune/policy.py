@@ -49,8 +49,9 @@ OFFSET = 0.4
 #: The largest gradient step in log λ (decades), and the step taken when no curvature is known yet.
 MAX_STEP_DECADES = 1.0
 FIRST_STEP_DECADES = 0.5
-#: Elastic-net l1_ratio steps: the first size, halved after a step that did not improve, down to the minimum.
+#: Elastic-net mix steps (in glmnet's α): the probe, the largest Newton step, and the bracket that pins it.
 RATIO_STEP = 0.1
+MAX_RATIO_STEP = 0.3
 MIN_RATIO_STEP = 0.0125
 #: Elastic-net trials within this l1_ratio of each other lend their curvature in log λ to one another.
 RATIO_NEAR = 0.15
@@ -59,12 +60,35 @@ LN10 = math.log(10.0)
 
 @dataclass
 class SearchSpace:
-    """The λ range of each penalty (log scale) and the l1_ratio range of the elastic net."""
+    """The λ range of each penalty (log scale) and the mixing range of the elastic net.
+
+    The elastic net's mix is searched as glmnet's alpha, α ∈ ``l1_ratio_range`` (the Optuna parameter
+    ``mixing``), which does not depend on the target's units: the estimator's own l1_ratio is
+    ``r = α / (α + (1 − α)/s)`` with ``s = mixing_scale`` (sd(y) for least squares, 1 for logistic
+    regression), so that the L1 weight λ·r scales with y like the lasso's λ and the L2 weight λ·(1 − r)
+    stays put like ridge's. Points and proposals carry the estimator's (λ, r).
+    """
 
     penalties: tuple[str, ...]
     ranges: dict[str, tuple[float, float]]
     l1_ratio_range: tuple[float, float] = L1_RATIO_RANGE
     widened: dict[str, tuple[float, float]] = field(default_factory=dict)
+    mixing_scale: float = 1.0
+
+    def ratio(self, alpha: float) -> float:
+        """The estimator's l1_ratio of glmnet's mixing ``alpha``."""
+        return alpha / (alpha + (1.0 - alpha) / self.mixing_scale)
+
+    def mixing(self, l1_ratio: float) -> float:
+        """glmnet's mixing alpha of the estimator's ``l1_ratio``."""
+        return l1_ratio / (self.mixing_scale * (1.0 - l1_ratio) + l1_ratio)
+
+    def params(self, penalty: str, lam: float, l1_ratio: float) -> dict[str, Any]:
+        """The Optuna parameters of a configuration (the elastic net's mix as ``mixing``)."""
+        params: dict[str, Any] = {"penalty": penalty, f"lambda_{penalty}": lam}
+        if penalty == "elasticnet":
+            params["mixing"] = self.mixing(l1_ratio)
+        return params
 
     def bounds(self, penalty: str) -> tuple[float, float]:
         """The range as searched so far: the original one, or wider where the refine phase went."""
@@ -80,26 +104,19 @@ class SearchSpace:
         return None
 
 
-def make_params(penalty: str, lam: float, l1_ratio: float) -> dict[str, Any]:
-    params: dict[str, Any] = {"penalty": penalty, f"lambda_{penalty}": lam}
-    if penalty == "elasticnet":
-        params["l1_ratio"] = l1_ratio
-    return params
-
-
 def initial_design(space: SearchSpace, budget: int) -> list[dict[str, Any]]:
     """A few log-spaced λ per penalty (the middle of the l1_ratio range for the elastic net)."""
     per_penalty = min(3, budget // (3 * len(space.penalties)))
     if per_penalty == 0:
         return []
     fractions = [(i + 1) / (per_penalty + 1) for i in range(per_penalty)]
-    mid_ratio = sum(space.l1_ratio_range) / 2
+    mid_ratio = space.ratio(sum(space.l1_ratio_range) / 2)
     design = []
     for frac in fractions:
         for penalty in space.penalties:
             lo, hi = space.ranges[penalty]
             lam = math.exp(math.log(lo) + frac * (math.log(hi) - math.log(lo)))
-            design.append(make_params(penalty, lam, mid_ratio))
+            design.append(space.params(penalty, lam, mid_ratio))
     return design
 
 
@@ -143,7 +160,8 @@ def _refine_around(
         same = [p for p in same if abs(p.l1_ratio - best.l1_ratio) < 1e-9] or same
 
     def fresh(lam: float) -> dict[str, Any] | None:
-        return None if _key(best.penalty, lam, best.l1_ratio) in seen else make_params(best.penalty, lam, best.l1_ratio)
+        key = _key(best.penalty, lam, best.l1_ratio)
+        return None if key in seen else space.params(best.penalty, lam, best.l1_ratio)
 
     lo0, hi0 = space.ranges[best.penalty]
     lo, hi = space.bounds(best.penalty)
@@ -198,7 +216,7 @@ def _refine_one_se(
         if width / LN10 <= BRACKET_DECADES:
             return None
         lam = one.lam * math.exp(_one_se_step(newton, width))
-    return None if _key(one.penalty, lam, one.l1_ratio) in seen else make_params(one.penalty, lam, one.l1_ratio)
+    return None if _key(one.penalty, lam, one.l1_ratio) in seen else space.params(one.penalty, lam, one.l1_ratio)
 
 
 def _one_se_step(newton: float | None, width: float) -> float:
@@ -266,7 +284,7 @@ def _interpolate(t0: float, s0: float, g0: float, t1: float, s1: float, g1: floa
     return frac if 0 < frac < 1 else None
 
 
-def lambda_step(pool: list[Point], best: Point) -> LambdaStep:
+def lambda_step(pool: list[Point], best: Point, space: SearchSpace | None = None) -> LambdaStep:
     """A safeguarded interpolation step on log λ from ``best`` along its line (same penalty and l1_ratio).
 
     The step goes uphill (the sign of d score / d log λ). When a point of the line lies on that side,
@@ -303,7 +321,7 @@ def lambda_step(pool: list[Point], best: Point) -> LambdaStep:
             near = [
                 p
                 for p in pool
-                if p.penalty == best.penalty and p is not best and 0 < abs(p.l1_ratio - best.l1_ratio) <= RATIO_NEAR
+                if p.penalty == best.penalty and p is not best and 0 < _mix_gap(p, best, space) <= RATIO_NEAR
             ]
             lenders += sorted(near, key=lambda p: abs(math.log(p.lam) - t0))[:4]
         h = None
@@ -327,21 +345,65 @@ def lambda_step(pool: list[Point], best: Point) -> LambdaStep:
     return LambdaStep(t0 + step, "", bracket, gain)
 
 
-def _ratio_step(best: Point, seen: set[tuple[str, float, float]], space: SearchSpace) -> float | None:
-    """The next l1_ratio for the elastic net from ``best`` (λ kept), or None when no step is worth it."""
-    g = best.d_l1_ratio
-    if g is None or not math.isfinite(g):
+def _mix_gap(a: Point, b: Point, space: SearchSpace | None) -> float:
+    """How far apart two elastic-net points are in their mix (glmnet's α when the space is known)."""
+    if space is None:
+        return abs(a.l1_ratio - b.l1_ratio)
+    return abs(space.mixing(a.l1_ratio) - space.mixing(b.l1_ratio))
+
+
+def _mix_step(best: Point, pool: list[Point], space: SearchSpace) -> float | None:
+    """The next l1_ratio for the elastic net from ``best`` (λ kept, pinned on its line), or None when the
+    mix is pinned too.
+
+    The search runs on the profile S*(α) — the best score over λ for glmnet's mix α (whose range does not
+    depend on the target's units; ``SearchSpace.mixing``). At a point pinned in λ, d S*/d α is the partial
+    derivative (envelope theorem): d score / d l1_ratio × d l1_ratio / d α. Between two pinned mixes whose
+    derivatives bracket the optimum the step goes to the cubic's peak; otherwise a secant-Newton step, or a
+    probe of RATIO_STEP; none once the bracket is under MIN_RATIO_STEP or the gain it predicts is negligible.
+    """
+    if best.d_l1_ratio is None or not math.isfinite(best.d_l1_ratio):
         return None
     lo, hi = space.l1_ratio_range
-    size = RATIO_STEP
-    while size >= MIN_RATIO_STEP:
-        r = min(hi, max(lo, best.l1_ratio + math.copysign(size, g)))
-        if abs(r - best.l1_ratio) < MIN_RATIO_STEP / 2 or abs(g * (r - best.l1_ratio)) / 2 <= gain_tolerance(best):
+
+    def slope(p: Point) -> float:
+        alpha = space.mixing(p.l1_ratio)
+        d = alpha + (1 - alpha) / space.mixing_scale
+        return float(p.d_l1_ratio or 0.0) / (space.mixing_scale * d * d)
+
+    lines: dict[float, Point] = {}
+    for p in pool:
+        if p.penalty == "elasticnet" and p.d_l1_ratio is not None and math.isfinite(p.d_l1_ratio):
+            key = round(space.mixing(p.l1_ratio), 9)
+            if key not in lines or p.mean > lines[key].mean:
+                lines[key] = p
+    profile = [
+        (space.mixing(p.l1_ratio), p.mean, slope(p))
+        for p in lines.values()
+        if p is best or lambda_step(pool, p, space).t is None
+    ]
+    a0, s0, g0 = space.mixing(best.l1_ratio), best.mean, slope(best)
+    direction = 1.0 if g0 > 0 else -1.0
+    uphill = [q for q in profile if (q[0] - a0) * direction > 1e-12]
+    if uphill:
+        a1, s1, g1 = min(uphill, key=lambda q: abs(q[0] - a0))
+        width = a1 - a0
+        if abs(width) < MIN_RATIO_STEP:
             return None
-        if _key(best.penalty, best.lam, r) not in seen:
-            return r
-        size /= 2
-    return None
+        frac = _interpolate(a0, s0, g0, a1, s1, g1)
+        step = width * (0.5 if frac is None else min(max(frac, 0.1), 0.9))
+    else:
+        downhill = [q for q in profile if (q[0] - a0) * direction < -1e-12]
+        step = direction * RATIO_STEP
+        if downhill:
+            a1, _, g1 = min(downhill, key=lambda q: abs(q[0] - a0))
+            h = (g1 - g0) / (a1 - a0)
+            if h < 0:
+                step = max(-MAX_RATIO_STEP, min(MAX_RATIO_STEP, -g0 / h))
+    alpha = min(hi, max(lo, a0 + step))
+    if abs(alpha - a0) < MIN_RATIO_STEP / 2 or abs(g0 * (alpha - a0)) / 2 <= gain_tolerance(best):
+        return None
+    return space.ratio(alpha)
 
 
 def _key(penalty: str, lam: float, l1_ratio: float) -> tuple[str, float, float]:
@@ -364,25 +426,50 @@ def _widen_to(space: SearchSpace, penalty: str, lam: float) -> float:
 def propose_gradient(points: list[Point], space: SearchSpace) -> dict[str, Any] | None:
     """The next gradient-phase configuration, or None when every penalty's optimum is pinned.
 
-    Every penalty is refined to its own optimum, the best penalty first: no penalty is judged before it is
-    searched, so the chosen penalty is the best of the pinned optima.
+    Every penalty is refined to its own optimum — no penalty is judged before it is searched, so the
+    chosen penalty is the best of the pinned optima. Of the penalties with a step left, the one with the
+    fewest trials so far gets the next (the best first among equals): a penalty that needs many steps (the
+    elastic net, searched in λ and in its mix) does not starve the others.
     """
     sel = select(points)
     if sel is None:
         return None
     pool = candidates(points)
     seen = {_key(p.penalty, p.lam, p.l1_ratio) for p in points}
+    counts = {pen: sum(p.penalty == pen for p in points) for pen in space.penalties}
+    proposals: list[tuple[int, int, dict[str, Any]]] = []
     for best in sorted(sel.per_penalty.values(), key=lambda p: p.mean, reverse=True):
-        step = lambda_step(pool, best)
+        step = lambda_step(pool, best, space)
+        proposal = None
         if step.t is not None:
             lam = _widen_to(space, best.penalty, math.exp(step.t))
             if _key(best.penalty, lam, best.l1_ratio) not in seen:
-                return make_params(best.penalty, lam, best.l1_ratio)
-        if best.penalty == "elasticnet" and step.t is None:
-            ratio = _ratio_step(best, seen, space)
-            if ratio is not None:
-                return make_params(best.penalty, best.lam, ratio)
-    return None
+                proposal = space.params(best.penalty, lam, best.l1_ratio)
+        elif best.penalty == "elasticnet":
+            proposal = _mix_proposal(best, pool, seen, space)
+        if proposal is not None:
+            proposals.append((counts[best.penalty], len(proposals), proposal))
+    return min(proposals, key=lambda item: item[:2])[2] if proposals else None
+
+
+def _mix_proposal(
+    best: Point, pool: list[Point], seen: set[tuple[str, float, float]], space: SearchSpace
+) -> dict[str, Any] | None:
+    """The elastic net's next trial once λ is pinned on the best line: the next mix (:func:`_mix_step`) at
+    the same λ, or — when that mix was tried already — a λ step on its line, so that its profile value is
+    known before the mix moves on."""
+    ratio = _mix_step(best, pool, space)
+    if ratio is None:
+        return None
+    line = [p for p in pool if p.penalty == best.penalty and abs(p.l1_ratio - ratio) < 1e-9]
+    if not line:
+        return None if _key(best.penalty, best.lam, ratio) in seen else space.params(best.penalty, best.lam, ratio)
+    top = max(line, key=lambda p: p.mean)
+    step = lambda_step(pool, top, space)
+    if step.t is None:
+        return None
+    lam = _widen_to(space, top.penalty, math.exp(step.t))
+    return None if _key(top.penalty, lam, top.l1_ratio) in seen else space.params(top.penalty, lam, top.l1_ratio)
 
 
 def certify(points: list[Point], best: Point, space: SearchSpace) -> dict[str, Any]:
@@ -391,7 +478,7 @@ def certify(points: list[Point], best: Point, space: SearchSpace) -> dict[str, A
     if g is None or not math.isfinite(g):
         return {"verdict": "unknown", "message": "no hypergradient for this model"}
     edge = space.edge(best)
-    step = lambda_step(candidates(points), best)
+    step = lambda_step(candidates(points), best, space)
     outward = (edge == "lower" and g < 0) or (edge == "upper" and g > 0)
     if edge is not None and outward:
         if step.t is None and step.reason == "small":
@@ -474,13 +561,16 @@ def lambda_ranges(
     penalties: tuple[str, ...],
     lambda_min: float | None,
     lambda_max: float | None,
+    mixing_scale: float = 1.0,
 ) -> dict[str, tuple[float, float]]:
     """The searched λ range of each penalty, from the data or the user's bounds.
 
-    L1 and elastic net: glmnet's, from λ_max down to λ_max·1e-4 (1e-2 when p ≥ n). Pure L2: from the
-    curvature of the loss at the null model (:func:`ridge_range`), so ridge is searched on the scale of its
-    own problem, not the lasso's. A family without a λ_max or a curvature of its own (the MLP) sets its
-    default range from the linear λ_max.
+    L1 and elastic net: glmnet's, from λ_max down to λ_max·1e-4 (1e-2 when p ≥ n); the elastic net's covers
+    glmnet's for every mix α in ``L1_RATIO_RANGE`` (λ_max·ratio … λ_max/α_min in glmnet's units, times
+    α + (1 − α)/s in the estimator's: see :class:`SearchSpace`). Pure L2: from the curvature of the loss at
+    the null model (:func:`ridge_range`), so ridge is searched on the scale of its own problem, not the
+    lasso's. A family without a λ_max or a curvature of its own (the MLP) sets its default range from the
+    linear λ_max.
     """
     lmax = family.lambda_max(X, y, 1.0)
     if not (math.isfinite(lmax) and lmax > 0):
@@ -497,6 +587,9 @@ def lambda_ranges(
         else:
             hi = {"l1": lmax, "elasticnet": lmax / L1_RATIO_RANGE[0], "l2": lmax * L2_UPPER_FACTOR}[penalty]
             lo = lmax * ratio
+            if penalty == "elasticnet":
+                scale = [a + (1 - a) / mixing_scale for a in L1_RATIO_RANGE]
+                lo, hi = lo * min(scale), hi * max(scale)
         lo = lambda_min if lambda_min is not None else lo
         hi = lambda_max if lambda_max is not None else hi
         if lo >= hi:

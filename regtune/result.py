@@ -18,6 +18,7 @@ from regtune.select import Point
 
 if TYPE_CHECKING:
     from regtune.data import Dataset
+    from regtune.evaluate import HeldOut, Nested
     from regtune.models import Family
 
 #: Version 2 (regtune 0.2): regression is scored by mean squared error by default, with R² beside it
@@ -115,6 +116,16 @@ class CVInfo(_Record):
     hypergradient_quantity: str | None
     #: Var(y) over all rows (1/n), for regression: R² = 1 − MSE / Var(y) beside a mean squared error.
     target_variance: float | None = None
+    #: The scale s of the elastic net's mix (``regtune.policy.SearchSpace``): glmnet's α of an l1_ratio r
+    #: is r / (s(1 − r) + r).
+    mixing_scale: float | None = None
+
+    def mixing(self, penalty: str, l1_ratio: float) -> float | None:
+        """glmnet's mixing alpha of an elastic-net point (None for the other penalties)."""
+        if penalty != "elasticnet":
+            return None
+        s = self.mixing_scale or 1.0
+        return l1_ratio / (s * (1.0 - l1_ratio) + l1_ratio)
 
     def r2(self, mean: float | None) -> float | None:
         """R² of a CV mean when the score is the mean squared error (None otherwise)."""
@@ -184,6 +195,7 @@ class ChosenPoint:
                 "penalty": p.penalty,
                 "lambda": p.lam,
                 "l1_ratio": p.l1_ratio,
+                "mixing": cv.mixing(p.penalty, p.l1_ratio) if cv is not None else None,
                 "native": self.native,
                 "cv_mean": _num(p.mean),
                 "cv_se": _num(p.se),
@@ -217,6 +229,7 @@ class PenaltySummary:
             "penalty": self.penalty,
             "lambda": b.lam if b else None,
             "l1_ratio": b.l1_ratio if b else None,
+            "mixing": cv.mixing(self.penalty, b.l1_ratio) if cv is not None and b else None,
             "native": self.native,
             "cv_mean": _num(b.mean) if b else None,
             "cv_se": _num(b.se) if b else None,
@@ -273,6 +286,9 @@ class TuneResult:
     native_name: str = "alpha"
     #: The coefficients on the original scale of each input column, and the intercepts on both scales.
     original: OriginalScale = field(default_factory=lambda: OriginalScale([], []))
+    #: Scores on rows the search never saw (``holdout`` / ``test``), and of the procedure (``nested``).
+    held_out: HeldOut | None = None
+    nested: Nested | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``regtune.result/2`` document (stable keys; new keys are added, never renamed)."""
@@ -291,6 +307,7 @@ class TuneResult:
                     "penalty": p.penalty,
                     "lambda": p.lam,
                     "l1_ratio": p.l1_ratio,
+                    "mixing": self.cv.mixing(p.penalty, p.l1_ratio),
                     "fold_scores": [_num(s) for s in p.fold_scores],
                     "cv_mean": _num(p.mean),
                     "cv_se": _num(p.se),
@@ -312,6 +329,8 @@ class TuneResult:
                 )
             ],
             "intercept": [{"name": n, "value": v, "original": o} for n, v, o in self.original.intercepts],
+            "test": self.held_out.to_dict() if self.held_out else None,
+            "nested": self.nested.to_dict() if self.nested else None,
             "warnings": self.warnings,
             "elapsed_s": round(self.elapsed_s, 3),
             "interrupted": self.interrupted,

@@ -123,7 +123,10 @@ class Objective:
         kind = str(trial.suggest_categorical("penalty", list(self.space.penalties)))
         lo, hi = self.space.ranges[kind]
         lam = trial.suggest_float(f"lambda_{kind}", lo, hi, log=True)
-        ratio = trial.suggest_float("l1_ratio", *self.space.l1_ratio_range) if kind == "elasticnet" else None
+        ratio = None
+        if kind == "elasticnet":  # the mix as glmnet's alpha; the estimator's l1_ratio kept beside it
+            ratio = self.space.ratio(trial.suggest_float("mixing", *self.space.l1_ratio_range))
+            trial.set_user_attr("l1_ratio", ratio)
         penalty = Penalty.of(kind, lam, ratio)
 
         def report(score: float, fold: int) -> bool:
@@ -170,13 +173,15 @@ def points_from_trials(trials: list[optuna.trial.FrozenTrial]) -> list[Point]:
         penalty = str(t.params["penalty"])
         if f"lambda_{penalty}" not in t.params:  # stopped (worker killed, Ctrl-C) before its λ was drawn
             continue
+        if penalty == "elasticnet" and "l1_ratio" not in t.user_attrs and "l1_ratio" not in t.params:
+            continue  # stopped before its mix was drawn
         attrs = t.user_attrs
         points.append(
             Point(
                 trial=t.number,
                 penalty=penalty,
                 lam=float(t.params[f"lambda_{penalty}"]),
-                l1_ratio=float(t.params.get("l1_ratio", penalty_l1_ratio(penalty, 0.5))),
+                l1_ratio=float(attrs.get("l1_ratio", t.params.get("l1_ratio", penalty_l1_ratio(penalty, 0.5)))),
                 fold_scores=[float(s) for s in attrs.get("fold_scores", [])],
                 state=states[t.state],
                 converged=bool(attrs.get("converged", True)),
@@ -321,6 +326,9 @@ def study_identity(
         "rows_dropped": dataset.rows_dropped,
         "n_classes": dataset.n_classes,
         "target_variance": float(dataset.y.var()) if dataset.task == "regression" else None,
+        # regtune 0.2: the elastic net's mix is searched as glmnet's alpha ("mixing"), scaled by this.
+        "search_space": 2,
+        "mixing_scale": space.mixing_scale,
     }
     if config.model != "linear":  # linear studies keep the 0.1 identity, so they still resume
         identity["model_settings"] = family.describe()
@@ -442,7 +450,7 @@ def run_search(
                     proposal = propose_gradient(points, space) if gradient else None
                     if proposal is None:
                         phase = "refine"
-                        proposal = propose_refinement(points, space, around_best=not gradient)
+                        proposal = propose_refinement(points, space)
                     if proposal is not None:
                         study.enqueue_trial(proposal, user_attrs={"phase": phase})
                     elif gradient and search == "gradient":

@@ -209,7 +209,9 @@ def test_hybrid_and_gradient_reach_the_dense_grid_oracle_sooner_than_tpe() -> No
     assert hybrid.min.point.mean >= tpe.min.point.mean - GRAD_RTOL * abs(oracle)
     assert hybrid.study["n_trials"] == 60 and {"gradient", "explore"} <= {p.phase for p in hybrid.curve}
     assert hybrid.min.hypergradient is not None and hybrid.min.hypergradient["verdict"] == "interior"
-    assert gradient.study["converged"] and gradient.study["n_trials"] < 30
+    # Stops early: both penalties pinned (gradient steps, then bracketed to MIN_GAP_DECADES around each best,
+    # as lasso curves have kinks where the derivative jumps) and λ.1se pinned to BRACKET_DECADES.
+    assert gradient.study["converged"] and gradient.study["n_trials"] < 40
     assert gradient.min.hypergradient is not None and gradient.min.hypergradient["verdict"] == "interior"
     tpe_fits = _fits_to(tpe.curve, oracle, 1e-4)
     for fast in (hybrid, gradient):

@@ -97,7 +97,7 @@ def test_initial_design_spreads_three_points_per_penalty_in_log_lambda() -> None
     assert [d["penalty"] for d in design] == ["l1", "elasticnet"] * 3
     l1 = [math.log10(d["lambda_l1"]) for d in design if d["penalty"] == "l1"]
     assert l1 == pytest.approx([-3.0, -2.0, -1.0])
-    assert all(d["l1_ratio"] == pytest.approx(0.5) for d in design if d["penalty"] == "elasticnet")
+    assert all(d["mixing"] == pytest.approx(0.5) for d in design if d["penalty"] == "elasticnet")
     assert initial_design(space, budget=5) == []  # too small a budget for an opening grid
 
 
@@ -152,3 +152,22 @@ def test_lambda_ranges_follow_glmnet_and_the_user_bounds() -> None:
     # A network has no λ_max: the linear one of the standardized target sets the scale.
     net = lambda_ranges(MLP("regression"), X, y, ("l2",), None, None)["l2"]
     assert net[1] / net[0] == pytest.approx(1e6)
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
+def test_the_elastic_net_mix_is_glmnets_alpha_whatever_the_targets_units(scale: float) -> None:
+    """The mix is searched as glmnet's α: the estimator's l1_ratio r = α/(α + (1 − α)/s) makes the L1 weight
+    λ·r scale with y (like the lasso's λ) and the L2 weight λ·(1 − r) stay put (like ridge's), so the same α
+    is the same model whatever y's units."""
+    space = SearchSpace(("elasticnet",), {"elasticnet": (1e-3, 1.0)}, mixing_scale=scale)
+    for alpha in (0.05, 0.3, 0.95):
+        r = space.ratio(alpha)
+        assert space.mixing(r) == pytest.approx(alpha)
+        lam = 0.1 * (alpha + (1 - alpha) / scale)  # glmnet's λ = 0.1, in the estimator's units
+        assert lam * r == pytest.approx(0.1 * alpha)  # the L1 weight: glmnet's λ·α
+        assert lam * (1 - r) == pytest.approx(0.1 * (1 - alpha) / scale)  # the L2 weight: λ·(1 − α)/s
+    assert space.params("elasticnet", 0.2, space.ratio(0.4)) == {
+        "penalty": "elasticnet",
+        "lambda_elasticnet": 0.2,
+        "mixing": pytest.approx(0.4),
+    }

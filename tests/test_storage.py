@@ -192,7 +192,7 @@ def _workers_with_one_killed(tmp_path: Path, storage: str, name: str) -> None:
         for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             # Mid-trial: the victim's trial has its whole configuration and is fitting the folds.
             penalty = t.params.get("penalty")
-            drawn = f"lambda_{penalty}" in t.params and (penalty != "elasticnet" or "l1_ratio" in t.params)
+            drawn = f"lambda_{penalty}" in t.params and (penalty != "elasticnet" or "mixing" in t.params)
             if str(t.user_attrs.get("worker", "")).endswith(f":{victim.pid}") and t.number > 2 and drawn:
                 os.kill(victim.pid, signal.SIGKILL)
                 killed_trial = t.number

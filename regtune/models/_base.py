@@ -228,6 +228,11 @@ class Family(ABC):
         direction by e/(e + λ). None where the family has no such scale (a network)."""
         return None
 
+    def mixing_scale(self, y: np.ndarray) -> float:
+        """The scale s of the elastic net's mix (``regtune.policy.SearchSpace``): the target's, for a loss
+        whose coefficients grow with it (least squares: sd(y)); 1 where they do not (logistic)."""
+        return 1.0
+
     def default_lambda_range(self, penalty: str, lmax: float, ratio: float) -> tuple[float, float] | None:
         """The family's own default λ range from the data's ``lmax``, or None for the glmnet rule."""
         return None

@@ -118,6 +118,11 @@ class LeastSquares(Family):
         eigs: np.ndarray = s * s / X.shape[0]
         return eigs
 
+    def mixing_scale(self, y: np.ndarray) -> float:
+        """sd(y) (1/n): the coefficients of least squares grow with the target's units."""
+        sd = float(y.std())
+        return sd if sd > 0 else 1.0
+
     def native(self, penalty: Penalty, n: int) -> dict[str, float]:
         if penalty.is_l2:
             return {"alpha": n * penalty.lam}

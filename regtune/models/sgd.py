@@ -67,6 +67,9 @@ class SGDLinear(Family):
         """The linear model's: SGD minimises the same objective."""
         return self._linear.curvature(X, y)
 
+    def mixing_scale(self, y: np.ndarray) -> float:
+        return self._linear.mixing_scale(y)
+
     def native(self, penalty: Penalty, n: int) -> dict[str, float]:
         native = {"alpha": penalty.lam}
         if penalty.kind == "elasticnet":

@@ -11,7 +11,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from regtune.report._output import Output, OutputContext, output_setting
-from regtune.report.table import fmt_native, fmt_num, hypergradient_line, score_label, score_text
+from regtune.report.table import fmt_native, fmt_num, honest_lines, hypergradient_line, score_label, score_text
 
 if TYPE_CHECKING:
     from regtune.result import ChosenPoint, TuneResult
@@ -132,6 +132,7 @@ def render_html(result: TuneResult, images: dict[str, bytes], notes: list[str] |
     ]
     if (line := hypergradient_line(result.min)) is not None:
         parts.append(f'<p id="hypergradient">{escape(line)}</p>')
+    parts += [f'<p class="honest">{escape(line)}</p>' for line in honest_lines(result)]
     parts.append("<h2>Pictures</h2>")
     for key, png in images.items():
         data = base64.b64encode(png).decode("ascii")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from regtune.report._output import Output, OutputContext, output_setting
-from regtune.report.table import fmt_native, fmt_num, hypergradient_line, score_label, score_text
+from regtune.report.table import fmt_native, fmt_num, honest_lines, hypergradient_line, score_label, score_text
 
 if TYPE_CHECKING:
     from regtune.result import TuneResult
@@ -45,6 +45,7 @@ def summary_markdown(result: TuneResult, gate: str | None = None, links: dict[st
     ]
     if (line := hypergradient_line(result.min)) is not None:
         lines.append(f"- {line}")
+    lines += [f"- {line}" for line in honest_lines(result)]
     if gate:
         lines.append(f"- quality gate: {gate}")
     lines += [f"- note: {w}" for w in result.warnings]

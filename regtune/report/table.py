@@ -84,6 +84,28 @@ def hypergradient_line(point: ChosenPoint) -> str | None:
     return text
 
 
+def honest_lines(result: TuneResult) -> list[str]:
+    """The scores on rows the search never saw (``holdout``/``test``) and of the procedure (``nested``)."""
+    scoring = result.cv.scoring
+    label = score_label(scoring)
+    lines = []
+    if (held := result.held_out) is not None:
+
+        def one(score: Any) -> str:
+            r2 = f" (R² {score.r2:.4f})" if score.r2 is not None else ""
+            return f"{label} {fmt_num(score_value(scoring, score.score))}{r2}"
+
+        lines.append(f"held out ({held.n_rows} rows, {held.source}): λ.min {one(held.min)} · λ.1se {one(held.one_se)}")
+    if (nested := result.nested) is not None:
+        parts = []
+        for which, name in (("min", "λ.min"), ("one_se", "λ.1se")):
+            mean, se = nested.summary(which)
+            parts.append(f"{name} {label} {score_text(scoring, mean, se)}")
+        chose = ", ".join(nested.chosen)
+        lines.append(f"nested {nested.folds}-fold CV of the whole tuning: {' · '.join(parts)} (chose {chose})")
+    return lines
+
+
 def _verdict_mark(boundary: str | None, verdict: dict[str, Any] | None) -> str:
     """What the best λ of a penalty is: on an edge of its range, or not yet its optimum."""
     if boundary:
@@ -179,6 +201,7 @@ def render_table(result: TuneResult, extra: list[RenderableType] | None = None) 
     if result.cv.get("n_fold_fits"):
         counts += f" · {result.cv['n_fold_fits']} fold fits"
     parts.append(Text(counts, style="dim"))
+    parts += [Text(line, style="bold") for line in honest_lines(result)]
     parts += extra or []
     for note in result.warnings:
         parts.append(Text(f"note: {note}", style="yellow"))
