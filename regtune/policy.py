@@ -105,10 +105,11 @@ class SearchSpace:
 
 
 def initial_design(space: SearchSpace, budget: int) -> list[dict[str, Any]]:
-    """A few log-spaced λ per penalty (the middle of the l1_ratio range for the elastic net)."""
-    per_penalty = min(3, budget // (3 * len(space.penalties)))
-    if per_penalty == 0:
+    """A few log-spaced λ per penalty (the middle of the mixing range for the elastic net): three each, or
+    fewer on a small budget — but every requested penalty gets at least one while the budget allows."""
+    if budget < len(space.penalties):
         return []
+    per_penalty = min(3, max(1, budget // (3 * len(space.penalties))))
     fractions = [(i + 1) / (per_penalty + 1) for i in range(per_penalty)]
     mid_ratio = space.ratio(sum(space.l1_ratio_range) / 2)
     design = []
