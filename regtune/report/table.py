@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from regtune.result import ChosenPoint, TuneResult
+    from regtune.result import ChosenPoint, StudyInfo, TuneResult
 
 
 def fmt_num(x: float | None, digits: int = 4) -> str:
@@ -82,6 +82,24 @@ def hypergradient_line(point: ChosenPoint) -> str | None:
     if h.get("message"):
         text += f" — {h['message']}"
     return text
+
+
+def study_line(study: StudyInfo) -> str | None:
+    """What a run did with its stored study: ``study nightly in s.journal — resumed: 140 stored trials, 60
+    new`` (None without a storage, and for a stored study shown by ``show``)."""
+    if study.storage is None or study.stored is None or study.new is None:
+        return None
+    if study.resumed:
+        text = f"resumed: {study.stored} stored trials, {study.new} new"
+    else:
+        text = f"new study: {study.new} trials"
+    others = study.n_trials - study.stored - study.new
+    if others > 0:
+        text += f", {others} from other workers"
+    counted = study.complete + study.pruned
+    if study.new == 0 and study.add_trials is None and study.budget is not None and counted >= study.budget:
+        text += f" (it already held the --n-trials total, {study.budget}: --add-trials N runs N more)"
+    return f"study {study.name} in {study.storage} — {text}"
 
 
 def _footer(result: TuneResult) -> str:
@@ -170,6 +188,8 @@ def render_table(result: TuneResult, extra: list[RenderableType] | None = None) 
     if result.cv.get("n_fold_fits"):
         counts += f" · {result.cv['n_fold_fits']} fold fits"
     parts.append(Text(counts, style="dim"))
+    if (line := study_line(s)) is not None:
+        parts.append(Text(line, style="dim"))
     parts += extra or []
     for note in result.warnings:
         parts.append(Text(f"note: {note}", style="yellow"))
