@@ -89,6 +89,8 @@ def test_cli_prints_the_auto_name_and_what_resuming_did(reg_csv: Path, tmp_path:
         "budget": 10,
         "add_trials": 4,
     }
+    listed = runner.invoke(app, ["studies", "--storage", journal])
+    assert name.group() in listed.stdout  # the whole name, to give to --study-name
     # --n-trials is a total: run again, nothing is left to do, and the table says how to run more.
     same = runner.invoke(app, [*args, "-n", "10"])
     assert same.exit_code == 0, same.output

@@ -201,8 +201,10 @@ def studies_table(rows: list[dict[str, Any]], title: str) -> RenderableType:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for col in ("name", "source", "target", "scoring", "trials", "complete", "pruned", "failed", "best CV mean"):
-        table.add_column(col, justify="right" if col not in ("name", "source", "target", "scoring") else "left")
+    # A name is shown whole (the others give way): it is what --study-name needs, e.g. an auto name.
+    table.add_column("name", no_wrap=True, min_width=max((len(r["name"]) for r in rows), default=4))
+    for col in ("source", "target", "scoring", "trials", "complete", "pruned", "failed", "best CV mean"):
+        table.add_column(col, justify="right" if col not in ("source", "target", "scoring") else "left")
     for r in rows:
         best = "—" if r["best_cv_mean"] is None else f"{r['best_cv_mean']:.5g}"
         table.add_row(
