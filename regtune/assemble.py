@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from regtune.errors import DataError, Interrupted
 from regtune.models import Family, Penalty
-from regtune.refit import Refit, coefficients
+from regtune.refit import Refit, coefficients, original_scale
 from regtune.result import ChosenPoint, CVInfo, DatasetInfo, PenaltySummary, StudyInfo, TuneResult, versions
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def assemble(
         chosen=chosen,
         min=chosen_point(selection.best),
         one_se=chosen_point(selection.one_se),
-        per_penalty=_summaries(points, selection, space, family, dataset.n_rows),
+        per_penalty=_summaries(points, selection, space, family, dataset.n_rows, bool(cv.hypergradient_quantity)),
         curve=points,
         study=replace(
             study,
@@ -81,6 +81,7 @@ def assemble(
         ),
         model=pipeline,
         coefficients=coefficients(pipeline),
+        original=original_scale(pipeline),
         warnings=_notes(points, chosen, space, verdict, interrupted),
         elapsed_s=time.perf_counter() - start,
         versions=versions(),
@@ -119,8 +120,11 @@ def _hypergradient(point: Point, cv: CVInfo, verdict: dict[str, Any] | None) -> 
 
 
 def _summaries(
-    points: list[Point], selection: Selection, space: SearchSpace, family: Family, n_rows: int
+    points: list[Point], selection: Selection, space: SearchSpace, family: Family, n_rows: int, certified: bool
 ) -> list[PenaltySummary]:
+    """Each penalty's own optimum: its best point, native parameters, edge, trial counts and verdict."""
+    from regtune.policy import certify
+
     summaries = []
     for penalty in space.penalties:
         mine = [p for p in points if p.penalty == penalty]
@@ -135,6 +139,7 @@ def _summaries(
                 n_complete=sum(p.state == "complete" for p in mine),
                 lambda_range=space.bounds(penalty),
                 widened=penalty in space.widened and space.widened[penalty] != space.ranges[penalty],
+                verdict=certify(points, top, space) if certified and top else None,
             )
         )
     return summaries

@@ -173,7 +173,13 @@ class TuneConfig:
     lambda_max: float | None = setting(
         None, help="Largest λ to search (default from the data).", panel=SEARCH, metavar="X", check=positive_number
     )
-    tol: float = setting(1e-4, help="Tolerance of every fit.", panel=SEARCH, cli=False, check=_check_tol)
+    tol: float = setting(
+        1e-4,
+        help="Tolerance of every fit: the optimality (KKT) conditions hold to this share of the penalty's scale.",
+        panel=SEARCH,
+        metavar="X",
+        check=_check_tol,
+    )
     prune: bool = setting(
         True, help="Stop trials that are clearly worse after a few folds.", panel=SEARCH, negative="--no-prune"
     )

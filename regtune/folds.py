@@ -127,13 +127,14 @@ def build_folds(dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]], *
     """Fit each fold's preprocessing on its training rows and keep the transformed matrices."""
     import numpy as np
 
-    from regtune.preprocess import make_preprocessor
+    from regtune.preprocess import make_preprocessor, quiet_unknown_categories
 
     folds = []
     for i, (train, test) in enumerate(splits):
         pre = make_preprocessor(dataset.numeric, dataset.categorical)
         X_train = np.ascontiguousarray(pre.fit_transform(dataset.X.iloc[train]), dtype=np.float64)
-        X_test = np.ascontiguousarray(pre.transform(dataset.X.iloc[test]), dtype=np.float64)
+        with quiet_unknown_categories():
+            X_test = np.ascontiguousarray(pre.transform(dataset.X.iloc[test]), dtype=np.float64)
         if center:
             mean = X_train.mean(axis=0)
             X_train -= mean

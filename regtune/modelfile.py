@@ -209,6 +209,7 @@ def predict(model: SavedModel, frame: pd.DataFrame, id_column: str | None = None
     import pandas as pd
 
     from regtune.data import coerce_features
+    from regtune.preprocess import quiet_unknown_categories
 
     frame.columns = [str(c) for c in frame.columns]
     wanted = model.columns
@@ -233,9 +234,10 @@ def predict(model: SavedModel, frame: pd.DataFrame, id_column: str | None = None
     out = pd.DataFrame(index=frame.index)
     if id_column is not None:
         out[id_column] = frame[id_column]
-    out["prediction"] = model.pipeline.predict(X)
-    if model.meta["task"] == "classification":
-        proba = model.pipeline.predict_proba(X)
+    with quiet_unknown_categories():
+        out["prediction"] = model.pipeline.predict(X)
+        proba = model.pipeline.predict_proba(X) if model.meta["task"] == "classification" else None
+    if proba is not None:
         for k, name in enumerate(model.meta["prediction_columns"][1:]):
             out[name] = proba[:, k]
     return Prediction(frame=out.reset_index(drop=True), ignored=ignored)

@@ -42,8 +42,10 @@ FLAT_SE = 1e-3
 MIN_GAP_DECADES = 0.04
 #: The gradient phase stops when a step's predicted gain is below this share of max(|score|, SE).
 GRAD_RTOL = 1e-5
-#: An optimum bracketed within this many decades of λ is pinned.
+#: An optimum (and λ.1se) bracketed within this many decades of λ is pinned.
 BRACKET_DECADES = 0.005
+#: λ.1se is approached from both sides of the tangent's crossing, this share of BRACKET_DECADES away.
+OFFSET = 0.4
 #: The largest gradient step in log λ (decades), and the step taken when no curvature is known yet.
 MAX_STEP_DECADES = 1.0
 FIRST_STEP_DECADES = 0.5
@@ -113,25 +115,36 @@ def _flat(best: Point, neighbour: list[Point]) -> bool:
 
 
 def propose_refinement(points: list[Point], space: SearchSpace, *, around_best: bool = True) -> dict[str, Any] | None:
-    """The next refine-phase configuration, or None when λ.min and λ.1se are pinned.
+    """The next refine-phase configuration, or None when every penalty's optimum and λ.1se are pinned.
 
-    With ``around_best`` False (after a gradient phase pinned λ.min) only λ.1se is refined.
+    Each penalty is refined around its own best point (best penalty first): past an edge of its own range,
+    then between its best λ and the farther neighbour — no penalty is judged before it is searched. Then
+    λ.1se is pinned. With ``around_best`` False (after a gradient phase pinned the optima) only λ.1se is.
     """
     sel = select(points)
     if sel is None:
         return None
-    best = sel.best
+    seen = {_key(p.penalty, p.lam, p.l1_ratio) for p in points}
+    if around_best:
+        for best in sorted(sel.per_penalty.values(), key=lambda p: p.mean, reverse=True):
+            proposal = _refine_around(best, points, space, seen)
+            if proposal is not None:
+                return proposal
+    return _refine_one_se(sel, points, seen, space)
+
+
+def _refine_around(
+    best: Point, points: list[Point], space: SearchSpace, seen: set[tuple[str, float, float]]
+) -> dict[str, Any] | None:
+    """Past an edge of ``best``'s range when it sits on one (the range widens), else the bisection of
+    the wider gap around it; None when its optimum is bracketed within MIN_GAP_DECADES."""
     same = sorted((p for p in candidates(points) if p.penalty == best.penalty), key=lambda p: p.lam)
     if best.penalty == "elasticnet":
         same = [p for p in same if abs(p.l1_ratio - best.l1_ratio) < 1e-9] or same
-    seen = {_key(p.penalty, p.lam, p.l1_ratio) for p in points}
 
     def fresh(lam: float) -> dict[str, Any] | None:
         return None if _key(best.penalty, lam, best.l1_ratio) in seen else make_params(best.penalty, lam, best.l1_ratio)
 
-    if not around_best:
-        return _refine_one_se(sel, points, seen, space)
-    # 1. The best λ on an edge of the range: step a decade past it (the range widens).
     lo0, hi0 = space.ranges[best.penalty]
     lo, hi = space.bounds(best.penalty)
     at_low = best.lam <= same[0].lam and math.log10(best.lam / lo) < EDGE_DECADES
@@ -146,8 +159,6 @@ def propose_refinement(points: list[Point], space: SearchSpace, *, around_best: 
         space.widened[best.penalty] = (lo, max(hi, new))
         if (proposal := fresh(new)) is not None:
             return proposal
-
-    # 2. Bisect the wider gap around the best λ (in log λ).
     i = same.index(best) if best in same else 0
     gaps = []
     if i > 0:
@@ -157,9 +168,7 @@ def propose_refinement(points: list[Point], space: SearchSpace, *, around_best: 
     for width, other in sorted(gaps, reverse=True):
         if width > MIN_GAP_DECADES and (proposal := fresh(math.sqrt(best.lam * other))) is not None:
             return proposal
-
-    # 3. Pin λ.1se between it and the next larger λ (outside one SE).
-    return _refine_one_se(sel, points, seen, space)
+    return None
 
 
 def _refine_one_se(
@@ -180,20 +189,29 @@ def _refine_one_se(
     )
     if not above:
         hi = space.bounds(one.penalty)[1]
-        if math.log10(hi / one.lam) <= MIN_GAP_DECADES:
+        if math.log10(hi / one.lam) <= BRACKET_DECADES:
             return None
         step = FIRST_STEP_DECADES * LN10 if newton is None else min(max(newton, 0.1 * LN10), LN10)
         lam = min(hi, one.lam * math.exp(step))
     else:
-        nxt = above[0]
-        width = math.log(nxt.lam / one.lam)
-        if width / LN10 <= MIN_GAP_DECADES:
+        width = math.log(above[0].lam / one.lam)
+        if width / LN10 <= BRACKET_DECADES:
             return None
-        frac = 0.5
-        if newton is not None and 0.1 <= newton / width <= 0.9:
-            frac = newton / width  # share of the gap where the tangent meets the threshold
-        lam = one.lam * math.exp(frac * width)
+        lam = one.lam * math.exp(_one_se_step(newton, width))
     return None if _key(one.penalty, lam, one.l1_ratio) in seen else make_params(one.penalty, lam, one.l1_ratio)
+
+
+def _one_se_step(newton: float | None, width: float) -> float:
+    """How far above λ.1se (in log λ) the next trial goes, inside a bracket of ``width``.
+
+    Where the tangent meets the 1-SE threshold (``newton``) the crossing is: a trial just inside it
+    (``OFFSET`` below), then one just beyond it, closes the bracket to under BRACKET_DECADES in two
+    trials when the tangent is accurate; otherwise the bracket is bisected."""
+    offset = OFFSET * BRACKET_DECADES * LN10
+    if newton is None or not 0 < newton < width:
+        return width / 2
+    step = newton - offset if newton > 2 * offset else newton + offset
+    return min(max(step, 0.02 * width), 0.98 * width)
 
 
 def gain_tolerance(best: Point) -> float:
@@ -344,32 +362,25 @@ def _widen_to(space: SearchSpace, penalty: str, lam: float) -> float:
 
 
 def propose_gradient(points: list[Point], space: SearchSpace) -> dict[str, Any] | None:
-    """The next gradient-phase configuration, or None when the competitive penalties are pinned.
+    """The next gradient-phase configuration, or None when every penalty's optimum is pinned.
 
-    The best penalty is refined first. Another penalty gets a step only when the gain that step predicts
-    could bring it level with the best (its best is no more than ``2 × gain`` below): a penalty that
-    cannot become λ.min is left alone.
+    Every penalty is refined to its own optimum, the best penalty first: no penalty is judged before it is
+    searched, so the chosen penalty is the best of the pinned optima.
     """
     sel = select(points)
     if sel is None:
         return None
     pool = candidates(points)
     seen = {_key(p.penalty, p.lam, p.l1_ratio) for p in points}
-    top = sel.best
     for best in sorted(sel.per_penalty.values(), key=lambda p: p.mean, reverse=True):
-        behind = top.mean - best.mean
-
-        def worth(gain: float, behind: float = behind) -> bool:
-            return 2 * gain >= behind
-
         step = lambda_step(pool, best)
-        if step.t is not None and worth(step.gain):
+        if step.t is not None:
             lam = _widen_to(space, best.penalty, math.exp(step.t))
             if _key(best.penalty, lam, best.l1_ratio) not in seen:
                 return make_params(best.penalty, lam, best.l1_ratio)
         if best.penalty == "elasticnet" and step.t is None:
             ratio = _ratio_step(best, seen, space)
-            if ratio is not None and worth(abs((best.d_l1_ratio or 0.0) * (ratio - best.l1_ratio)) / 2):
+            if ratio is not None:
                 return make_params(best.penalty, best.lam, ratio)
     return None
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from regtune.data import Dataset
     from regtune.models import Family, Penalty
 
@@ -53,10 +55,57 @@ def coefficient_names(pipeline: Any) -> list[str]:
 
 
 def coefficients(pipeline: Any) -> list[tuple[str, float]]:
-    """(name, value) of every coefficient of the pipeline's model; none for a neural network."""
+    """(name, value) of every coefficient of the pipeline's model, on the standardized encoded columns the
+    model was fitted on; none for a neural network."""
     import numpy as np
 
     if pipeline is None or not hasattr(pipeline[-1], "coef_"):
         return []
     values = np.asarray(pipeline[-1].coef_, dtype=np.float64).ravel()
     return [(n, float(v)) for n, v in zip(coefficient_names(pipeline), values, strict=True)]
+
+
+@dataclass
+class OriginalScale:
+    """The model's coefficients on the original scale of each input column (a numeric column's units, a
+    dummy's 0/1), and its intercepts on both scales — what glmnet's ``coef(cvfit)`` reports."""
+
+    coefficients: list[tuple[str, float]]
+    #: (name, intercept on the standardized columns, intercept on the original scale), one per class row.
+    intercepts: list[tuple[str, float, float]]
+
+
+def encoded_scaling(preprocess: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and scale the preprocessing subtracted from and divided each encoded column by, in the
+    order of its output columns."""
+    import numpy as np
+
+    means, scales = [], []
+    for _, part, _ in preprocess.transformers_:
+        if part == "drop" or part == "passthrough":
+            continue
+        scaler = part.named_steps["scale"]
+        means.append(np.asarray(scaler.mean_, dtype=np.float64))
+        scales.append(np.asarray(scaler.scale_, dtype=np.float64))
+    return np.concatenate(means), np.concatenate(scales)
+
+
+def original_scale(pipeline: Any) -> OriginalScale:
+    """β/scale for every coefficient, and b − Σ β·mean/scale for each intercept (per class row)."""
+    import numpy as np
+
+    if pipeline is None or not hasattr(pipeline[-1], "coef_"):
+        return OriginalScale([], [])
+    model = pipeline[-1]
+    coef = np.atleast_2d(np.asarray(model.coef_, dtype=np.float64))
+    intercept = np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64))
+    mean, scale = encoded_scaling(pipeline[0])
+    original = coef / scale
+    shifted = intercept - original @ mean
+    names = coefficient_names(pipeline)
+    rows = coef.shape[0]
+    labels = ["(intercept)"] if rows == 1 else [f"(intercept) [{c}]" for c in model.classes_]
+    return OriginalScale(
+        [(n, float(v)) for n, v in zip(names, original.ravel(), strict=True)],
+        [(label, float(b), float(b0)) for label, b, b0 in zip(labels, intercept, shifted, strict=True)],
+    )

@@ -13,6 +13,7 @@ import platform
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from regtune.refit import OriginalScale
 from regtune.select import Point
 
 if TYPE_CHECKING:
@@ -213,6 +214,8 @@ class PenaltySummary:
     native: dict[str, float] = field(default_factory=dict)
     #: "lower"/"upper" when this penalty's best λ is on an edge of its searched range.
     boundary: str | None = None
+    #: Whether this penalty's best is its own optimum (``regtune.policy.certify``): verdict and message.
+    verdict: dict[str, Any] | None = None
 
     def to_dict(self, cv: CVInfo | None = None) -> dict[str, Any]:
         b = self.best
@@ -231,6 +234,8 @@ class PenaltySummary:
             "lambda_range": list(self.lambda_range),
             "range_widened": self.widened,
             "boundary": self.boundary,
+            "verdict": self.verdict["verdict"] if self.verdict else None,
+            "verdict_message": self.verdict["message"] if self.verdict else None,
         }
 
 
@@ -256,6 +261,7 @@ class TuneResult:
     curve: list[Point]
     study: StudyInfo
     model: Any = field(repr=False)
+    #: The refit model's coefficients on the standardized encoded columns it was fitted on.
     coefficients: list[tuple[str, float]]
     warnings: list[str]
     elapsed_s: float
@@ -271,6 +277,8 @@ class TuneResult:
     #: (``alpha``, ``C``), for the table.
     model_label: str = ""
     native_name: str = "alpha"
+    #: The coefficients on the original scale of each input column, and the intercepts on both scales.
+    original: OriginalScale = field(default_factory=lambda: OriginalScale([], []))
 
     def to_dict(self) -> dict[str, Any]:
         """The ``regtune.result/2`` document (stable keys; new keys are added, never renamed)."""
@@ -303,7 +311,13 @@ class TuneResult:
                 for p in self.curve
             ],
             "study": self.study.to_dict(),
-            "coefficients": [{"name": n, "value": v} for n, v in self.coefficients],
+            "coefficients": [
+                {"name": n, "value": v, "original": o}
+                for (n, v), (_, o) in zip(
+                    self.coefficients, self.original.coefficients or self.coefficients, strict=True
+                )
+            ],
+            "intercept": [{"name": n, "value": v, "original": o} for n, v, o in self.original.intercepts],
             "warnings": self.warnings,
             "elapsed_s": round(self.elapsed_s, 3),
             "interrupted": self.interrupted,

@@ -114,25 +114,33 @@ def _notifier(progress: ProgressFn | None) -> Callable[[SearchState], None]:
 
 
 def make_fold_pruner(min_folds: int = 2, margin_se: float = 2.0) -> Any:
-    """A pruner for K-fold CV: stop a trial that is clearly worse than the best one, fold by fold.
+    """A pruner for K-fold CV: stop a trial that is clearly worse than its own penalty's best, fold by fold.
 
-    After ``min_folds`` folds, a trial is pruned when it scores below the best complete trial on every
-    fold seen so far (paired: the same folds) and by more than ``margin_se`` of the best trial's CV SE
-    on average. Such a trial can be neither λ.min nor λ.1se (which lies within one SE of the best).
-    Optuna's WilcoxonPruner cannot prune before fold 4 of 5 (its smallest one-sided p-value with three
-    pairs is 0.125); this rule usually decides after two folds.
+    After ``min_folds`` folds, a trial is pruned when it scores below the best complete trial *of the same
+    penalty* on every fold seen so far (paired: the same folds) and by more than ``margin_se`` of that
+    trial's CV SE on average. Such a trial can be neither that penalty's optimum nor λ.1se (which lies
+    within one SE of the best); and a penalty is never judged by another's trials, so each one reaches its
+    own optimum (the first trial of a penalty is never pruned). Optuna's WilcoxonPruner cannot prune before
+    fold 4 of 5 (its smallest one-sided p-value with three pairs is 0.125); this rule usually decides after
+    two folds.
     """
     import optuna
+    from optuna.trial import TrialState
 
     class FoldPruner(optuna.pruners.BasePruner):
         def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
             seen = trial.intermediate_values
             if len(seen) < min_folds:
                 return False
-            try:
-                best = study.best_trial
-            except ValueError:  # no complete trial yet
+            penalty = trial.params.get("penalty")
+            own = [
+                t
+                for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if t.params.get("penalty") == penalty and t.value is not None and math.isfinite(t.value)
+            ]
+            if not own:
                 return False
+            best = max(own, key=lambda t: float(t.value))  # type: ignore[arg-type]
             ref = best.intermediate_values
             diffs = [ref[step] - value for step, value in seen.items() if step in ref]
             if len(diffs) < min_folds or min(diffs) <= 0:

@@ -222,3 +222,21 @@ def test_fast_scorers_equal_scikit_learns(source: str, names: list[str]) -> None
                 outcome = family.fit_fold(folds[0], Penalty.of(penalty, lam, 0.5), 1e-6)
                 ref = get_scorer(name)(outcome.model, folds[0].X_test, folds[0].y_test)
                 assert fast(outcome.model, folds[0].X_test, folds[0].y_test) == pytest.approx(ref, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("source,settings", [("builtin:diabetes", {}), ("builtin:breast_cancer", {"folds": 4})])
+def test_no_two_distinct_lambdas_share_identical_fold_scores(source: str, settings: dict[str, int]) -> None:
+    """Fits stop on the optimality conditions relative to λ, not on a duality gap relative to ‖y‖²: a fit
+    warm-started from a nearby λ always moves, so no stale solution sits on the curve (the null model
+    above λ_max is the same solution, and is left out)."""
+    import itertools
+
+    result = regtune.tune(source, penalties=("l1",), n_trials=60, seed=3, **settings)
+    points = [p for p in result.curve if p.state == "complete" and p.n_nonzero]
+    assert len(points) > 30
+    stale = [
+        (a.lam, b.lam)
+        for a, b in itertools.combinations(points, 2)
+        if a.lam != b.lam and a.fold_scores == b.fold_scores
+    ]
+    assert not stale

@@ -65,11 +65,20 @@ def test_verdicts_boundary_and_not_converged() -> None:
     assert proposal is not None and proposal["lambda_l2"] == pytest.approx(0.1)
 
 
-def test_a_penalty_that_cannot_catch_up_gets_no_gradient_steps() -> None:
+def test_every_penalty_is_stepped_to_its_own_optimum_even_far_behind() -> None:
+    """No penalty is judged before it is searched: a penalty far below the best still gets gradient steps
+    until its own optimum is pinned; then nothing is left to propose."""
     space = SearchSpace(("l1", "l2"), {"l1": (1e-4, 10.0), "l2": (1e-4, 10.0)})
     top = [_pt(0, 0.1, *_quadratic(math.log(0.1)), penalty="l1"), _pt(1, 0.09, 0.8999, 1e-9, penalty="l1")]
     behind = [_pt(2, 0.02, 0.5, 0.001), _pt(3, 0.05, 0.5005, 0.0009)]  # far below the best, small slope
-    assert propose_gradient(top + behind, space) is None
+    proposal = propose_gradient(top + behind, space)
+    assert proposal is not None and proposal["penalty"] == "l2" and proposal["lambda_l2"] > 0.05
+
+    def curve(lam: float) -> tuple[float, float]:  # l2's own optimum, at λ = 1
+        return _quadratic(math.log(lam), t_star=0.0)
+
+    pinned = [_pt(i + 2, lam, curve(lam)[0] - 0.4, curve(lam)[1]) for i, lam in enumerate((0.5, 0.9, 1.0))]
+    assert propose_gradient(top + pinned, space) is None
 
 
 def test_edge_is_within_a_third_of_a_decade_of_either_end() -> None:

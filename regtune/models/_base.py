@@ -127,12 +127,21 @@ def catch_convergence() -> Iterator[list[warnings.WarningMessage]]:
         yield caught
 
 
+#: A coefficient smaller than this share of the largest one counts as zero: exactly collinear columns
+#: (the dummies of a many-level categorical sum to the intercept) leave rounding-size values of 1e-12.
+NONZERO_RTOL = 1e-8
+
+
 def count_nonzero(coef: np.ndarray) -> int:
-    """Features with a non-zero coefficient (in any class row of a multiclass model)."""
+    """Features with a non-zero coefficient (in any class row of a multiclass model), relative to the
+    largest coefficient (``NONZERO_RTOL``)."""
     import numpy as np
 
-    c = np.atleast_2d(coef)
-    return int(np.count_nonzero(np.any(c != 0, axis=0)))
+    c = np.abs(np.atleast_2d(coef))
+    top = float(c.max(initial=0.0))
+    if top == 0.0:
+        return 0
+    return int(np.count_nonzero(np.any(c > NONZERO_RTOL * top, axis=0)))
 
 
 class Family(ABC):

@@ -33,6 +33,35 @@ MAX_ITER = 10_000
 NULL_RTOL = 1e-10
 
 
+#: When a solve leaves the KKT conditions violated beyond the target, it is repeated from where it stopped
+#: with a tolerance this much tighter, at most MAX_TIGHTENINGS times.
+TIGHTEN = 1e-2
+MAX_TIGHTENINGS = 4
+#: scikit-learn's duality-gap test (gap < tol·‖y‖²) is far looser than the KKT target near a warm start:
+#: the first solve already asks for this much more (measured: on diamonds 253 of 285 fold fits needed two
+#: tightenings, on diabetes 211 of 300 one).
+INITIAL_TIGHTENING = 1e-4
+
+
+def kkt_violation(grad: np.ndarray, w: np.ndarray, penalty: Penalty) -> float:
+    """The largest violation of the optimality conditions given the gradient of the mean squared loss:
+    ``g + λ(1 − r)w + λr·sign(w) = 0`` for a non-zero coefficient, ``|g + λ(1 − r)w| ≤ λr`` for a zero one."""
+    import numpy as np
+
+    smooth = grad + penalty.l2 * w
+    active = w != 0
+    on = np.abs(smooth[active] + penalty.l1 * np.sign(w[active]))
+    off = np.maximum(np.abs(smooth[~active]) - penalty.l1, 0.0)
+    return float(max(np.max(on, initial=0.0), np.max(off, initial=0.0)))
+
+
+def kkt_target(penalty: Penalty, xy_max: float, n: int, tol: float) -> float:
+    """How far from the optimality conditions a solution may be: ``tol`` relative to the penalty's scale
+    (λ·max(r, 0.05), floored at 1e-3·λ_max). A fit warm-started from a λ more than ``tol`` away (relatively)
+    violates them by about |Δλ|·r, so it always moves: no stale solutions."""
+    return tol * max(penalty.lam * max(penalty.l1_ratio, 0.05), 1e-3 * xy_max / n)
+
+
 def _null_is_optimal(xy_max: float, n: int, penalty: Penalty) -> bool:
     """Whether every coefficient is exactly zero at the optimum: λ·r ≥ max|Xᵀ(y − ȳ)|/n (centred X)."""
     return not penalty.is_l2 and penalty.l1 >= xy_max / n * (1 - NULL_RTOL)
@@ -119,19 +148,31 @@ class LeastSquares(Family):
         model = self.estimator(penalty, X.shape[0], tol)
         if _null_is_optimal(self._xy_max(X, y), X.shape[0], penalty):
             return self._null(model, float(np.mean(y)), X.shape[1])
-        if not penalty.is_l2:
-            # With n > p, coordinate descent on the Gram matrix (computed by scikit-learn after
-            # centring) costs O(p²) per sweep instead of O(np).
-            model.set_params(warm_start=True, precompute=X.shape[0] > X.shape[1])
-            if warm is not None:
-                model.coef_ = warm[0].copy()
-        with catch_convergence() as caught:
-            model.fit(X, y)
-        if not penalty.is_l2:
-            model.set_params(precompute=False)  # keep the fitted model small
+        if penalty.is_l2:
+            with catch_convergence() as caught:
+                model.fit(X, y)
+            coef = np.asarray(model.coef_, dtype=np.float64)
+            return FitOutcome(model, coef, np.atleast_1d(float(model.intercept_)), not caught, count_nonzero(coef))
+        # With n > p, coordinate descent on the Gram matrix (computed by scikit-learn after centring)
+        # costs O(p²) per sweep instead of O(np).
+        model.set_params(warm_start=True, precompute=X.shape[0] > X.shape[1])
+        if warm is not None:
+            model.coef_ = warm[0].copy()
+        Xc, yc = X - X.mean(axis=0), y - y.mean()
+        target = kkt_target(penalty, self._xy_max(X, y), X.shape[0], tol)
+        cd_tol = tol * INITIAL_TIGHTENING
+        for _ in range(MAX_TIGHTENINGS + 1):
+            with catch_convergence() as caught:
+                model.set_params(tol=cd_tol).fit(X, y)
+            grad = -Xc.T @ (yc - Xc @ model.coef_) / X.shape[0]
+            violation = kkt_violation(grad, model.coef_, penalty)
+            if violation <= target or caught:
+                break
+            cd_tol *= TIGHTEN
+        model.set_params(precompute=False, tol=tol)  # keep the fitted model small
         coef = np.asarray(model.coef_, dtype=np.float64)
         intercept = np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64))
-        return FitOutcome(model, coef, intercept, not caught, count_nonzero(coef))
+        return FitOutcome(model, coef, intercept, not caught and violation <= target, count_nonzero(coef))
 
     @staticmethod
     def _xy_max(X: np.ndarray, y: np.ndarray) -> float:
@@ -192,24 +233,33 @@ class LeastSquares(Family):
         model = self.estimator(penalty, fold.n_train, tol)
         if _null_is_optimal(float(np.max(np.abs(xy), initial=0.0)), fold.n_train, penalty):
             return self._null(model, y_mean, xy.shape[0])
-        with catch_convergence() as caught:
-            _, coefs, _, n_iters = enet_path(
-                fold.X_train,
-                fold.centered_y(),
-                l1_ratio=penalty.l1_ratio,
-                alphas=[penalty.lam],
-                precompute=gram,
-                Xy=xy,
-                coef_init=None if warm is None else warm[0].copy(),  # enet_path updates it in place
-                check_input=False,
-                return_n_iter=True,
-                tol=tol,
-                max_iter=MAX_ITER,
-            )
-        coef = np.ascontiguousarray(coefs[:, 0])
+        n = fold.n_train
+        target = kkt_target(penalty, float(np.max(np.abs(xy), initial=0.0)), n, tol)
+        start = None if warm is None else warm[0]
+        cd_tol = tol * INITIAL_TIGHTENING
+        for _ in range(MAX_TIGHTENINGS + 1):
+            with catch_convergence() as caught:
+                _, coefs, _, n_iters = enet_path(
+                    fold.X_train,
+                    fold.centered_y(),
+                    l1_ratio=penalty.l1_ratio,
+                    alphas=[penalty.lam],
+                    precompute=gram,
+                    Xy=xy,
+                    coef_init=None if start is None else start.copy(),  # enet_path updates it in place
+                    check_input=False,
+                    return_n_iter=True,
+                    tol=cd_tol,
+                    max_iter=MAX_ITER,
+                )
+            coef = start = np.ascontiguousarray(coefs[:, 0])
+            converged = not caught and n_iters[0] < MAX_ITER
+            violation = kkt_violation((gram @ coef - xy) / n, coef, penalty)
+            if violation <= target or not converged:
+                break
+            cd_tol *= TIGHTEN  # scikit-learn's gap test is relative to ‖y‖²: too loose near a warm start
         model.coef_, model.intercept_, model.n_features_in_ = coef, y_mean, fold.X_train.shape[1]
-        converged = not caught and n_iters[0] < MAX_ITER
-        return FitOutcome(model, coef, np.array([y_mean]), converged, count_nonzero(coef))
+        return FitOutcome(model, coef, np.array([y_mean]), converged and violation <= target, count_nonzero(coef))
 
     def jacobian(self, fold: Fold, outcome: FitOutcome, penalty: Penalty) -> Jacobian | None:
         import numpy as np

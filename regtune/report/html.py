@@ -143,10 +143,16 @@ def render_html(result: TuneResult, images: dict[str, bytes], notes: list[str] |
     parts += [f'<p class="dim">{escape(n)}</p>' for n in notes or []]
     parts.append("<h2>Coefficients of the chosen model</h2>")
     if result.coefficients:
+        original = dict(result.original.coefficients)
         ordered = sorted(result.coefficients, key=lambda c: -abs(c[1]))
         nonzero = sum(1 for _, v in ordered if v != 0)
-        parts.append(f'<p class="dim">{nonzero} of {len(ordered)} non-zero, largest first (standardized features)</p>')
-        parts.append(_table(["feature", "coefficient"], [[n, f"{v:+.6g}"] for n, v in ordered], "coefficients"))
+        parts.append(
+            f'<p class="dim">{nonzero} of {len(ordered)} non-zero, largest first: on the standardized columns the'
+            " model was fitted on, and on the original scale of each column (a dummy's 0/1)</p>"
+        )
+        rows = [[n, f"{b:+.6g}", f"{b0:+.6g}"] for n, b, b0 in result.original.intercepts]
+        rows += [[n, f"{v:+.6g}", f"{original.get(n, v):+.6g}"] for n, v in ordered]
+        parts.append(_table(["", "standardized", "original scale"], rows, "coefficients"))
     else:
         parts.append('<p class="dim">no refit model (a stored study): run <code>regtune tune</code> for them</p>')
     parts.append("<h2>Warnings</h2>")

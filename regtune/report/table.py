@@ -102,6 +102,15 @@ def study_line(study: StudyInfo) -> str | None:
     return f"study {study.name} in {study.storage} — {text}"
 
 
+def _verdict_mark(boundary: str | None, verdict: dict[str, Any] | None) -> str:
+    """What the best λ of a penalty is: on an edge of its range, or not yet its optimum."""
+    if boundary:
+        return f" ({boundary} edge)"
+    if verdict and verdict.get("verdict") == "not_converged":
+        return " (not pinned)"
+    return ""
+
+
 def _footer(result: TuneResult) -> str:
     d, cv = result.dataset, result.cv
     dropped = f", {d['rows_dropped']} rows dropped (missing target)" if d["rows_dropped"] else ""
@@ -151,7 +160,7 @@ def render_table(result: TuneResult, extra: list[RenderableType] | None = None) 
         trials = f"{summary.n_complete}" + (f"/{summary.n_trials}" if summary.n_complete != summary.n_trials else "")
         table.add_row(
             summary.penalty + marker,
-            fmt_num(best.lam) + (f" ({summary.boundary} edge)" if summary.boundary else ""),
+            fmt_num(best.lam) + _verdict_mark(summary.boundary, summary.verdict),
             fmt_num(next(iter(summary.native.values()), None)),
             f"{best.l1_ratio:.3g}",
             score_text(scoring, best.mean, best.se),
