@@ -9,7 +9,7 @@ PIP    := $(BIN)/python -m pip install --quiet --quiet
 UV     := $(BIN)/python -m uv
 LOCK_FLAGS := --quiet --universal --python-version 3.11 --generate-hashes --no-header
 
-.PHONY: demo test test-slow test-latest test-oldest lint format clean bench bench-quick lock
+.PHONY: demo test test-slow test-package test-latest test-oldest lint format clean bench bench-quick lock
 
 $(STAMP): pyproject.toml requirements/run.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: $(DEV)
 
 test-slow: $(DEV)
 	$(BIN)/python -m pytest -q -m slow
+
+## test-package: python -m build, the wheel installed into a clean venv runs `regtune tune`; the GitHub Action's
+## own install (from the repository, into a fresh venv). Slow (each installs the locked dependencies); .ci/run runs it
+test-package: $(DEV)
+	$(BIN)/python -m pytest -q -m slow tests/test_packaging.py tests/test_actions.py
 
 ## test-latest: the suite against the newest versions pyproject.toml allows (a separate venv; the lock is untouched)
 test-latest:

@@ -41,7 +41,9 @@ def tune(
         The settings; keyword ``settings`` (the TuneConfig fields, and the model's own settings such as
         ``hidden``) build one when it is omitted, or change it when it is given.
     progress : callable, optional
-        Called after each trial as ``progress(trials_done, trials_total, best_mean_or_None)``.
+        Called when the search starts and after each trial as ``progress(trials_done, trials_total,
+        best_mean_or_None)``; a callable that accepts a ``state`` keyword also gets ``state=``, a
+        :class:`regtune.search.SearchState` (the best configuration, the elapsed time, the remaining time).
     stdin : text stream, optional
         Read instead of ``sys.stdin`` when ``source`` is ``"-"``.
 
@@ -100,7 +102,7 @@ def tune_dataset(
     from regtune.policy import SearchSpace, lambda_ranges
     from regtune.preprocess import make_preprocessor
     from regtune.refit import refit
-    from regtune.search import run_search, study_identity
+    from regtune.search import resolve_study_name, run_search, study_identity
 
     start = time.perf_counter() if start is None else start
     scoring, scorer = resolve_scorer(config.scoring, dataset.task)
@@ -121,14 +123,16 @@ def tune_dataset(
             evaluator,
             space,
             n_trials=config.n_trials,
+            add_trials=config.add_trials,
             seed=config.seed,
             timeout=config.timeout,
             progress=progress,
             prune=config.prune,
             storage=config.storage,
-            study_name=config.study_name,
+            study_name=resolve_study_name(config.study_name, identity),
             identity=identity,
             search=config.search,
+            scoring=scoring,
         )
     cv = CVInfo(
         folds=len(splits) // config.repeats,
@@ -149,6 +153,10 @@ def tune_dataset(
         storage=mask_url(config.storage) if config.storage else None,
         resumed=not outcome.created,
         converged=outcome.converged,
+        stored=outcome.stored,
+        new=outcome.new,
+        budget=outcome.budget,
+        add_trials=config.add_trials,
     )
 
     def refit_point(point: Point) -> Refit:

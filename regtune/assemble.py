@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from regtune.errors import DataError, Interrupted
@@ -70,14 +71,13 @@ def assemble(
         one_se=chosen_point(selection.one_se),
         per_penalty=_summaries(points, selection, space, family, dataset.n_rows, bool(cv.hypergradient_quantity)),
         curve=points,
-        study=StudyInfo(
-            name=study.name,
-            storage=study.storage,
-            resumed=study.resumed,
-            converged=study.converged,
+        study=replace(
+            study,
             n_trials=len(points),
+            complete=counts["complete"],
+            pruned=counts["pruned"],
+            failed=counts["failed"],
             unconverged=len(unconverged),
-            **counts,
         ),
         model=pipeline,
         coefficients=coefficients(pipeline),

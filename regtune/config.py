@@ -35,6 +35,11 @@ RULES: tuple[str, ...] = ("min", "1se")
 SEARCHES: tuple[str, ...] = ("tpe", "gradient", "hybrid")
 PENALTIES: tuple[str, ...] = ("l1", "l2", "elasticnet")
 
+#: Trials of a run that sets neither ``n_trials`` nor ``add_trials``.
+DEFAULT_N_TRIALS = 60
+#: The ``study_name`` that derives the name from what the study is about (:func:`regtune.search.auto_study_name`).
+AUTO_STUDY_NAME = "auto"
+
 #: The l1_ratio range searched for the elastic net (glmnet's ``alpha``).
 L1_RATIO_RANGE: tuple[float, float] = (0.05, 0.95)
 
@@ -62,6 +67,14 @@ def _check_tol(value: float) -> str | None:
     return None if 0 < value < 1 else f"must be in (0, 1), got {value}"
 
 
+def trial_budget(stored: int, n_trials: int | None = None, add_trials: int | None = None) -> int:
+    """The number of counted trials a study should hold at the end of a run when it holds ``stored`` at the
+    start: ``stored + add_trials``, or ``n_trials`` (default :data:`DEFAULT_N_TRIALS`)."""
+    if add_trials is not None:
+        return stored + add_trials
+    return n_trials if n_trials is not None else DEFAULT_N_TRIALS
+
+
 @dataclass(frozen=True)
 class TuneConfig:
     """Settings of one tuning run.
@@ -71,7 +84,9 @@ class TuneConfig:
     and λ.1se is reported as *chosen*. ``penalties`` empty means every penalty the ``model`` can fit
     (``l2`` for ``mlp``). ``model_settings`` holds the model's own settings (for ``mlp``: ``hidden``,
     layer sizes, default (100,), ``(0,)`` for none; ``early_stopping``); :meth:`of` accepts them as
-    keywords.
+    keywords. The budget is ``n_trials`` (the total the study should reach, default 60) or ``add_trials``
+    (that many more than the study holds), not both (:meth:`trial_budget`); ``study_name="auto"`` names
+    the study after its data and settings (:func:`regtune.search.auto_study_name`).
     """
 
     target: str | None = setting(
@@ -142,12 +157,22 @@ class TuneConfig:
         panel=CV,
         metavar="NAME",
     )
-    n_trials: int = setting(
-        60,
+    n_trials: int | None = setting(
+        None,
         short="-n",
-        help="Number of trials (configurations); --search gradient may stop earlier, once the optimum is pinned."
-        " With --storage: the total the study should reach, counting trials of earlier runs and other workers.",
+        help=f"Number of trials (configurations; default {DEFAULT_N_TRIALS}); --search gradient may stop earlier, once"
+        " the optimum is pinned. With --storage: the total the study should reach, counting trials of earlier runs"
+        " and other workers.",
         panel=SEARCH,
+        metavar="N",
+        check=at_least(1),
+    )
+    add_trials: int | None = setting(
+        None,
+        help="Run N trials more than the study holds (instead of --n-trials, a total): with --storage, each run"
+        " of a nightly job adds N.",
+        panel=SEARCH,
+        metavar="N",
         check=at_least(1),
     )
     timeout: float | None = setting(
@@ -197,7 +222,8 @@ class TuneConfig:
     )
     study_name: str | None = setting(
         None,
-        help="Name of the study in --storage (default regtune).",
+        help=f"Name of the study in --storage (default regtune). {AUTO_STUDY_NAME}: regtune-<hash> of the data and"
+        " settings, so that changed data starts a new study in the same storage and unchanged data resumes.",
         panel=STORAGE,
         envvar="REGTUNE_STUDY_NAME",
         metavar="NAME",
@@ -233,6 +259,11 @@ class TuneConfig:
             raise ConfigError(
                 f"{named('lambda_min')} ({self.lambda_min:g}) must be smaller than {named('lambda_max')}"
                 f" ({self.lambda_max:g}): swap them or widen the range"
+            )
+        if self.n_trials is not None and self.add_trials is not None:
+            raise ConfigError(
+                f"{named('n_trials')} and {named('add_trials')} both set the number of trials ({named('n_trials')}:"
+                f" the total the study should reach; {named('add_trials')}: more than it holds): give one of them"
             )
         from regtune.evaluate import check_settings
 
@@ -284,6 +315,10 @@ class TuneConfig:
                 raise ConfigError(f"{flag} {scope}: add {named('model')} {models}, or drop {flag}")
             decl.validate(value)
         object.__setattr__(self, "model_settings", {n: given.get(n, s.default) for n, s in own.items()})
+
+    def trial_budget(self, stored: int) -> int:
+        """The number of counted trials the study should hold at the end of a run: :func:`trial_budget`."""
+        return trial_budget(stored, self.n_trials, self.add_trials)
 
     @classmethod
     def of(cls, **settings: Any) -> TuneConfig:

@@ -148,6 +148,12 @@ class StudyInfo(_Record):
     pruned: int = 0
     failed: int = 0
     unconverged: int = 0
+    #: Trials the study held when the run started and trials this run added (None for a stored study).
+    stored: int | None = None
+    new: int | None = None
+    #: The counted trials (complete or pruned) the run aimed at, and ``add_trials`` when that set it.
+    budget: int | None = None
+    add_trials: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()

@@ -47,7 +47,70 @@ if TYPE_CHECKING:
     from regtune.data import Dataset
     from regtune.models import Family
 
-ProgressFn = Callable[[int, int, float | None], None]
+#: A progress callback: called when the search starts and after each trial as ``progress(done, total,
+#: best)`` — trials counted so far, the total the run aims at, the best CV mean (None before one) — and,
+#: when it accepts a ``state`` keyword (or ``**kwargs``), also with ``state=`` a :class:`SearchState`.
+ProgressFn = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class SearchState:
+    """Where a search stands: what a progress display shows (passed as ``state`` to a :data:`ProgressFn`)."""
+
+    #: Counted trials in the study (complete or pruned) and the total the run aims at.
+    done: int
+    total: int
+    #: The best CV mean so far and its configuration (None before a complete trial).
+    best: float | None
+    best_penalty: str | None
+    best_lambda: float | None
+    best_l1_ratio: float | None
+    #: Counted trials the study held when the run started (0 for a new study).
+    stored: int
+    #: Seconds since the search started, and the duration of each trial this run finished.
+    elapsed_s: float
+    trial_seconds: tuple[float, ...]
+    study_name: str
+    resumed: bool
+    #: The scorer's name (the best CV mean is its value), and the run's time limit.
+    scoring: str | None = None
+    timeout: float | None = None
+    #: "start" (the study is open, no trial run yet) or "trial" (a trial has just finished).
+    event: str = "trial"
+
+    @property
+    def remaining_s(self) -> float | None:
+        """The time the rest should take: remaining trials × the median time of this run's trials, or less
+        when the time limit comes first (None before this run has finished a trial)."""
+        import statistics
+
+        if not self.trial_seconds:
+            return None
+        estimate = max(0, self.total - self.done) * statistics.median(self.trial_seconds)
+        if self.timeout is not None:
+            estimate = min(estimate, max(0.0, self.timeout - self.elapsed_s))
+        return estimate
+
+
+def _notifier(progress: ProgressFn | None) -> Callable[[SearchState], None]:
+    """Call ``progress`` with a state: ``(done, total, best)``, and ``state=`` when it accepts it."""
+    import inspect
+
+    if progress is None:
+        return lambda state: None
+    try:
+        params = list(inspect.signature(progress).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature: the three positional arguments
+        params = []
+    takes_state = any(p.name == "state" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+    def notify(state: SearchState) -> None:
+        if takes_state:
+            progress(state.done, state.total, state.best, state=state)
+        else:
+            progress(state.done, state.total, state.best)
+
+    return notify
 
 
 def make_fold_pruner(min_folds: int = 2, margin_se: float = 2.0) -> Any:
@@ -157,6 +220,12 @@ class Objective:
         return mean if math.isfinite(mean) else math.nan
 
 
+def _l1_ratio(trial: optuna.trial.FrozenTrial) -> float | None:
+    """The estimator's l1_ratio of an elastic-net trial (kept beside its ``mixing`` parameter)."""
+    value = trial.user_attrs.get("l1_ratio", trial.params.get("l1_ratio"))
+    return None if value is None else float(value)
+
+
 def points_from_trials(trials: list[optuna.trial.FrozenTrial]) -> list[Point]:
     """The CV curve: one point per finished trial (complete, failed or pruned)."""
     from optuna.trial import TrialState
@@ -203,6 +272,11 @@ class SearchOutcome:
     created: bool = True
     #: True when a gradient search (``search="gradient"``) stopped before the budget: nothing left to propose.
     converged: bool = False
+    #: Trials of the curve the study held when the run started, and those this run added (other workers'
+    #: trials are neither); the counted trials the run aimed at.
+    stored: int = 0
+    new: int = 0
+    budget: int = 0
 
 
 COUNTED = ("COMPLETE", "PRUNED")
@@ -335,6 +409,29 @@ def study_identity(
     return identity
 
 
+def auto_study_name(identity: dict[str, Any]) -> str:
+    """The study name that follows the data and the settings: ``regtune-`` and 12 hex digits of a hash of
+    the identity's compared keys (those :func:`check_identity` compares).
+
+    The same data and settings give the same name (the run resumes its study); any difference that would
+    make :func:`check_identity` refuse the study gives another name (a new study in the same storage).
+    """
+    import hashlib
+
+    compared = {key: value for key, value in identity.items() if key not in IDENTITY_INFO_ONLY}
+    text = json.dumps(compared, sort_keys=True, separators=(",", ":"), default=str)
+    return "regtune-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def resolve_study_name(study_name: str | None, identity: dict[str, Any]) -> str:
+    """The study's name: ``study_name`` as given (default ``regtune``), or :func:`auto_study_name` for ``auto``."""
+    from regtune.config import AUTO_STUDY_NAME
+
+    if study_name == AUTO_STUDY_NAME:
+        return auto_study_name(identity)
+    return study_name or "regtune"
+
+
 def check_identity(study: optuna.Study, identity: dict[str, Any], created: bool) -> None:
     """Record what the study is about, or refuse to mix other data or settings into it."""
     from regtune.errors import ConfigError
@@ -379,7 +476,7 @@ def run_search(
     evaluator: Evaluator,
     space: SearchSpace,
     *,
-    n_trials: int,
+    n_trials: int | None = None,
     seed: int,
     timeout: float | None = None,
     progress: ProgressFn | None = None,
@@ -388,22 +485,31 @@ def run_search(
     study_name: str | None = None,
     identity: dict[str, Any] | None = None,
     search: str = "tpe",
+    add_trials: int | None = None,
+    scoring: str | None = None,
 ) -> SearchOutcome:
-    """Run the search until the study holds ``n_trials`` counted trials (or, with ``search`` "hybrid" or
+    """Run the search until the study holds its budget of counted trials (or, with ``search`` "hybrid" or
     "gradient", until the gradient and refine phases have nothing left to propose).
 
-    ``n_trials`` is the total the study should reach: a resumed study (the same command run again on
-    a persistent ``storage``) only runs what is missing, and several processes running the same
-    command on one storage share the work. A trial counts when it completes or is pruned; a trial
-    started when the total was already reached is marked surplus and dropped.
+    The budget is ``n_trials``, the total the study should reach (default 60), or the trials the study holds
+    when the run starts plus ``add_trials`` (:func:`regtune.config.trial_budget`). With ``n_trials``, a
+    resumed study (the same command run again on a persistent ``storage``) only runs what is missing, and
+    several processes running the same command on one storage share the work. A trial counts when it
+    completes or is pruned; a trial started when the total was already reached is marked surplus and
+    dropped. ``progress`` is told where the search stands when it starts and after each trial
+    (:data:`ProgressFn`, :class:`SearchState`).
     """
     import optuna
+
+    from regtune.config import trial_budget
 
     study, created = open_study(storage, study_name, seed, prune)
     if identity is not None:
         check_identity(study, identity, created)
-    objective = Objective(evaluator, space, n_trials=n_trials)
     start = time.monotonic()
+    stored = {p.trial for p in points_from_trials(study.get_trials(deepcopy=False))}
+    n_trials = trial_budget(len(_counts(study)[0]), n_trials, add_trials)
+    objective = Objective(evaluator, space, n_trials=n_trials)
     gradient = search != "tpe" and evaluator.hyper is not None
     if gradient:
         design = initial_design(space, n_trials)
@@ -416,12 +522,36 @@ def run_search(
         for params in design:
             study.enqueue_trial(params)
     rdb = storage is not None and is_rdb(storage)
+    notify = _notifier(progress)
+    seconds: list[float] = []
+    first = _counts(study)[0]
 
-    def done_cb(study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
+    def state(finished: list[optuna.trial.FrozenTrial], event: str) -> SearchState:
+        scored = [t for t in finished if t.value is not None and math.isfinite(t.value)]
+        best = max(scored, key=lambda t: t.value or 0.0) if scored else None
+        penalty = str(best.params["penalty"]) if best is not None else None
+        return SearchState(
+            done=min(len(finished), n_trials),
+            total=n_trials,
+            best=best.value if best is not None else None,
+            best_penalty=penalty,
+            best_lambda=float(best.params[f"lambda_{penalty}"]) if best is not None else None,
+            best_l1_ratio=_l1_ratio(best) if best is not None and penalty == "elasticnet" else None,
+            stored=len(first),
+            elapsed_s=time.monotonic() - start,
+            trial_seconds=tuple(seconds),
+            study_name=study.study_name,
+            resumed=not created,
+            scoring=scoring,
+            timeout=timeout,
+            event=event,
+        )
+
+    def done_cb(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.datetime_start is not None and trial.datetime_complete is not None:
+            seconds.append((trial.datetime_complete - trial.datetime_start).total_seconds())
         if progress is not None:
-            finished = _counts(study)[0]
-            values = [t.value for t in finished if t.value is not None and math.isfinite(t.value)]
-            progress(min(len(finished), n_trials), n_trials, max(values) if values else None)
+            notify(state(_counts(study)[0], "trial"))
 
     def out_of_time() -> bool:
         return timeout is not None and time.monotonic() - start >= timeout
@@ -430,6 +560,7 @@ def run_search(
     try:
         with handled(), protected(), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # refine points outside the original range
+            notify(state(first, "start"))
             while not out_of_time():
                 check_interrupt()
                 if storage is not None and not rdb:
@@ -465,16 +596,21 @@ def run_search(
     with handled():
         try:
             with protected():
-                points = points_from_trials(study.trials)
+                trials = study.trials
+                points = points_from_trials(trials)
         except KeyboardInterrupt:  # a signal while reading the curve: kept until it was read
             interrupted = True
-    return SearchOutcome(study, points, interrupted, created, converged)
+    me = worker_id()
+    mine = {t.number for t in trials if t.user_attrs.get("worker") == me}
+    new = sum(p.trial in mine and p.trial not in stored for p in points)
+    return SearchOutcome(study, points, interrupted, created, converged, len(stored), new, n_trials)
 
 
 def load_stored(storage: str, study_name: str | None) -> tuple[optuna.Study, dict[str, Any]]:
     """An existing regtune study and what it is about, or a StorageError that says what to do."""
     import optuna
 
+    from regtune.config import AUTO_STUDY_NAME
     from regtune.storage import StorageError, mask_url, open_storage
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -483,6 +619,11 @@ def load_stored(storage: str, study_name: str | None) -> tuple[optuna.Study, dic
     name = study_name or ("regtune" if "regtune" in names or len(names) != 1 else names[0])
     if name not in names:
         listed = ", ".join(names[:8]) if names else "none"
+        if name == AUTO_STUDY_NAME:
+            raise StorageError(
+                f"{named('study_name')} auto is derived from the data, which is not read here (studies in"
+                f" {mask_url(storage)}: {listed}): give the study's name, see `regtune studies`"
+            )
         raise StorageError(
             f"no study {name!r} in {mask_url(storage)} (studies: {listed}): give {named('study_name')},"
             " see `regtune studies`"

@@ -54,3 +54,22 @@ def reg_csv_gz(tmp_path: Path) -> Path:
 @pytest.fixture
 def penguins() -> Path:
     return PENGUINS
+
+
+@pytest.fixture(scope="session")
+def source_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the repository's files (tracked, and new ones not ignored), as GitHub hands an action its
+    repository: building or installing from it leaves the working tree alone."""
+    import shutil
+    import subprocess
+
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split("\0")  # fmt: skip
+    copy = tmp_path_factory.mktemp("source") / "regtune"
+    for name in filter(None, listed):
+        if (ROOT / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, copy / name)
+    return copy

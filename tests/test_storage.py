@@ -289,7 +289,7 @@ def test_disk_full_while_writing_the_json_is_an_error_and_the_study_keeps_its_tr
     out = tmp_path / "r.json"
     result = runner.invoke(app, ["tune", "builtin:diabetes", "-n", "5", "--storage", journal, "--json", str(out)])
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"Error: cannot write {out}: No space left on device")
+    assert result.stderr.splitlines()[-1].startswith(f"Error: cannot write {out}: No space left on device")
     assert not out.exists()
     assert regtune.tune("builtin:diabetes", n_trials=5, storage=journal).cv["n_fold_fits"] == 0
 

@@ -49,10 +49,10 @@ def known_settings() -> dict[str, Setting]:
     from regtune.cli.tune import CLI_SETTINGS
     from regtune.config import TuneConfig
     from regtune.models import model_settings
-    from regtune.report import outputs
+    from regtune.report import output_settings
 
     found: dict[str, Setting] = {}
-    every = (*TuneConfig.declarations(), *model_settings(), *(o.setting for o in outputs()), *CLI_SETTINGS, DEBUG)
+    every = (*TuneConfig.declarations(), *model_settings(), *output_settings(), *CLI_SETTINGS, DEBUG)
     for s in (*every, *PARAMETERS):
         found.setdefault(s.name, s)
     return found
@@ -113,7 +113,7 @@ def option(decl: Setting) -> inspect.Parameter:
     base = decl.type
     if base is bool:
         kind = bool
-        names = [f"{decl.cli_flag}/{decl.negative}" if decl.negative else decl.cli_flag]
+        names = [f"{decl.cli_flag}/{decl.negative}" if decl.negative else decl.cli_flag, *names[1:]]
         extra["metavar"] = ""
     elif decl.allowed is not None:
         kind = Literal[decl.allowed]

@@ -18,7 +18,7 @@ HELP = (
 
 def _declarations() -> tuple[list[Setting], list[Setting]]:
     from regtune.config import TuneConfig
-    from regtune.report import outputs_for
+    from regtune.report import output_settings
 
     own = {d.name: d for d in TuneConfig.declarations()}
     storage = Setting(
@@ -37,7 +37,7 @@ def _declarations() -> tuple[list[Setting], list[Setting]]:
         envvar="REGTUNE_STUDY_NAME",
         metavar="NAME",
     )
-    return [storage, study_name, own["rule"]], [o.setting for o in outputs_for("show")]
+    return [storage, study_name, own["rule"]], list(output_settings("show"))
 
 
 def register(app: typer.Typer) -> None:

@@ -35,7 +35,16 @@ CONFIG = Setting(
     panel=OTHER,
     metavar="PATH",
 )
-CLI_SETTINGS = (FAIL_UNDER, CONFIG)
+QUIET = Setting(
+    name="quiet",
+    type=bool,
+    default=False,
+    short="-q",
+    help="No progress on stderr (the bar in a terminal, the lines in a CI log); the study line, notes and"
+    " errors still show.",
+    panel=OTHER,
+)
+CLI_SETTINGS = (FAIL_UNDER, QUIET, CONFIG)
 
 HELP = "Cross-validate penalty × λ on a table and report the chosen penalty."
 EXAMPLES = """Examples:
@@ -55,10 +64,10 @@ def _declarations() -> tuple[list[Setting], list[Setting], list[Setting]]:
     """(the run's settings, the models' settings, the output formats' options) offered by ``tune``."""
     from regtune.config import TuneConfig
     from regtune.models import model_settings
-    from regtune.report import outputs_for
+    from regtune.report import output_settings
 
     run = [d for d in TuneConfig.declarations() if d.cli]
-    return run, list(model_settings()), [o.setting for o in outputs_for("tune")]
+    return run, list(model_settings()), list(output_settings("tune"))
 
 
 def register(app: typer.Typer) -> None:
@@ -66,7 +75,7 @@ def register(app: typer.Typer) -> None:
     source = inspect.Parameter(
         "source", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[str, typer.Argument(help=SOURCE_HELP)]
     )
-    params = [source, *(option(d) for d in (*run, *models, *outs, FAIL_UNDER, CONFIG, DEBUG))]
+    params = [source, *(option(d) for d in (*run, *models, *outs, FAIL_UNDER, QUIET, CONFIG, DEBUG))]
     command(app, "tune", tune, params, help=HELP, epilog=EXAMPLES)
 
 
@@ -78,12 +87,12 @@ def tune(ctx: typer.Context, **values: Any) -> None:
     result = None
     gate = None
     with errors(values["debug"]):
-        values = from_config_file(ctx, values["config_file"], (*run, *models, *outs, FAIL_UNDER), values)
+        values = from_config_file(ctx, values["config_file"], (*run, *models, *outs, FAIL_UNDER, QUIET), values)
         chosen = {o.name: convert(o, values[o.name]) for o in outs}
         check_outputs(chosen)
         config = _config(ctx, run, models, values)
         with _sigterm_as_interrupt():
-            result = _run(source, config)
+            result = _run(source, config, quiet=values["quiet"])
         gate = _gate(result, values["fail_under"])
         console = stdout_console()
         for part in emit(result, chosen, OutputContext(chosen, gate=gate)):
@@ -111,32 +120,16 @@ def _config(ctx: typer.Context, run: list[Setting], models: list[Setting], value
     return TuneConfig.of(**settings, **given)
 
 
-def _run(source: str, config: TuneConfig) -> TuneResult:
-    """Run the library's tune() with a progress bar on stderr when stderr is a terminal."""
+def _run(source: str, config: TuneConfig, quiet: bool = False) -> TuneResult:
+    """Run the library's tune() with its progress on stderr (a bar in a terminal, plain lines elsewhere)."""
     from rich.console import Console
 
     from regtune.api import tune as run_tune
+    from regtune.report.progress import progress_display
+    from regtune.storage import mask_url
 
-    err = Console(stderr=True)
-    if not err.is_terminal:
-        return run_tune(source, config)
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("tuning"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("best {task.fields[best]}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        job = bar.add_task("tune", total=config.n_trials, best="—")
-
-        def progress(done: int, total: int, best: float | None) -> None:
-            bar.update(job, completed=done, total=total, best="—" if best is None else f"{best:.4g}")
-
+    storage = mask_url(config.storage) if config.storage else None
+    with progress_display(Console(stderr=True), storage, quiet) as progress:
         return run_tune(source, config, progress=progress)
 
 

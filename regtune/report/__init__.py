@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from regtune.result import TuneResult
+    from regtune.settings import Setting
 
-__all__ = ["Output", "OutputContext", "check_outputs", "emit", "outputs"]
+__all__ = ["Output", "OutputContext", "check_outputs", "emit", "output_settings", "outputs"]
 
 
 @cache
@@ -41,12 +42,25 @@ def outputs_for(command: str) -> tuple[Output, ...]:
     return tuple(o for o in outputs() if command in o.commands)
 
 
+def output_settings(command: str | None = None) -> tuple[Setting, ...]:
+    """The options of the output formats (those ``command`` offers): each format's own, then its
+    further options (:attr:`Output.options`)."""
+    chosen = outputs() if command is None else outputs_for(command)
+    return tuple(s for o in chosen for s in (o.setting, *o.options))
+
+
 def check_outputs(values: dict[str, Any]) -> None:
     """Refuse bad output destinations before any work: each format's own check, and two formats that
     both want standard output."""
     to_stdout = []
     for output in outputs():
         value = values.get(output.name)
+        extra = [o.name for o in output.options if values.get(o.name) not in (None, False)]
+        if extra and not output.active(value):
+            flag = named(output.name)
+            raise ConfigError(
+                f"{named(extra[0])} shapes {flag}: add {flag} {output.example()}, or drop {named(extra[0])}"
+            )
         if output.active(value):
             output.check(value)
             if output.kind == "file" and value == "-":

@@ -60,6 +60,9 @@ class Output:
     """An output format. Subclasses set :attr:`setting` and implement :meth:`render`."""
 
     setting: ClassVar[Setting]
+    #: Further options that shape this format (read from ``context.values``); giving one without
+    #: :attr:`setting` is an error.
+    options: ClassVar[tuple[Setting, ...]] = ()
     kind: ClassVar[str] = "file"
     #: The commands that offer the option.
     commands: ClassVar[tuple[str, ...]] = ("tune", "show")

@@ -11,7 +11,15 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from regtune.report._output import Output, OutputContext, output_setting
-from regtune.report.table import fmt_native, fmt_num, honest_lines, hypergradient_line, score_label, score_text
+from regtune.report.table import (
+    fmt_native,
+    fmt_num,
+    honest_lines,
+    hypergradient_line,
+    score_label,
+    score_text,
+    study_line,
+)
 
 if TYPE_CHECKING:
     from regtune.result import ChosenPoint, TuneResult
@@ -80,6 +88,8 @@ def render_html(result: TuneResult, images: dict[str, bytes], notes: list[str] |
         ],
         ["time", f"{result.elapsed_s:.1f} s"],
     ]
+    if (line := study_line(result.study)) is not None:
+        summary.insert(-1, ["study", line.removeprefix("study ")])
     penalties = []
     chosen_row = None
     for i, summ in enumerate(result.per_penalty):

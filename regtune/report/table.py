@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from regtune.result import ChosenPoint, TuneResult
+    from regtune.result import ChosenPoint, StudyInfo, TuneResult
 
 
 def fmt_num(x: float | None, digits: int = 4) -> str:
@@ -106,6 +106,24 @@ def honest_lines(result: TuneResult) -> list[str]:
     return lines
 
 
+def study_line(study: StudyInfo) -> str | None:
+    """What a run did with its stored study: ``study nightly in s.journal — resumed: 140 stored trials, 60
+    new`` (None without a storage, and for a stored study shown by ``show``)."""
+    if study.storage is None or study.stored is None or study.new is None:
+        return None
+    if study.resumed:
+        text = f"resumed: {study.stored} stored trials, {study.new} new"
+    else:
+        text = f"new study: {study.new} trials"
+    others = study.n_trials - study.stored - study.new
+    if others > 0:
+        text += f", {others} from other workers"
+    counted = study.complete + study.pruned
+    if study.new == 0 and study.add_trials is None and study.budget is not None and counted >= study.budget:
+        text += f" (it already held the --n-trials total, {study.budget}: --add-trials N runs N more)"
+    return f"study {study.name} in {study.storage} — {text}"
+
+
 def _verdict_mark(boundary: str | None, verdict: dict[str, Any] | None) -> str:
     """What the best λ of a penalty is: on an edge of its range, or not yet its optimum."""
     if boundary:
@@ -201,6 +219,8 @@ def render_table(result: TuneResult, extra: list[RenderableType] | None = None) 
     if result.cv.get("n_fold_fits"):
         counts += f" · {result.cv['n_fold_fits']} fold fits"
     parts.append(Text(counts, style="dim"))
+    if (line := study_line(s)) is not None:
+        parts.append(Text(line, style="dim"))
     parts += [Text(line, style="bold") for line in honest_lines(result)]
     parts += extra or []
     for note in result.warnings:
@@ -213,8 +233,10 @@ def studies_table(rows: list[dict[str, Any]], title: str) -> RenderableType:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for col in ("name", "source", "target", "scoring", "trials", "complete", "pruned", "failed", "best CV mean"):
-        table.add_column(col, justify="right" if col not in ("name", "source", "target", "scoring") else "left")
+    # A name is shown whole (the others give way): it is what --study-name needs, e.g. an auto name.
+    table.add_column("name", no_wrap=True, min_width=max((len(r["name"]) for r in rows), default=4))
+    for col in ("source", "target", "scoring", "trials", "complete", "pruned", "failed", "best CV mean"):
+        table.add_column(col, justify="right" if col not in ("source", "target", "scoring") else "left")
     for r in rows:
         best = "—" if r["best_cv_mean"] is None else f"{r['best_cv_mean']:.5g}"
         table.add_row(
