@@ -94,7 +94,9 @@ def test_report_renders_in_chromium(report: tuple[Path, Path], tmp_path: Path) -
         assert driver.title.startswith("regtune — builtin:diabetes")
         rows = driver.find_elements(By.CSS_SELECTOR, "#penalties tbody tr")
         assert [r.find_elements(By.TAG_NAME, "td")[0].text.split()[0] for r in rows] == ["l1", "l2", "elasticnet"]
-        assert len(driver.find_elements(By.CSS_SELECTOR, "#coefficients tbody tr")) == 10
+        coefficient_rows = driver.find_elements(By.CSS_SELECTOR, "#coefficients tbody tr")
+        assert len(coefficient_rows) == 11  # the intercept, then the ten features
+        assert coefficient_rows[0].find_elements(By.TAG_NAME, "td")[0].text == "(intercept)"
         images = driver.find_elements(By.TAG_NAME, "img")
         assert len(images) == 3
         for image in images:
