@@ -4,7 +4,7 @@ calls. Each step lives in its own module; this one only strings them together.""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from regtune.config import RULES, TuneConfig
 from regtune.errors import ConfigError
@@ -25,7 +25,7 @@ def tune(
     config: TuneConfig | None = None,
     *,
     progress: ProgressFn | None = None,
-    stdin: TextIO | None = None,
+    stdin: TextIO | BinaryIO | None = None,
     **settings: Any,
 ) -> TuneResult:
     """Cross-validate penalty × λ on ``source`` and return the chosen penalty and the refit model.
@@ -54,7 +54,7 @@ def tune(
     """
     from regtune.assemble import assemble
     from regtune.cv import Evaluator, resolve_scorer
-    from regtune.data import load_dataset
+    from regtune.data import check_memory, load_dataset
     from regtune.folds import assign_folds, build_folds
     from regtune.models import Penalty, get_family
     from regtune.policy import SearchSpace, lambda_ranges
@@ -78,10 +78,12 @@ def tune(
         groups=config.groups,
         fold_column=config.fold_column,
         stdin=stdin,
+        max_categories=config.max_categories,
     )
     scoring, scorer = resolve_scorer(config.scoring, dataset.task)
     family = get_family(dataset.task, config.model, seed=config.seed, **config.model_settings)
     splits = assign_folds(dataset, config)
+    check_memory(dataset, len(splits))
     folds = build_folds(dataset, splits, center=family.center_folds)
     n_encoded = int(folds[0].X_train.shape[1])
 

@@ -86,10 +86,14 @@ def make_params(penalty: str, lam: float, l1_ratio: float) -> dict[str, Any]:
 
 
 def initial_design(space: SearchSpace, budget: int) -> list[dict[str, Any]]:
-    """A few log-spaced λ per penalty (the middle of the l1_ratio range for the elastic net)."""
+    """A few log-spaced λ per penalty (the middle of the l1_ratio range for the elastic net): up to
+    three each, a third of the budget at most, and one each whenever the budget has room for it (so a
+    small budget still tries every requested penalty)."""
     per_penalty = min(3, budget // (3 * len(space.penalties)))
     if per_penalty == 0:
-        return []
+        if budget < len(space.penalties):
+            return []
+        per_penalty = 1
     fractions = [(i + 1) / (per_penalty + 1) for i in range(per_penalty)]
     mid_ratio = sum(space.l1_ratio_range) / 2
     design = []
