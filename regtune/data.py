@@ -166,6 +166,8 @@ def _parse_csv(source: Path | bytes, label: str, encoding: str = "utf-8") -> pd.
     except (ValueError, OSError, EOFError, zlib.error, lzma.LZMAError, tarfile.TarError, zipfile.BadZipFile) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{label} is not a readable CSV file ({first}): check its format") from None
+    except Exception as exc:  # a decompressor's own error (zstandard's ZstdError, …)
+        raise DataError(f"{label} is not a readable CSV file ({type(exc).__name__}): check its format") from None
     if frame.shape[0] == 0:
         raise DataError(f"{label} has a header but no data rows: add rows to the file")
     _check_header([str(v) for v in header.iloc[0].tolist()] if header.shape[0] else [], label)
@@ -174,9 +176,11 @@ def _parse_csv(source: Path | bytes, label: str, encoding: str = "utf-8") -> pd.
 
 def _check_header(names: list[str], label: str) -> None:
     """Refuse a header that names a column twice (the reader would rename one, e.g. ``y`` → ``y.1``,
-    and the copy would silently become a feature)."""
+    and the copy would silently become a feature), or with a NUL character in a name."""
     seen: dict[str, int] = {}
     for position, name in enumerate(names, start=1):
+        if "\0" in name:  # NumPy's text arrays drop trailing NULs: the column could not be found again
+            raise DataError(f"{label}: column {position} has a NUL character in its name ({name!r}): rename it")
         if name in seen:
             raise DataError(
                 f"{label} names column {name!r} twice in its header (columns {seen[name]} and {position}):"

@@ -37,7 +37,7 @@ from regtune.interrupts import handled, interruptible, protected
 from regtune.models import Penalty, penalty_l1_ratio
 from regtune.policy import SearchSpace, initial_design, propose_gradient, propose_refinement
 from regtune.select import Point, mean_se
-from regtune.storage import is_rdb, storage_failure, worker_id
+from regtune.storage import is_rdb, quiet_storage_threads, storage_failure, worker_id
 
 if TYPE_CHECKING:
     import numpy as np
@@ -485,7 +485,7 @@ def run_search(
 
     interrupted = converged = False
     try:
-        with handled(), protected(), warnings.catch_warnings():
+        with handled(), protected(), warnings.catch_warnings(), quiet_storage_threads():
             warnings.simplefilter("ignore", UserWarning)  # refine points outside the original range
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # fail_stale_trials
             while not out_of_time():

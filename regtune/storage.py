@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +202,7 @@ def _open_rdb(url: str, *, create: bool = True) -> Any:
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     mask_url(url)  # remembers its secrets, so that no message shows them
+    url = _quoted_password(url)
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     if not create:
@@ -229,6 +232,29 @@ def _open_rdb(url: str, *, create: bool = True) -> Any:
         except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
             raise StorageError(_rdb_reason(url, exc)) from None
     raise StorageError(_rdb_reason(url, last or RuntimeError("schema creation kept colliding")))
+
+
+def _quoted_password(url: str) -> str:
+    """``url`` with a password that holds ``@`` percent-encoded.
+
+    SQLAlchemy splits the user information at the *first* @, so ``postgresql://u:p@ss@host/db`` would
+    connect to host ``ss@host`` and show that host (a piece of the password) in its errors; the user
+    information ends at the last @ before the path or the query.
+    """
+    from urllib.parse import quote
+
+    scheme, sep, rest = url.partition("://")
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    if not sep or rest.count("@", 0, cut) < 2:
+        return url
+    at = rest.rfind("@", 0, cut)
+    user, colon, password = rest[:at].partition(":")
+    if not colon:
+        return url
+    secret = quote(password, safe="")
+    if len(secret) >= MIN_SECRET_LENGTH:
+        _SECRETS.add(secret)
+    return f"{scheme}://{user}:{secret}{rest[at:]}"
 
 
 def _check_sqlite_exists(url: str) -> None:
@@ -320,3 +346,23 @@ def storage_failure(exc: BaseException) -> StorageError | None:
             )
         current = current.__cause__ or current.__context__
     return None
+
+
+@contextmanager
+def quiet_storage_threads() -> Iterator[None]:
+    """Inside: a storage failure in a background thread (Optuna's heartbeat) prints nothing. The run's
+    own next write meets the same failure and reports it in one line (:func:`storage_failure`); the
+    thread's traceback would only bury that line."""
+    import threading
+
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is None or storage_failure(args.exc_value) is None:
+            previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous

@@ -139,8 +139,16 @@ def bad(tmp_path: Path) -> dict[str, str]:
         ("empty", ["-y", "t"], "Error: {path} is empty: give a CSV file with a header row and data rows"),
         ("header", ["-y", "price"], "Error: {path} has a header but no data rows: add rows to the file"),
         ("gz", ["-y", "t"], "Error: {path} is not a readable CSV file"),
-        ("single_class", ["-y", "t"], "Error: target 't' has the same class ('yes') in every row: there is nothing to predict"),
-        ("single_value", ["-y", "t"], "Error: target 't' has the same value (3.5) in every row: there is nothing to predict"),
+        (
+            "single_class",
+            ["-y", "t"],
+            "Error: target 't' has the same class ('yes') in every row: there is nothing to predict",
+        ),
+        (
+            "single_value",
+            ["-y", "t"],
+            "Error: target 't' has the same value (3.5) in every row: there is nothing to predict",
+        ),
         (
             "text_target",
             ["-y", "t", "--task", "regression"],

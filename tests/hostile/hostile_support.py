@@ -1,0 +1,79 @@
+"""What every hostile test shares: running the command line and judging its answer.
+
+A hostile case passes when regtune either does the job (exit 0) or refuses with exactly one line on
+stderr, ``Error: …``, the exit code of that kind of error, and no traceback — never a hang, never a
+"this is a bug" line.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from regtune.cli import app
+
+#: No in-process case may take longer than this (the alarm makes a hang a failure, not a stuck CI).
+CASE_ALARM_S = 240
+
+#: Small runs: a few trials, every penalty still tried.
+FAST = ["-n", "6", "--seed", "0"]
+
+
+@dataclass
+class Outcome:
+    code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None
+
+    @property
+    def first_line(self) -> str:
+        lines = self.stderr.strip().splitlines()
+        return lines[0] if lines else ""
+
+
+class Hang(Exception):
+    """A hostile case ran past its alarm."""
+
+
+def cli(args: list[str], stdin: bytes | None = None) -> Outcome:
+    """Run ``regtune ARGS`` in this process (standard input from ``stdin``)."""
+    result = CliRunner().invoke(app, args, input=stdin)
+    exc = result.exception
+    if isinstance(exc, SystemExit):
+        exc = None
+    return Outcome(result.exit_code, result.stdout, result.stderr, exc)
+
+
+def assert_refused(outcome: Outcome, code: int, pattern: str) -> None:
+    """One ``Error: …`` line matching ``pattern``, exit ``code``, no traceback, not an unexpected error."""
+    assert outcome.exception is None, f"{type(outcome.exception).__name__}: {outcome.exception}"
+    assert outcome.code == code, outcome.stderr or outcome.stdout[-2000:]
+    lines = outcome.stderr.strip().splitlines()
+    assert len(lines) == 1, outcome.stderr
+    assert "Traceback" not in outcome.stderr
+    assert "this is a bug" not in lines[0], lines[0]
+    assert re.match(pattern, lines[0]), lines[0]
+
+
+def assert_done(outcome: Outcome) -> None:
+    """Exit 0 with the result table on stdout and no traceback."""
+    assert outcome.exception is None, f"{type(outcome.exception).__name__}: {outcome.exception}"
+    assert outcome.code == 0, outcome.stderr
+    assert "Traceback" not in outcome.stderr
+    assert "λ.min" in outcome.stdout or outcome.stdout.lstrip().startswith("{")
+
+
+def regtune_cmd() -> list[str]:
+    return [sys.executable, "-m", "regtune"]
+
+
+def write(path: Path, data: str | bytes) -> str:
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    path.write_bytes(data)
+    return str(path)
