@@ -551,8 +551,9 @@ def _summaries(backend: Any) -> list[optuna.study.StudySummary]:
 
     try:
         return optuna.get_all_study_summaries(backend, include_best_trial=False)
-    except sqlalchemy.exc.SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+        cause: BaseException = exc.__cause__ or exc
+        detail = str(getattr(cause, "orig", None) or cause).strip().splitlines()
         raise StorageError(
             f"cannot read the studies ({detail[0] if detail else type(exc).__name__}): is it a study storage"
             " written by regtune? check the URL"

@@ -231,6 +231,8 @@ def _open_rdb(url: str, *, create: bool = True) -> Any:
             time.sleep(0.5 * (attempt + 1))
         except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
             raise StorageError(_rdb_reason(url, exc)) from None
+        except optuna.exceptions.StorageInternalError as exc:  # Optuna's wrapper of a database error
+            raise StorageError(_rdb_reason(url, exc.__cause__ or exc)) from None
     raise StorageError(_rdb_reason(url, last or RuntimeError("schema creation kept colliding")))
 
 

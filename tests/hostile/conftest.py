@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
-from types import FrameType
 
 import pytest
-from hostile_support import CASE_ALARM_S, Hang
+from hostile_support import CASE_ALARM_S, alarm_after
 
 
 @pytest.fixture(autouse=True)
-def alarm() -> Iterator[None]:
-    """Fail a case that runs past :data:`CASE_ALARM_S` instead of letting it hang the suite."""
-
-    def ring(signum: int, frame: FrameType | None) -> None:
-        raise Hang(f"still running after {CASE_ALARM_S} s")
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.alarm(CASE_ALARM_S)
-    try:
+def alarm(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a case that runs past :data:`CASE_ALARM_S` instead of letting it hang the suite (a module
+    with ``PER_EXAMPLE_ALARM`` sets its own, per example)."""
+    if getattr(request.module, "PER_EXAMPLE_ALARM", False):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+        return
+    with alarm_after(CASE_ALARM_S):
+        yield

@@ -7,10 +7,14 @@ stderr, ``Error: â€¦``, the exit code of that kind of error, and no traceback â€
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from typer.testing import CliRunner
 
@@ -38,6 +42,23 @@ class Outcome:
 
 class Hang(Exception):
     """A hostile case ran past its alarm."""
+
+
+@contextlib.contextmanager
+def alarm_after(seconds: int) -> Iterator[None]:
+    """Raise :class:`Hang` in this (main) thread if the block runs past ``seconds``: a case that would
+    hang fails instead."""
+
+    def ring(signum: int, frame: FrameType | None) -> None:
+        raise Hang(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def cli(args: list[str], stdin: bytes | None = None) -> Outcome:
