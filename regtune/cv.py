@@ -157,12 +157,12 @@ def fit_and_score(
         warnings.simplefilter("ignore")
         outcome = family.fit_fold(fold, penalty, tol, warm)
         score = float(scorer(outcome.model, fold.X_test, fold.y_test))
-    grad = None
-    if hyper is not None:
-        try:
-            grad = fold_hypergradient(family, fold, outcome, hyper, penalty)
-        except (ValueError, ArithmeticError):  # LinAlgError too: the trial stands, without a derivative
-            grad = None
+        grad = None
+        if hyper is not None:
+            try:
+                grad = fold_hypergradient(family, fold, outcome, hyper, penalty)
+            except (ValueError, ArithmeticError):  # LinAlgError too: the trial stands, without a derivative
+                grad = None
     return FoldResult(
         score if math.isfinite(score) else math.nan,
         outcome.converged,

@@ -210,6 +210,11 @@ def _write_special(path: str, data: bytes, fifo: bool) -> None:
 
 
 def append_output(path: str, text: str) -> None:
+    """Append ``text`` to ``path`` (a FIFO is written into, and one that nobody reads is an error)."""
+    with contextlib.suppress(OSError):
+        if stat.S_ISFIFO(os.stat(path).st_mode):
+            _write_special(path, text.encode("utf-8"), fifo=True)
+            return
     try:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(text)

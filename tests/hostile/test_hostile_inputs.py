@@ -140,6 +140,7 @@ CASES = [
          r"Error: the file has a single column .*: it looks tab-separated"),
     Case("newline in a column name", tune_file("nl.csv", rows('"a\nb",y', lambda i: f"{i},{i * 2.5}", 30), "-y", "q"), 1,
          r"Error: target column 'q' not found"),
+    Case("tiny values beside zeros (fuzz)", tune_file("tiny.csv", "x,y,a,b,,target\n0,0,nan,nan,nan,0.000\n0,0,0.0,0.0,nan,1.700\n0,0,0.0,0.0,0.0,3.400\n0,0,0.0,0.0,0.0,2.100\n0,0,nan,nan,0.0,3.800\n0,0,nan,nan,1.0,5.500\n0,0,0.0,0.0,2.0265824021464626e-110,4.200\n0,0,0.0,0.0,nan,5.900\n", "-y", "target", "-k", "2"), 0),
     Case("column named [/]", tune_file("br.csv", rows("[/],y", lambda i: f"{i},{i * 1.5 + i % 3}", 40), "-y", "y", "--coef", "5"), 0),
     # Files that are not what their names say.
     Case("corrupt gzip stream", tune_file("bad.csv.gz", corrupt_gzip(), "-y", "y"), 1,

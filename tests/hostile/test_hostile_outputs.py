@@ -125,11 +125,12 @@ def test_json_into_a_fifo_is_written_not_replaced(data: Path, tmp_path: Path) ->
     assert json.loads(received[0])["dataset"]["n_rows"] == 80
 
 
-def test_a_fifo_that_nobody_reads_is_an_error_not_a_hang(data: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("flag", ["--json", "--summary-md"])
+def test_a_fifo_that_nobody_reads_is_an_error_not_a_hang(flag: str, data: Path, tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     assert_refused(
-        cli(["tune", str(data), "-y", "y", "--json", str(fifo), *FAST]),
+        cli(["tune", str(data), "-y", "y", flag, str(fifo), *FAST]),
         1,
         r"Error: cannot write .*pipe: no process reads this FIFO \(start its reader first\)",
     )

@@ -58,3 +58,13 @@ def test_a_non_finite_cv_score_is_a_counted_failure_with_a_reason() -> None:
 
     with pytest.raises(DataError, match="stopped with the CV score is not a finite number"):
         run_search(Infinite(), SPACE, n_trials=50, seed=0, search="tpe")  # type: ignore[arg-type]
+
+
+def test_huge_fold_scores_give_an_infinite_se_not_an_overflow() -> None:
+    """Found by the fuzz test: a column of zeros and one 2e-110 made fold scores near ±1e200."""
+    import math
+
+    from regtune.select import mean_se
+
+    mean, se = mean_se([1e200, -1e200, 3e200])
+    assert math.isfinite(mean) and se == math.inf
