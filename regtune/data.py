@@ -117,8 +117,11 @@ def read_table(source: str, stdin: TextIO | BinaryIO | None = None) -> pd.DataFr
         raise DataError(f"{source} is a folder, not a CSV file: give the path of a .csv or .csv.gz file")
     try:
         with path.open("rb") as handle:
-            # A pipe or a device has no size and can be read only once: keep what it gives.
-            special = not stat.S_ISREG(os.fstat(handle.fileno()).st_mode)
+            mode = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):  # /dev/zero would never end
+                raise DataError(f"{source} is a device, not a CSV file: give a file, a pipe, or - for standard input")
+            # A pipe has no size and can be read only once: keep what it gives.
+            special = not stat.S_ISREG(mode)
             data = handle.read() if special else handle.read(4)
     except OSError as exc:
         raise DataError(f"cannot read {source}: {exc.strerror} (check its permissions)") from None

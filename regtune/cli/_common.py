@@ -96,6 +96,12 @@ def errors(debug: bool) -> Iterator[None]:
         fail("interrupted", EXIT_INTERRUPTED)
     except (typer.Exit, typer.Abort):
         raise
+    except BrokenPipeError:  # the reader of stdout left (`| head`): nobody to tell, nothing more to write
+        import os
+        import sys
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(EXIT_ERROR) from None
     except MemoryError:
         if debug:
             raise

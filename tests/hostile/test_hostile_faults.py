@@ -242,3 +242,21 @@ def _completed_in(url: str, name: str) -> int:
     except Exception:
         return 0
     return sum(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
+    """``regtune tune … --json - | head -0``: the pipe is closed when the result is written (the table
+    has rich's own handling; the JSON is written by regtune)."""
+    rng = np.random.default_rng(4)
+    d = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+    d["y"] = d["a"] + rng.normal(size=60)
+    data = tmp_path / "d.csv"
+    d.to_csv(data, index=False)
+    with started(["tune", str(data), "-y", "y", "-n", "4", "--json", "-"]) as proc:
+        assert proc.stdout is not None
+        proc.stdout.close()  # the reader leaves before the table is printed
+        proc.wait(timeout=WAIT_S)
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode(errors="replace")
+    assert "Traceback" not in err and "Error" not in err, err
+    assert proc.returncode == 1

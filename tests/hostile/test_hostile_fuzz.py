@@ -76,7 +76,11 @@ def table(draw: st.DrawFn) -> tuple[bytes, str, str]:
     if good:  # a well-behaved numeric target, so that many runs go through to the search
         header = [h for h in header if h != "target"] + ["target"]
         columns = columns[: len(header) - 1]
-        columns.append([f"{i * 0.7 + (i % 3):.3f}" for i in range(n_rows)])
+        labels = draw(st.sampled_from(["number", "two classes", "three classes"]))
+        if labels == "number":
+            columns.append([f"{i * 0.7 + (i % 3):.3f}" for i in range(n_rows)])
+        else:
+            columns.append(["abc"[i % (2 if labels == "two classes" else 3)] for i in range(n_rows)])
     delimiter = draw(st.sampled_from([","] * 12 + [";", "\t", "|"]))
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator=draw(st.sampled_from(["\n", "\r\n"])))

@@ -167,6 +167,8 @@ CASES = [
     Case("gzip on stdin", tune_stdin(gzip.compress(OK.encode()), "-y", "y"), 0),
     Case("empty stdin", tune_stdin(b"\n \n", "-y", "y"), 1, r"Error: standard input is empty"),
     Case("header only", tune_file("h.csv", "x,y\n", "-y", "y"), 1, r"Error: .*h\.csv has a header but no data rows"),
+    Case("a device as the input", lambda tmp: (["tune", "/dev/zero", "-y", "y", *FAST], None), 1,
+         r"Error: /dev/zero is a device, not a CSV file"),
     # Settings.
     Case("--config a folder", settings_folder, 1, r"Error: settings file .*settings is a folder: give the path of a TOML file"),
     Case("unknown scorer, no clustering hint", tune_file("s.csv", OK, "-y", "y", "--scoring", "adjusted_rand"), 1,
