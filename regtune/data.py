@@ -87,8 +87,9 @@ def read_table(source: str, stdin: TextIO | BinaryIO | None = None) -> pd.DataFr
     """Read a source into a DataFrame; the target, if bundled, is the column ``target``.
 
     A regular file is parsed from its path (compression from its name); standard input and other
-    special files (a pipe such as ``<(cat data.csv)``, a device) are read once into memory, gzip
-    recognised by its magic bytes. Text must be UTF-8 (a UTF-8 or UTF-16 byte-order mark is honoured).
+    pipes (``<(cat data.csv)``) are read once into memory, gzip
+    recognised by its magic bytes; a device is refused. Text must be UTF-8 (a UTF-8 or UTF-16 byte-order
+    mark is honoured).
     """
 
     if source.startswith("builtin:"):
