@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from regtune.config import RULES, TuneConfig
 from regtune.errors import ConfigError
@@ -28,7 +28,7 @@ def tune(
     config: TuneConfig | None = None,
     *,
     progress: ProgressFn | None = None,
-    stdin: TextIO | None = None,
+    stdin: TextIO | BinaryIO | None = None,
     **settings: Any,
 ) -> TuneResult:
     """Cross-validate penalty × λ on ``source`` and return the chosen penalty and the refit model.
@@ -76,6 +76,7 @@ def tune(
         groups=config.groups,
         fold_column=config.fold_column,
         stdin=stdin,
+        max_categories=config.max_categories,
     )
     if config.nested:
         return _nested(dataset, config, progress, start)
@@ -97,6 +98,7 @@ def tune_dataset(
     """The tuning of :func:`tune` on a loaded :class:`~regtune.data.Dataset` (no held-out rows)."""
     from regtune.assemble import assemble
     from regtune.cv import Evaluator, resolve_scorer
+    from regtune.data import check_memory
     from regtune.folds import assign_folds, build_folds
     from regtune.models import Penalty, get_family
     from regtune.policy import SearchSpace, lambda_ranges
@@ -108,6 +110,7 @@ def tune_dataset(
     scoring, scorer = resolve_scorer(config.scoring, dataset.task)
     family = get_family(dataset.task, config.model, seed=config.seed, **config.model_settings)
     splits = assign_folds(dataset, config)
+    check_memory(dataset, len(splits))
     folds = build_folds(dataset, splits, center=family.center_folds)
     n_encoded = int(folds[0].X_train.shape[1])
 

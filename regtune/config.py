@@ -111,6 +111,14 @@ class TuneConfig:
         parse=split_list,
     )  # fmt: skip
     task: str = setting("auto", help="Task; auto detects it from the target.", panel=INPUT, choices=TASKS)
+    max_categories: int = setting(
+        100,
+        help="Refuse a categorical column with more distinct values than this (an ID column): leave it out"
+        " with --drop, or raise this.",
+        panel=INPUT,
+        metavar="N",
+        check=at_least(2),
+    )
     model: str = setting("linear", help=_model_help, panel=MODEL, choices=_model_names)
     penalties: tuple[str, ...] = setting(
         (),
@@ -361,10 +369,14 @@ def find_config(path: str | None) -> tuple[str, dict[str, Any]] | None:
             if path:
                 raise ConfigError(f"config file not found: {path}")
             continue
+        if candidate.is_dir():
+            raise ConfigError(f"settings file {candidate} is a folder: give the path of a TOML file")
         try:
             data = tomllib.loads(candidate.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{candidate} is not valid TOML ({exc}): fix the file") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read settings file {candidate}: {exc.strerror or exc}") from None
         if candidate.name == "pyproject.toml" and not path:
             table = data.get("tool", {}).get("regtune")
             if table is None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from regtune.errors import ConfigError
+from regtune.errors import ConfigError, RegtuneError, named
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -32,19 +32,25 @@ def resolve_scorer(name: str | None, task: str) -> tuple[str, Any]:
     if name not in get_scorer_names():
         import difflib
 
-        close = difflib.get_close_matches(name, get_scorer_names(), n=3, cutoff=0.5)
+        # Suggest only scorers of this task (never a clustering metric for a regression).
+        fitting = [n for n in get_scorer_names() if _fits(get_scorer(n), task)]
+        close = difflib.get_close_matches(name, fitting, n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else f"e.g. {DEFAULT_SCORING[task]}"
-        raise ConfigError(f"unknown scorer {name!r}: use a scikit-learn scorer name ({hint})")
+        raise ConfigError(f"unknown scorer {name!r}: use a scikit-learn scorer name for {task} ({hint})")
     scorer = get_scorer(name)
-    module = getattr(getattr(scorer, "_score_func", None), "__module__", "")
-    fits = module == REGRESSION_MODULE if task == "regression" else module in CLASSIFICATION_MODULES
-    if not fits:
+    if not _fits(scorer, task):
         kind = "classification" if task == "regression" else "regression"
         raise ConfigError(
             f"scorer {name!r} does not fit a {task} task (it is a {kind} or clustering metric):"
             f" use e.g. {DEFAULT_SCORING[task]}"
         )
     return name, FastScorer(name, scorer) if name in FastScorer.NAMES else scorer
+
+
+def _fits(scorer: Any, task: str) -> bool:
+    """Whether a scikit-learn scorer measures ``task`` (by the module of its metric)."""
+    module = getattr(getattr(scorer, "_score_func", None), "__module__", "")
+    return module == REGRESSION_MODULE if task == "regression" else module in CLASSIFICATION_MODULES
 
 
 class FastScorer:
@@ -143,14 +149,20 @@ def fit_and_score(
     warm: tuple[np.ndarray, np.ndarray] | None,
     hyper: str | None = None,
 ) -> FoldResult:
-    outcome = family.fit_fold(fold, penalty, tol, warm)
-    score = float(scorer(outcome.model, fold.X_test, fold.y_test))
-    grad = None
-    if hyper is not None:
-        try:
-            grad = fold_hypergradient(family, fold, outcome, hyper, penalty)
-        except (ValueError, ArithmeticError):  # LinAlgError too: the trial stands, without a derivative
-            grad = None
+    import warnings
+
+    with warnings.catch_warnings():
+        # A fit on hostile numbers warns on every trial (overflow, invalid value): the trial's outcome says
+        # what happened; the families record convergence themselves.
+        warnings.simplefilter("ignore")
+        outcome = family.fit_fold(fold, penalty, tol, warm)
+        score = float(scorer(outcome.model, fold.X_test, fold.y_test))
+        grad = None
+        if hyper is not None:
+            try:
+                grad = fold_hypergradient(family, fold, outcome, hyper, penalty)
+            except (ValueError, ArithmeticError):  # LinAlgError too: the trial stands, without a derivative
+                grad = None
     return FoldResult(
         score if math.isfinite(score) else math.nan,
         outcome.converged,
@@ -264,16 +276,39 @@ class Evaluator:
         return evaluation
 
 
-def _worker(conn: Connection, evaluator: Evaluator) -> None:
-    """A fold worker: fit and score the folds it is sent until told to stop (None)."""
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when its parent dies (Linux ``PR_SET_PDEATHSIG``), so that a
+    parent killed with SIGKILL leaves no fold worker behind; elsewhere the worker sees its pipe close."""
+    import ctypes
+    import os
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the call above took effect
+        os._exit(1)
+
+
+def _worker(conn: Connection, evaluator: Evaluator, parent: int) -> None:
+    """A fold worker: fit and score the folds it is sent until told to stop (None) or its parent is gone."""
     import signal
 
     from threadpoolctl import threadpool_limits
 
+    _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (it would print a traceback)
     with threadpool_limits(limits=1):
         while True:
-            task = conn.recv()
+            try:
+                task = conn.recv()
+            except (EOFError, OSError):  # the parent closed the pipe or died
+                break
             if task is None:
                 break
             index, penalty, warm = task
@@ -293,18 +328,28 @@ def _worker(conn: Connection, evaluator: Evaluator) -> None:
     conn.close()
 
 
+class WorkerLost(RegtuneError):
+    """A fold worker process died in the middle of a trial."""
+
+
 class FoldPool:
-    """``n`` forked processes, one pipe each; fold i is always fitted by worker i mod n."""
+    """``n`` forked processes, one pipe each; fold i is always fitted by worker i mod n.
+
+    The workers die with the parent (:func:`_die_with_parent`); a worker that dies is reported by
+    name (:class:`WorkerLost`), or as an interruption when a signal to the whole process group (Ctrl-C,
+    SIGTERM) stopped it.
+    """
 
     def __init__(self, evaluator: Evaluator, n: int) -> None:
         import multiprocessing
+        import os
 
         ctx = multiprocessing.get_context("fork")
         self.conns = []
         self.procs = []
         for _ in range(n):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(child, evaluator), daemon=True)
+            proc = ctx.Process(target=_worker, args=(child, evaluator, os.getpid()), daemon=True)
             proc.start()
             child.close()
             self.conns.append(parent)
@@ -313,14 +358,39 @@ class FoldPool:
     def run(self, tasks: list[tuple[Any, ...]]) -> list[FoldResult]:
         used = []
         for task in tasks:
-            conn = self.conns[task[0] % len(self.conns)]
-            conn.send(task)
-            used.append(conn)
-        results = [conn.recv() for conn in used]
+            worker = task[0] % len(self.conns)
+            try:
+                self.conns[worker].send(task)
+            except OSError:
+                raise self._lost(worker) from None
+            used.append(worker)
+        results = []
+        for worker in used:
+            try:
+                results.append(self.conns[worker].recv())
+            except (EOFError, OSError):
+                raise self._lost(worker) from None
         for result in results:
             if isinstance(result, BaseException):
                 raise result
         return results
+
+    def _lost(self, worker: int) -> BaseException:
+        import signal
+
+        proc = self.procs[worker]
+        proc.join(timeout=1.0)
+        code = proc.exitcode
+        if code is not None and -code in (signal.SIGINT, signal.SIGTERM):
+            return KeyboardInterrupt()  # the whole group was stopped: an interruption, not a failure
+        if code is not None and code < 0:
+            how = f"was killed by {signal.Signals(-code).name}" + (" (out of memory?)" if -code == 9 else "")
+        else:
+            how = f"exited with code {code}" if code is not None else "stopped answering"
+        return WorkerLost(
+            f"fold worker {worker + 1} (pid {proc.pid}) {how} in the middle of a trial: the trials already"
+            f" completed are kept; run again, with fewer {named('n_jobs')} if memory is short"
+        )
 
     def close(self) -> None:
         for conn in self.conns:

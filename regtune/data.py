@@ -9,10 +9,12 @@ from __future__ import annotations
 import difflib
 import hashlib
 import io
+import os
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from regtune.errors import DataError, named
 
@@ -95,8 +97,14 @@ def list_builtins() -> list[tuple[str, str, str]]:
     return [(name, task, desc) for name, (_, task, desc) in BUILTINS.items()]
 
 
-def read_table(source: str, stdin: TextIO | None = None) -> pd.DataFrame:
-    """Read a source into a DataFrame; the target, if bundled, is the column ``target``."""
+def read_table(source: str, stdin: TextIO | BinaryIO | None = None) -> pd.DataFrame:
+    """Read a source into a DataFrame; the target, if bundled, is the column ``target``.
+
+    A regular file is parsed from its path (compression from its name); standard input and other
+    pipes (``<(cat data.csv)``) are read once into memory, gzip
+    recognised by its magic bytes; a device is refused. Text must be UTF-8 (a UTF-8 or UTF-16 byte-order
+    mark is honoured).
+    """
 
     if source.startswith("builtin:"):
         name = source.split(":", 1)[1]
@@ -111,10 +119,12 @@ def read_table(source: str, stdin: TextIO | None = None) -> pd.DataFrame:
         return frame
     if source == "-":
         stream = stdin if stdin is not None else sys.stdin
-        text = stream.read()
-        if not text.strip():
+        buffer = getattr(stream, "buffer", None)
+        raw = (buffer or stream).read()
+        data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
+        if not data.strip():
             raise DataError("standard input is empty: pipe a CSV file with a header row into regtune")
-        return _parse_csv(io.StringIO(text), "standard input")
+        return _parse_csv(data, "standard input")
     path = Path(source)
     if not path.exists():
         raise DataError(f"file not found: {source} (check the path, or use - to read standard input)")
@@ -122,27 +132,79 @@ def read_table(source: str, stdin: TextIO | None = None) -> pd.DataFrame:
         raise DataError(f"{source} is a folder, not a CSV file: give the path of a .csv or .csv.gz file")
     try:
         with path.open("rb") as handle:
-            handle.read(1)
+            mode = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):  # /dev/zero would never end
+                raise DataError(f"{source} is a device, not a CSV file: give a file, a pipe, or - for standard input")
+            # A pipe has no size and can be read only once: keep what it gives.
+            special = not stat.S_ISREG(mode)
+            data = handle.read() if special else handle.read(4)
     except OSError as exc:
         raise DataError(f"cannot read {source}: {exc.strerror} (check its permissions)") from None
-    if path.stat().st_size == 0:
+    empty = not data.strip() if special else path.stat().st_size == 0
+    if empty:
         raise DataError(f"{source} is empty: give a CSV file with a header row and data rows")
-    return _parse_csv(path, source)
+    return _parse_csv(data if special else path, source, _bom_encoding(data))
 
 
-def _parse_csv(handle: Path | io.StringIO, label: str) -> pd.DataFrame:
+def _bom_encoding(head: bytes) -> str:
+    return "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
+
+
+def _parse_csv(source: Path | bytes, label: str, encoding: str = "utf-8") -> pd.DataFrame:
+    import lzma
+    import tarfile
+    import zipfile
+    import zlib
+
     import pandas as pd
 
+    compression: Any = "infer"
+    if isinstance(source, bytes):
+        compression = "gzip" if source[:2] == b"\x1f\x8b" else None
+        if compression is None:
+            encoding = _bom_encoding(source)
+
+    def read(**options: Any) -> pd.DataFrame:
+        handle = io.BytesIO(source) if isinstance(source, bytes) else source
+        frame: pd.DataFrame = pd.read_csv(handle, compression=compression, encoding=encoding, **options)
+        return frame
+
     try:
-        frame = pd.read_csv(handle, compression="infer" if isinstance(handle, Path) else None)
+        frame = read()
+        header = read(header=None, nrows=1, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"{label} is empty: give a CSV file with a header row and data rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{label} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position {exc.start}): save it as UTF-8"
+        ) from None
+    except ImportError as exc:  # a compression whose module is not installed (.zst)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot decompress {label} ({reason}): decompress it first") from None
+    except (ValueError, OSError, EOFError, zlib.error, lzma.LZMAError, tarfile.TarError, zipfile.BadZipFile) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{label} is not a readable CSV file ({first}): check its format") from None
+    except Exception as exc:  # a decompressor's own error (zstandard's ZstdError, …)
+        raise DataError(f"{label} is not a readable CSV file ({type(exc).__name__}): check its format") from None
     if frame.shape[0] == 0:
         raise DataError(f"{label} has a header but no data rows: add rows to the file")
+    _check_header([str(v) for v in header.iloc[0].tolist()] if header.shape[0] else [], label)
     return frame
+
+
+def _check_header(names: list[str], label: str) -> None:
+    """Refuse a header that names a column twice (the reader would rename one, e.g. ``y`` → ``y.1``,
+    and the copy would silently become a feature), or with a NUL character in a name."""
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if "\0" in name:  # NumPy's text arrays drop trailing NULs: the column could not be found again
+            raise DataError(f"{label}: column {position} has a NUL character in its name ({name!r}): rename it")
+        if name in seen:
+            raise DataError(
+                f"{label} names column {name!r} twice in its header (columns {seen[name]} and {position}):"
+                " rename one of them"
+            )
+        seen[name] = position
 
 
 def _close_names(name: str, columns: list[str]) -> str:
@@ -161,14 +223,39 @@ def _check_columns(names: tuple[str, ...], columns: list[str], flag: str) -> Non
             raise DataError(f"{flag} column {name!r} not found: {_close_names(name, columns)}")
 
 
+def _check_delimiter(target: str, columns: list[str]) -> None:
+    """A table read as one column whose name holds ``;``, a tab or ``|``: it was not comma-separated."""
+    if len(columns) != 1 or target in columns:
+        return
+    for sep, name in ((";", "';'"), ("\t", "tab"), ("|", "'|'")):
+        if sep in columns[0]:
+            raise DataError(
+                f"the file has a single column {columns[0][:60]!r}: it looks {name}-separated, and regtune reads"
+                " comma-separated files: save it with commas as separators"
+            )
+
+
+def plain(value: Any) -> str:
+    """A value as a person writes it (``5``, not ``np.int64(5)``)."""
+    item = getattr(value, "item", None)
+    return repr(item() if callable(item) else value)
+
+
 def _detect_task(y: pd.Series, task: str, target: str) -> tuple[str, str]:
     import pandas as pd
 
     numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
     n_unique = int(y.nunique())
+    as_numbers = y if numeric or pd.api.types.is_bool_dtype(y) else pd.to_numeric(y, errors="coerce")
+    text = y[as_numbers.isna()]
+    if task == "auto" and len(text) and as_numbers.notna().mean() >= 0.5:
+        raise DataError(
+            f"target {target!r} holds text among its numbers (e.g. {str(text.iloc[0])!r}): fix those values,"
+            f" or use {named('task')} classification if the numbers are class labels"
+        )
     if task == "regression":
         if not numeric:
-            example = str(y.iloc[0])
+            example = str(text.iloc[0]) if len(text) else str(y.iloc[0])
             raise DataError(
                 f"target {target!r} is not numeric (e.g. {example!r}), so it cannot be a regression target:"
                 f" use {named('task')} classification or choose a numeric {named('target')}"
@@ -199,13 +286,15 @@ def load_dataset(
     task: str = "auto",
     groups: str | None = None,
     fold_column: str | None = None,
-    stdin: TextIO | None = None,
+    stdin: TextIO | BinaryIO | None = None,
+    max_categories: int | None = None,
 ) -> Dataset:
     """Load ``source`` and split it into features and target.
 
     Rows with a missing target are dropped (and counted). Numeric columns (but booleans) are numeric
     features; strings, booleans and the ``categorical`` columns are categorical features. ``groups``
-    and ``fold_column`` are taken out of the features.
+    and ``fold_column`` are taken out of the features. A categorical feature with more than
+    ``max_categories`` distinct values (an identifier, most likely) is refused.
     """
     import numpy as np
     import pandas as pd
@@ -223,6 +312,7 @@ def load_dataset(
                 + (", ..." if len(columns) > 8 else "")
                 + ")"
             )
+    _check_delimiter(target, columns)
     _check_columns((target,), columns, "target")
     _check_columns(features, columns, named("features"))
     _check_columns(drop, columns, named("drop"))
@@ -262,17 +352,18 @@ def load_dataset(
         )
 
     y_series = frame[target]
+    if y_series.nunique() < 2:
+        what = "class" if task == "classification" or not _is_numeric(y_series) else "value"
+        raise DataError(
+            f"target {target!r} has the same {what} ({plain(y_series.iloc[0])}) in every row: there is nothing"
+            f" to predict; choose another {named('target')}"
+        )
     detected, reason = _detect_task(y_series, task, target)
     if detected == "classification":
-        if y_series.nunique() < 2:
-            raise DataError(
-                f"target {target!r} has a single class ({y_series.iloc[0]!r}): a classifier needs at least two"
-            )
         y = y_series.astype(str).to_numpy() if not _is_numeric(y_series) else y_series.to_numpy()
     else:
-        if y_series.nunique() < 2:
-            raise DataError(f"target {target!r} has a single value ({y_series.iloc[0]!r}): nothing to predict")
         y = y_series.to_numpy(dtype=np.float64)
+        _check_finite(y, f"target {target!r}")
 
     cat_set = set(categorical)
     numeric_cols: list[str] = []
@@ -284,6 +375,8 @@ def load_dataset(
             cat_cols.append(col)
         else:
             numeric_cols.append(col)
+    if max_categories is not None:
+        _check_categories(X, cat_cols, max_categories)
     X = coerce_features(X, numeric_cols, cat_cols)
 
     group_values = frame[groups].to_numpy() if groups else None
@@ -314,6 +407,72 @@ def load_dataset(
     )
 
 
+def _check_categories(X: pd.DataFrame, categorical: list[str], limit: int) -> None:
+    """Refuse a categorical column with more than ``limit`` distinct values: one-hot encoding it makes
+    that many columns (an ID column of 10,000 values: 10,000 dense columns per fold)."""
+    for col in categorical:
+        count = int(X[col].nunique())
+        if count > limit:
+            raise DataError(
+                f"column {col!r} has {count} distinct values, more than {named('max_categories')} {limit}"
+                f" (an identifier?): one-hot encoding it would add {count} columns; leave it out with"
+                f" {named('drop')} {col}, or raise {named('max_categories')}"
+            )
+
+
+#: Values beyond this magnitude are refused: standardizing them overflows (their squares are summed).
+MAX_ABS = 1e100
+
+
+def _check_finite(values: np.ndarray, what: str) -> None:
+    """Refuse ±inf and values too large to standardize (NaN is a missing value, imputed later)."""
+    import numpy as np
+
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(np.isinf(values) | (np.abs(values) > MAX_ABS))
+    if bad.size:
+        value = float(values[bad[0]])
+        kind = "infinite" if np.isinf(value) else f"beyond ±{MAX_ABS:g}, too large to standardize"
+        raise DataError(
+            f"{what} holds {value:g} ({kind}) in {bad.size} row(s): replace those values,"
+            " or leave the cells empty to be imputed"
+        )
+
+
+def estimate_encoded_bytes(dataset: Dataset, n_folds: int) -> int:
+    """About how many bytes the folds' dense matrices take: every fold holds all rows (its training and
+    test parts) after one-hot encoding, and the refit and the λ range one more copy each."""
+    width = len(dataset.numeric) + sum(int(dataset.X[c].nunique()) for c in dataset.categorical)
+    return 8 * dataset.n_rows * width * (n_folds + 2)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux: MemAvailable), or None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def check_memory(dataset: Dataset, n_folds: int, available: int | None = None) -> None:
+    """Refuse, before encoding anything, a table whose encoded folds would not fit in memory."""
+    need = estimate_encoded_bytes(dataset, n_folds)
+    have = available_memory() if available is None else available
+    if have is not None and need > 0.8 * have:
+        raise DataError(
+            f"the encoded table would take about {need / 2**30:.1f} GiB ({dataset.n_rows} rows × {n_folds} folds),"
+            f" more than the {have / 2**30:.1f} GiB of memory available: leave wide categorical columns out with"
+            f" {named('drop')}, lower {named('max_categories')}, or use fewer rows"
+        )
+
+
 def coerce_features(X: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
     """``X`` with one type per feature column, as the preprocessing expects: numeric columns as float64,
     categorical ones as text (missing values kept as NaN for the imputer). Used at training and at
@@ -332,6 +491,7 @@ def coerce_features(X: pd.DataFrame, numeric: list[str], categorical: list[str])
         except (TypeError, ValueError):
             bad = next(v for v in X[col] if not _is_number(v))
             raise DataError(f"column {col!r} should hold numbers but holds {bad!r}: fix that column") from None
+        _check_finite(X[col].to_numpy(), f"column {col!r}")
     return X
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from regtune.data import plain
 from regtune.errors import DataError, named
 
 if TYPE_CHECKING:
@@ -55,9 +56,14 @@ def assign_folds(dataset: Dataset, config: TuneConfig) -> list[tuple[np.ndarray,
     if dataset.task == "classification":
         labels, counts = np.unique(dataset.y, return_counts=True)
         smallest = int(counts.argmin())
+        if counts[smallest] < 2:
+            raise DataError(
+                f"class {plain(labels[smallest])} has a single row: stratified CV needs at least 2 rows of every class"
+                " (one to train on, one to test); add rows of that class or drop it"
+            )
         if counts[smallest] < k:
             raise DataError(
-                f"class {labels[smallest]!r} has {counts[smallest]} rows, fewer than the {k} folds of"
+                f"class {plain(labels[smallest])} has {counts[smallest]} rows, fewer than the {k} folds of"
                 f" stratified CV: use {named('folds')} {max(2, int(counts[smallest]))} or fewer, or drop that class"
             )
         splitter = (
@@ -135,9 +141,22 @@ def build_folds(dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]], *
         X_train = np.ascontiguousarray(pre.fit_transform(dataset.X.iloc[train]), dtype=np.float64)
         with quiet_unknown_categories():
             X_test = np.ascontiguousarray(pre.transform(dataset.X.iloc[test]), dtype=np.float64)
+        if X_train.shape[1] == 0 or not np.ptp(X_train, axis=0).any():
+            raise _nothing_varies(dataset, len(train), i)
         if center:
             mean = X_train.mean(axis=0)
             X_train -= mean
             X_test -= mean
         folds.append(Fold(i, train, test, X_train, X_test, dataset.y[train], dataset.y[test]))
     return folds
+
+
+def _nothing_varies(dataset: Dataset, n_train: int, index: int) -> DataError:
+    """The error for a fold whose training rows give every encoded feature one value: no λ changes its
+    predictions, so its flat CV curve would pass for an optimum."""
+    if all(dataset.X[c].nunique(dropna=False) <= 1 for c in dataset.X.columns):
+        return DataError("every feature has the same value in every row: nothing to learn from; check the columns")
+    return DataError(
+        f"no feature varies within the {n_train} training row(s) of fold {index + 1}: add rows,"
+        f" or use fewer {named('folds')}"
+    )

@@ -51,6 +51,8 @@ class SavedModel:
     pipeline: Any
     meta: dict[str, Any]
     result: dict[str, Any]
+    #: Where it was loaded from (for messages).
+    source: str = "the model file"
 
     @property
     def columns(self) -> list[str]:
@@ -97,8 +99,10 @@ def model_bytes(result: TuneResult) -> bytes:
 
 
 def save_model(result: TuneResult, path: str | Path) -> None:
-    """Write the model file of ``result`` to ``path``."""
-    Path(path).write_bytes(model_bytes(result))
+    """Write the model file of ``result`` to ``path`` (atomically; through a link or into a device)."""
+    from regtune.report._output import write_output
+
+    write_output(str(path), model_bytes(result))
 
 
 def prediction_columns(classes: list[Any] | None) -> list[str]:
@@ -108,9 +112,39 @@ def prediction_columns(classes: list[Any] | None) -> list[str]:
     return ["prediction", *(f"proba_{c}" for c in classes)]
 
 
-def types_in(skops_data: bytes) -> set[str]:
+#: Largest uncompressed sizes read from a model file: the metadata and result documents, and the skops
+#: pipeline (with every member inside it). Checked before anything is decompressed, so a small archive
+#: that would expand to gigabytes (a zip bomb) is refused at once.
+MAX_DOCUMENT_BYTES = 64 * 2**20
+MAX_PIPELINE_BYTES = 2 * 2**30
+#: A member larger than this must not expand more than MAX_RATIO times (numbers compress about 1-3×).
+RATIO_FLOOR_BYTES = 16 * 2**20
+MAX_RATIO = 100
+
+
+def _check_sizes(archive: zipfile.ZipFile, where: str, limits: dict[str, int], default: int) -> None:
+    """Refuse members whose declared size is over their limit or whose expansion is implausible
+    (``zipfile`` never reads past the declared size, so checking it bounds the memory used)."""
+    total = 0
+    for info in archive.infolist():
+        total += info.file_size
+        limit = limits.get(info.filename, default)
+        ratio = info.file_size / max(info.compress_size, 1)
+        if (
+            info.file_size > limit
+            or total > MAX_PIPELINE_BYTES
+            or (info.file_size > RATIO_FLOOR_BYTES and ratio > MAX_RATIO)
+        ):
+            raise ModelError(
+                f"{where} is refused: its member {info.filename!r} would expand to {info.file_size / 2**20:.0f} MiB"
+                f" ({ratio:.0f}× its stored size); a regtune model file is far smaller: {SAVE_HINT}"
+            )
+
+
+def types_in(skops_data: bytes, where: str = "the model file") -> set[str]:
     """Every ``module.class`` named in a skops archive's schema (what loading it would build)."""
     with zipfile.ZipFile(io.BytesIO(skops_data)) as archive:
+        _check_sizes(archive, where, {}, MAX_PIPELINE_BYTES)
         schema = json.loads(archive.read("schema.json"))
     found: set[str] = set()
     stack: list[Any] = [schema]
@@ -125,8 +159,36 @@ def types_in(skops_data: bytes) -> set[str]:
     return found
 
 
+def _meta_problem(meta: Any, result: Any) -> str | None:
+    """What is wrong with a model file's metadata (the fields :func:`predict` relies on), or None."""
+    if not isinstance(meta, dict):
+        return f"its metadata is a {type(meta).__name__}, not an object"
+    if meta.get("task") not in ("regression", "classification"):
+        return f"its metadata has no valid task ({meta.get('task')!r})"
+    columns = meta.get("columns")
+    if not isinstance(columns, list) or not columns:
+        return "its metadata lists no columns"
+    for column in columns:
+        if not (isinstance(column, dict) and isinstance(column.get("name"), str)) or column.get("kind") not in (
+            "numeric",
+            "categorical",
+        ):
+            return f"its metadata has a malformed column ({str(column)[:60]})"
+    predicted = meta.get("prediction_columns")
+    if not isinstance(predicted, list) or not all(isinstance(c, str) for c in predicted):
+        return "its metadata lists no prediction columns"
+    classes = meta.get("classes")
+    if meta["task"] == "classification" and (not isinstance(classes, list) or len(predicted) != len(classes) + 1):
+        return "its metadata's classes do not match its prediction columns"
+    if not isinstance(result, dict):
+        return "its result document is not an object"
+    return None
+
+
 def load_model(path: str | Path) -> SavedModel:
     """Load a model file written by :func:`save_model`, refusing anything else (see the module docstring)."""
+    import zlib
+
     from regtune import __version__
 
     where = str(path)
@@ -135,26 +197,32 @@ def load_model(path: str | Path) -> SavedModel:
         raise DataError(f"model file not found: {where} (check the path)")
     if file.is_dir() or not zipfile.is_zipfile(file):
         raise ModelError(f"{where} is not a regtune model file: {SAVE_HINT}")
+    damaged = (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError, zlib.error)
     try:
         with zipfile.ZipFile(file) as archive:
             names = set(archive.namelist())
             if not {META, RESULT, PIPELINE} <= names:
                 raise ModelError(f"{where} is not a regtune model file: {SAVE_HINT}")
+            _check_sizes(archive, where, {META: MAX_DOCUMENT_BYTES, RESULT: MAX_DOCUMENT_BYTES}, MAX_PIPELINE_BYTES)
             meta = json.loads(archive.read(META))
             result = json.loads(archive.read(RESULT))
             data = archive.read(PIPELINE)
-    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+    except (*damaged, NotImplementedError, RuntimeError) as exc:  # RuntimeError: an encrypted member
         raise ModelError(f"{where} is damaged ({type(exc).__name__}): {SAVE_HINT}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelError(f"{where} is not a regtune model file (format {meta.get('format')!r}): {SAVE_HINT}")
+        shown = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise ModelError(f"{where} is not a regtune model file (format {shown!r}): {SAVE_HINT}")
     if meta.get("regtune_version") != __version__:
         raise ModelError(
             f"{where} was saved by regtune {meta.get('regtune_version')}, this is regtune {__version__}:"
             " save the model again with this version"
         )
+    problem = _meta_problem(meta, result)
+    if problem is not None:
+        raise ModelError(f"{where} is damaged ({problem}): {SAVE_HINT}")
     try:
-        found = types_in(data)
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+        found = types_in(data, where)
+    except (*damaged, KeyError, NotImplementedError, RuntimeError) as exc:
         raise ModelError(f"{where} is damaged ({type(exc).__name__}): {SAVE_HINT}") from None
     allowed = allowed_types()
     refused = sorted(found - allowed)
@@ -170,7 +238,7 @@ def load_model(path: str | Path) -> SavedModel:
         pipeline = skops.io.loads(data, trusted=trusted)
     except Exception as exc:  # skops raises many kinds on a damaged or forged archive
         raise ModelError(f"{where} cannot be loaded ({type(exc).__name__}: {exc}): {SAVE_HINT}") from None
-    return SavedModel(pipeline=pipeline, meta=meta, result=result)
+    return SavedModel(pipeline=pipeline, meta=meta, result=result, source=where)
 
 
 def _as_at_training(series: pd.Series, read_as: str | None) -> pd.Series:
@@ -234,9 +302,14 @@ def predict(model: SavedModel, frame: pd.DataFrame, id_column: str | None = None
     out = pd.DataFrame(index=frame.index)
     if id_column is not None:
         out[id_column] = frame[id_column]
-    with quiet_unknown_categories():
-        out["prediction"] = model.pipeline.predict(X)
-        proba = model.pipeline.predict_proba(X) if model.meta["task"] == "classification" else None
+    try:
+        with quiet_unknown_categories():
+            out["prediction"] = model.pipeline.predict(X)
+            proba = model.pipeline.predict_proba(X) if model.meta["task"] == "classification" else None
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+        # A pipeline that does not match its own metadata (a coefficient array of the wrong shape).
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{model.source} cannot predict ({first}): it is damaged; {SAVE_HINT}") from None
     if proba is not None:
         for k, name in enumerate(model.meta["prediction_columns"][1:]):
             out[name] = proba[:, k]

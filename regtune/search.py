@@ -28,15 +28,16 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from regtune.errors import named
+from regtune.errors import DataError, RegtuneError, named
 from regtune.interrupts import check as check_interrupt
 from regtune.interrupts import handled, interruptible, protected
 from regtune.models import Penalty, penalty_l1_ratio
 from regtune.policy import SearchSpace, initial_design, propose_gradient, propose_refinement
 from regtune.select import Point, mean_se
-from regtune.storage import is_rdb, worker_id
+from regtune.storage import is_rdb, quiet_storage_threads, storage_failure, worker_id
 
 if TYPE_CHECKING:
     import numpy as np
@@ -170,11 +171,11 @@ class Objective:
 
         if self.n_trials is None:
             return False
-        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
         before = sum(
             1
             for t in trial.study.get_trials(deepcopy=False, states=states)
-            if t.number < trial.number and not t.user_attrs.get("surplus")
+            if t.number < trial.number and (t.state != TrialState.FAIL or _counts_as_done(t))
         )
         return before >= self.n_trials
 
@@ -217,7 +218,10 @@ class Objective:
 
             raise optuna.TrialPruned()
         mean = math.fsum(ev.fold_scores) / len(ev.fold_scores)
-        return mean if math.isfinite(mean) else math.nan
+        if not math.isfinite(mean):
+            trial.set_user_attr("error", "the CV score is not a finite number")
+            return math.nan
+        return mean
 
 
 def _l1_ratio(trial: optuna.trial.FrozenTrial) -> float | None:
@@ -280,53 +284,122 @@ class SearchOutcome:
 
 
 COUNTED = ("COMPLETE", "PRUNED")
+#: The run stops with an error when the first this many trials of every penalty failed the same way.
+FAIL_FAST_TRIALS = 3
+
+
+def _counts_as_done(t: optuna.trial.FrozenTrial) -> bool:
+    """Whether a finished trial counts toward the budget: complete, pruned, or failed by its own fits
+    (an ``error`` attribute). A trial failed because its worker died does not: it is run again."""
+    if t.user_attrs.get("surplus"):
+        return False
+    return t.state.name in COUNTED or (t.state.name == "FAIL" and "error" in t.user_attrs)
 
 
 def _counts(study: optuna.Study) -> tuple[list[optuna.trial.FrozenTrial], int, int]:
-    """(finished trials that count, running, waiting); failed and surplus trials do not count."""
+    """(finished trials that count, running, waiting); surplus trials and those of dead workers do not
+    count, failed ones do (so a run whose every trial fails still ends)."""
     counted: list[optuna.trial.FrozenTrial] = []
     running = waiting = 0
     for t in study.get_trials(deepcopy=False):
         if t.user_attrs.get("surplus"):
             continue
         name = t.state.name
-        if name in COUNTED:
+        if _counts_as_done(t):
             counted.append(t)
         running += name == "RUNNING"
         waiting += name == "WAITING"
     return counted, running, waiting
 
 
-def recover_dead_workers(study: optuna.Study) -> int:
-    """Fail the running trials of dead workers on this host and queue them again (journal storage).
+def common_failure(trials: list[optuna.trial.FrozenTrial], penalties: tuple[str, ...]) -> str | None:
+    """The error that the first :data:`FAIL_FAST_TRIALS` trials of every penalty failed with, when
+    no trial succeeded and they all failed the same way (a run that cannot succeed); else None."""
+    first: dict[str, list[optuna.trial.FrozenTrial]] = {p: [] for p in penalties}
+    for t in sorted(trials, key=lambda t: t.number):
+        if t.state.name in COUNTED:
+            return None
+        kind = t.params.get("penalty")
+        if kind in first and len(first[kind]) < FAIL_FAST_TRIALS:
+            first[kind].append(t)
+    if any(len(group) < FAIL_FAST_TRIALS for group in first.values()):
+        return None
+    reasons = {str(t.user_attrs.get("error")) for group in first.values() for t in group}
+    return reasons.pop() if len(reasons) == 1 else None
 
-    RDB storages do this with heartbeats; a journal file is local, so a trial whose recorded worker
-    process no longer exists on this host is known to be dead. Returns how many were re-queued.
-    """
+
+#: Seconds a running trial may go without naming its worker before it is taken as abandoned (a client
+#: that asked for a trial and died; regtune names the worker as the trial's first write).
+STRAY_TRIAL_GRACE_S = 20.0
+
+
+def _process_alive(pid: int, since: datetime | None) -> bool:
+    """Whether process ``pid`` of this host is alive and is the one that started a trial at ``since``
+    (not a later process that was given the same id)."""
     import os
 
+    if pid == os.getpid():
+        return False  # this process runs no trial while it looks for dead workers
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    started = _process_start(pid)
+    return started is None or since is None or started <= since.timestamp() + 1.0
+
+
+def _process_start(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch; Linux /proc), or None when unknown."""
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat", encoding="ascii") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def recover_dead_workers(study: optuna.Study, *, local: bool = True) -> int:
+    """Fail the running trials of dead workers and queue them again. Returns how many were re-queued.
+
+    RDB storages detect dead workers with heartbeats; a journal file is local (``local``), so a trial
+    whose recorded worker process no longer exists on this host is known to be dead. In every storage,
+    a trial that has run for :data:`STRAY_TRIAL_GRACE_S` without naming a worker was abandoned (a
+    client that asked for it and died, or a stop before its first write): waiting for it would wedge
+    every later run.
+    """
     from optuna.trial import TrialState
 
     host = worker_id().rsplit(":", 1)[0]
     requeued = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = str(t.user_attrs.get("worker", ""))
-        if not worker.startswith(host + ":"):
-            continue
-        pid = int(worker.rsplit(":", 1)[1])
-        try:
-            os.kill(pid, 0)
-            continue  # alive
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue
+        if not worker:
+            age = (datetime.now() - t.datetime_start).total_seconds() if t.datetime_start else 0.0
+            if age < STRAY_TRIAL_GRACE_S:
+                continue
+            reason = "no worker ever ran it"
+        else:
+            if not local or not worker.startswith(host + ":"):
+                continue
+            try:
+                pid = int(worker.rsplit(":", 1)[1])
+            except ValueError:
+                continue
+            if _process_alive(pid, t.datetime_start):
+                continue
+            reason = f"worker {worker} died"
         try:
             # One write only: a journal record that touches a finished trial is refused on replay.
             study.tell(t.number, state=TrialState.FAIL)
         except Exception:  # another worker failed it first and re-queues it
             continue
-        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number, "retry_reason": f"worker {worker} died"})
+        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number, "retry_reason": reason})
         requeued += 1
     return requeued
 
@@ -527,7 +600,13 @@ def run_search(
     first = _counts(study)[0]
 
     def state(finished: list[optuna.trial.FrozenTrial], event: str) -> SearchState:
-        scored = [t for t in finished if t.value is not None and math.isfinite(t.value)]
+        scored = [
+            t
+            for t in finished
+            if t.value is not None
+            and math.isfinite(t.value)
+            and f"lambda_{t.params.get('penalty')}" in t.params  # a damaged journal can lose a parameter
+        ]
         best = max(scored, key=lambda t: t.value or 0.0) if scored else None
         penalty = str(best.params["penalty"]) if best is not None else None
         return SearchState(
@@ -558,14 +637,21 @@ def run_search(
 
     interrupted = converged = False
     try:
-        with handled(), protected(), warnings.catch_warnings():
+        with handled(), protected(), warnings.catch_warnings(), quiet_storage_threads():
             warnings.simplefilter("ignore", UserWarning)  # refine points outside the original range
             notify(state(first, "start"))
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # fail_stale_trials
             while not out_of_time():
                 check_interrupt()
-                if storage is not None and not rdb:
-                    recover_dead_workers(study)
+                if storage is not None:
+                    recover_dead_workers(study, local=not rdb)
                 counted, running, waiting = _counts(study)
+                failure = common_failure(counted, space.penalties)
+                if failure is not None:
+                    raise DataError(
+                        f"every trial fails: the first {FAIL_FAST_TRIALS} of each penalty stopped with {failure}:"
+                        " check the data and the settings"
+                    )
                 done = len(counted)
                 if done >= n_trials:
                     break
@@ -593,6 +679,13 @@ def run_search(
                 study.optimize(objective, n_trials=1, callbacks=[done_cb])
     except KeyboardInterrupt:
         interrupted = True
+    except RegtuneError:
+        raise
+    except Exception as exc:  # a database locked or gone mid-run: one line, the trials done are kept
+        lost = storage_failure(exc)
+        if lost is None:
+            raise
+        raise lost from None
     with handled():
         try:
             with protected():
@@ -606,6 +699,24 @@ def run_search(
     return SearchOutcome(study, points, interrupted, created, converged, len(stored), new, n_trials)
 
 
+def _summaries(backend: Any) -> list[optuna.study.StudySummary]:
+    """The studies of an opened storage; a database without Optuna's tables is a StorageError."""
+    import optuna
+    import sqlalchemy.exc
+
+    from regtune.storage import StorageError
+
+    try:
+        return optuna.get_all_study_summaries(backend, include_best_trial=False)
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+        cause: BaseException = exc.__cause__ or exc
+        detail = str(getattr(cause, "orig", None) or cause).strip().splitlines()
+        raise StorageError(
+            f"cannot read the studies ({detail[0] if detail else type(exc).__name__}): is it a study storage"
+            " written by regtune? check the URL"
+        ) from None
+
+
 def load_stored(storage: str, study_name: str | None) -> tuple[optuna.Study, dict[str, Any]]:
     """An existing regtune study and what it is about, or a StorageError that says what to do."""
     import optuna
@@ -614,8 +725,8 @@ def load_stored(storage: str, study_name: str | None) -> tuple[optuna.Study, dic
     from regtune.storage import StorageError, mask_url, open_storage
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    backend = open_storage(storage)
-    names = [s.study_name for s in optuna.get_all_study_summaries(backend, include_best_trial=False)]
+    backend = open_storage(storage, create=False)
+    names = [s.study_name for s in _summaries(backend)]
     name = study_name or ("regtune" if "regtune" in names or len(names) != 1 else names[0])
     if name not in names:
         listed = ", ".join(names[:8]) if names else "none"
@@ -642,9 +753,9 @@ def list_studies(storage: str) -> list[dict[str, Any]]:
     from regtune.storage import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    backend = open_storage(storage)
+    backend = open_storage(storage, create=False)
     rows = []
-    for summary in optuna.get_all_study_summaries(backend, include_best_trial=False):
+    for summary in _summaries(backend):
         study = optuna.load_study(study_name=summary.study_name, storage=backend)
         points = points_from_trials(study.trials)
         states = [p.state for p in points]

@@ -49,7 +49,8 @@ def mean_se(scores: Sequence[float]) -> tuple[float, float]:
     mean = math.fsum(scores) / k
     if k == 1:
         return mean, math.nan
-    var = math.fsum((s - mean) ** 2 for s in scores) / (k - 1)
+    # (s - mean) * (s - mean), not ** 2: a huge score then gives an infinite SE, not an OverflowError.
+    var = math.fsum((s - mean) * (s - mean) for s in scores) / (k - 1)
     return mean, math.sqrt(var / k)
 
 

@@ -98,9 +98,10 @@ def test_initial_design_spreads_three_points_per_penalty_in_log_lambda() -> None
     l1 = [math.log10(d["lambda_l1"]) for d in design if d["penalty"] == "l1"]
     assert l1 == pytest.approx([-3.0, -2.0, -1.0])
     assert all(d["mixing"] == pytest.approx(0.5) for d in design if d["penalty"] == "elasticnet")
-    small = initial_design(space, budget=5)  # a small budget: still one opening point per penalty
+    small = initial_design(space, budget=5)  # too small for a grid: still one point of each penalty
     assert [d["penalty"] for d in small] == ["l1", "elasticnet"]
-    assert initial_design(space, budget=1) == []
+    assert math.log10(small[0]["lambda_l1"]) == pytest.approx(-2.0)
+    assert initial_design(space, budget=1) == []  # no room for one point of each
 
 
 def test_a_best_lambda_on_the_lower_edge_widens_the_range_a_decade_at_a_time() -> None:

@@ -27,17 +27,25 @@ DEBUG = Setting(name="debug", type=bool, default=False, help="Show a traceback o
 PARAMETERS = (Setting(name="id_column", flag="--id"),)
 
 
+def one_line(message: str) -> str:
+    """``message`` as one printable line: control characters (a newline in a column name) and bytes that
+    are not text shown escaped, so an error is always a single line whatever the data held."""
+    escaped = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in message)
+    return escaped.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    typer.echo(f"Error: {message}", err=True)
+    typer.echo(f"Error: {one_line(message)}", err=True)
     raise typer.Exit(code)
 
 
 def stdout_console() -> Console:
+    """The console of results. Without markup: a column or study named ``[/]`` is text, not a tag."""
     from rich.console import Console
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, markup=False)
     if not console.is_terminal:
-        console = Console(highlight=False, width=max(console.width, 120), no_color=True)
+        console = Console(highlight=False, markup=False, width=max(console.width, 120), no_color=True)
     return console
 
 
@@ -86,6 +94,26 @@ def errors(debug: bool) -> Iterator[None]:
         if debug:
             raise
         fail("interrupted", EXIT_INTERRUPTED)
+    except (typer.Exit, typer.Abort):
+        raise
+    except BrokenPipeError:  # the reader of stdout left (`| head`): nobody to tell, nothing more to write
+        import os
+        import sys
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(EXIT_ERROR) from None
+    except MemoryError:
+        if debug:
+            raise
+        fail("out of memory: use fewer rows or columns (--drop), or fewer --n-jobs")
+    except Exception as exc:  # a bug: still one line, the traceback with --debug
+        if debug:
+            raise
+        text = str(exc).strip().splitlines()
+        fail(
+            mask_url(f"unexpected {type(exc).__name__}: {text[0] if text else ''}: this is a bug in regtune;"
+                     " run again with --debug for the traceback and report it")
+        )  # fmt: skip
 
 
 # --- options from declarations -------------------------------------------------------------------------

@@ -35,10 +35,12 @@ def predict(
     from regtune.data import read_table
     from regtune.modelfile import load_model
     from regtune.modelfile import predict as apply_model
-    from regtune.report._output import write_output
+    from regtune.report._output import check_destination, write_output
     from regtune.report.predictions import predictions_csv
 
     with errors(debug):
+        if output != "-":
+            check_destination(output, "--output", (model, data))
         saved = load_model(model)
         prediction = apply_model(saved, read_table(data), id_column)
         write_output(output, predictions_csv(prediction.frame))

@@ -64,7 +64,7 @@ def show(ctx: typer.Context, **values: Any) -> None:
     _, outs = _declarations()
     with errors(values["debug"]):
         chosen = {o.name: convert(o, values[o.name]) for o in outs}
-        check_outputs(chosen)
+        check_outputs(chosen, inputs=(values["storage"],))
         result = show_study(values["storage"], values["study_name"], rule=values["rule"])
         console = stdout_console()
         for part in emit(result, chosen, OutputContext(chosen)):

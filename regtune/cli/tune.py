@@ -89,8 +89,8 @@ def tune(ctx: typer.Context, **values: Any) -> None:
     with errors(values["debug"]):
         values = from_config_file(ctx, values["config_file"], (*run, *models, *outs, FAIL_UNDER, QUIET), values)
         chosen = {o.name: convert(o, values[o.name]) for o in outs}
-        check_outputs(chosen)
         config = _config(ctx, run, models, values)
+        check_outputs(chosen, inputs=(source, config.storage or ""))
         with _sigterm_as_interrupt():
             result = _run(source, config, quiet=values["quiet"])
         gate = _gate(result, values["fail_under"])

@@ -49,10 +49,13 @@ def output_settings(command: str | None = None) -> tuple[Setting, ...]:
     return tuple(s for o in chosen for s in (o.setting, *o.options))
 
 
-def check_outputs(values: dict[str, Any]) -> None:
-    """Refuse bad output destinations before any work: each format's own check, and two formats that
-    both want standard output."""
+def check_outputs(values: dict[str, Any], inputs: tuple[str, ...] = ()) -> None:
+    """Refuse bad output destinations before any work: each format's own check (never one of the
+    ``inputs``), two formats that both want standard output, and two that would write one file."""
+    from regtune.report._output import same_file
+
     to_stdout = []
+    files: list[tuple[str, str]] = []
     for output in outputs():
         value = values.get(output.name)
         extra = [o.name for o in output.options if values.get(o.name) not in (None, False)]
@@ -62,9 +65,16 @@ def check_outputs(values: dict[str, Any]) -> None:
                 f"{named(extra[0])} shapes {flag}: add {flag} {output.example()}, or drop {named(extra[0])}"
             )
         if output.active(value):
-            output.check(value)
+            output.check(value, inputs)
             if output.kind == "file" and value == "-":
                 to_stdout.append(output.name)
+            elif isinstance(value, str) and output.kind in ("file", "append"):
+                for other, path in files:
+                    if same_file(path, value):
+                        raise ConfigError(
+                            f"{named(other)} and {named(output.name)} both write {value}: give each its own file"
+                        )
+                files.append((output.name, value))
     if len(to_stdout) > 1:
         a, b = to_stdout[:2]
         raise ConfigError(f"{named(a)} - and {named(b)} - both want stdout: write one of them to a file")

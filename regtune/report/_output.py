@@ -12,7 +12,10 @@ format: the CLI offers its option on the commands it names, a settings file may 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,8 +91,8 @@ class Output:
     def active(self, value: Any) -> bool:
         return value is not None and value is not False and value != 0
 
-    def check(self, value: Any) -> None:
-        """Refuse a bad destination before any work is done."""
+    def check(self, value: Any, inputs: tuple[str, ...] = ()) -> None:
+        """Refuse a bad destination before any work is done (``inputs``: files it must not be)."""
         if not isinstance(value, str):
             return
         if value == "-" and not self.stdout:
@@ -98,6 +101,8 @@ class Output:
         if value != "-" and self.suffixes and Path(value).suffix.lower() not in self.suffixes:
             allowed = self.suffix_help or " or ".join(self.suffixes)
             raise ConfigError(f"{named(self.name)} {value}: the file name must end in {allowed}")
+        if value != "-" and self.kind in ("file", "append"):
+            check_destination(value, named(self.name), inputs)
 
     def example(self) -> str:
         return "PATH"
@@ -114,8 +119,39 @@ def output_setting(name: str, help: str, **declaration: Any) -> Setting:
     return Setting(name=name, help=help, panel=OUTPUTS, **declaration)
 
 
+def same_file(a: str, b: str) -> bool:
+    """Whether paths ``a`` and ``b`` name one file (through links too)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_destination(path: str, flag: str, inputs: tuple[str, ...] = ()) -> None:
+    """Refuse, before any work, an output path that cannot be written or that is one of ``inputs``
+    (regtune never writes its input)."""
+    for source in inputs:
+        if source not in ("", "-") and not source.startswith("builtin:") and same_file(path, source):
+            raise ConfigError(
+                f"{flag} {path} is the input file {source}: regtune never writes its input; choose another path"
+            )
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"{flag} {path} is a folder: give a file path")
+    folder = Path(os.path.realpath(target)).parent
+    if not folder.is_dir():
+        raise ConfigError(f"{flag} {path}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK) and not (target.exists() and os.access(target, os.W_OK)):
+        raise ConfigError(f"{flag} {path}: the folder {folder} is not writable (read-only, or no permission)")
+
+
 def write_output(path: str, text: str | bytes) -> None:
-    """Write ``text`` to ``path`` (``-`` is stdout) atomically: a failed write leaves no partial file."""
+    """Write ``text`` to ``path`` (``-`` is stdout).
+
+    A regular file is replaced atomically (a failed write leaves the old file, or none, and no partial
+    one); a symbolic link is written through (its target is replaced, the link stays); a FIFO or a
+    device (``/dev/stdout``) is written into, never replaced by a regular file.
+    """
     if path == "-":
         if isinstance(text, bytes):
             sys.stdout.buffer.write(text)
@@ -123,22 +159,65 @@ def write_output(path: str, text: str | bytes) -> None:
             sys.stdout.write(text)
         sys.stdout.flush()
         return
-    target = Path(path)
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise RegtuneError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise RegtuneError(f"cannot write {path}: it is a folder (give a file path)")
+    if mode is not None and not stat.S_ISREG(mode):
+        _write_special(path, data, stat.S_ISFIFO(mode))
+        return
+    target = Path(os.path.realpath(path))  # through a symbolic link: the link stays, its target changes
     tmp = target.with_name(f".{target.name}.regtune-tmp")
     try:
         if isinstance(text, bytes):
             tmp.write_bytes(text)
         else:
             tmp.write_text(text, encoding="utf-8")
+        if mode is not None:
+            os.chmod(tmp, stat.S_IMODE(mode))  # the replaced file's permissions, not the umask's
         os.replace(tmp, target)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # on a read-only file system even this fails
+            tmp.unlink(missing_ok=True)
         raise RegtuneError(
-            f"cannot write {path}: {exc.strerror or exc} (check that the folder exists and has space)"
+            f"cannot write {path}: {exc.strerror or exc} (check that the folder exists, is writable and has space)"
         ) from None
 
 
+def _write_special(path: str, data: bytes, fifo: bool) -> None:
+    """Write into a FIFO or a device as ``cat > PATH`` would; a FIFO that nobody reads is an error, not a
+    wait without end."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_WRONLY | (os.O_NONBLOCK if fifo else 0))
+    except OSError as exc:
+        if fifo and exc.errno == errno.ENXIO:
+            raise RegtuneError(f"cannot write {path}: no process reads this FIFO (start its reader first)") from None
+        raise RegtuneError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        if fifo:
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        raise RegtuneError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
 def append_output(path: str, text: str) -> None:
+    """Append ``text`` to ``path`` (a FIFO is written into, and one that nobody reads is an error)."""
+    with contextlib.suppress(OSError):
+        if stat.S_ISFIFO(os.stat(path).st_mode):
+            _write_special(path, text.encode("utf-8"), fifo=True)
+            return
     try:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(text)

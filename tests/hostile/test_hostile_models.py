@@ -1,0 +1,142 @@
+# ruff: noqa: E501 — the table of cases reads best one case a line
+"""Damaged and hostile model files for ``regtune predict``: each refused in one line, before any large
+read (a zip bomb) and without running anything from the file."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hostile_support import assert_done, assert_refused, cli
+
+from regtune.modelfile import META, PIPELINE, RESULT
+
+Damage = Callable[[dict[str, bytes]], dict[str, bytes]]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A model file and rows to predict."""
+    folder = tmp_path_factory.mktemp("model")
+    rng = np.random.default_rng(3)
+    d = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+    d["y"] = d["a"] - d["c"] + rng.normal(scale=0.3, size=60)
+    train = folder / "train.csv"
+    d.to_csv(train, index=False)
+    model = folder / "m.regtune"
+    assert_done(cli(["tune", str(train), "-y", "y", "-n", "4", "--save-model", str(model)]))
+    rows = folder / "rows.csv"
+    d.drop(columns="y").head(5).to_csv(rows, index=False)
+    return model, rows
+
+
+def members(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def pack(parts: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def meta_edit(edit: Callable[[dict[str, object]], object]) -> Damage:
+    def damage(parts: dict[str, bytes]) -> dict[str, bytes]:
+        meta = json.loads(parts[META])
+        return {**parts, META: json.dumps(edit(meta)).encode()}
+
+    return damage
+
+
+def without(key: str) -> Damage:
+    return meta_edit(lambda m: {k: v for k, v in m.items() if k != key})
+
+
+def wrong_shape_coef(parts: dict[str, bytes]) -> dict[str, bytes]:
+    import skops.io
+
+    from regtune.modelfile import allowed_types
+
+    trusted = [t for t in skops.io.get_untrusted_types(data=parts[PIPELINE]) if t in allowed_types()]
+    pipeline = skops.io.loads(parts[PIPELINE], trusted=trusted)
+    estimator = pipeline[-1]
+    estimator.coef_ = np.asarray(estimator.coef_)[..., :1]
+    return {**parts, PIPELINE: skops.io.dumps(pipeline)}
+
+
+def inner_bomb(parts: dict[str, bytes]) -> dict[str, bytes]:
+    inner = members_of(parts[PIPELINE])
+    inner["bomb.npy"] = bytes(200 * 2**20)
+    return {**parts, PIPELINE: pack(inner)}
+
+
+def members_of(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+CASES: list[tuple[str, Damage, str]] = [
+    ("metadata is a list", lambda p: {**p, META: b"[1, 2]"}, r"Error: .* is not a regtune model file \(format 'list'\)"),
+    ("metadata lacks columns", without("columns"), r"Error: .* is damaged \(its metadata lists no columns\)"),
+    ("metadata lacks task", without("task"), r"Error: .* is damaged \(its metadata has no valid task \(None\)\)"),
+    ("metadata malformed column", meta_edit(lambda m: {**m, "columns": [{"kind": "numeric"}]}), r"Error: .* is damaged \(its metadata has a malformed column"),
+    ("metadata not UTF-8", lambda p: {**p, META: json.dumps(json.loads(p[META])).encode("utf-8").replace(b'"task"', b'"t\xe9sk"')}, r"Error: .* is damaged \((UnicodeDecodeError|JSONDecodeError)\)"),
+    ("result not an object", lambda p: {**p, RESULT: b"3"}, r"Error: .* is damaged \(its result document is not an object\)"),
+    ("coefficients of the wrong shape", wrong_shape_coef, r"Error: .* cannot predict \(.*\): it is damaged"),
+    ("zip bomb inside the pipeline", inner_bomb, r"Error: .* is refused: its member 'bomb\.npy' would expand to 200 MiB"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "damage", "first"), CASES, ids=[c[0] for c in CASES])
+def test_damaged_model_file(name: str, damage: Damage, first: str, saved: tuple[Path, Path], tmp_path: Path) -> None:
+    model, rows = saved
+    forged = tmp_path / "forged.regtune"
+    forged.write_bytes(pack(damage(members(model))))
+    assert_refused(cli(["predict", str(forged), str(rows)]), 1, first)
+
+
+def test_a_corrupt_deflate_stream(saved: tuple[Path, Path], tmp_path: Path) -> None:
+    model, rows = saved
+    data = bytearray(model.read_bytes())
+    with zipfile.ZipFile(model) as archive:
+        info = archive.getinfo(PIPELINE)
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for i in range(start + 20, start + 60):
+        data[i] ^= 0x5A
+    forged = tmp_path / "deflate.regtune"
+    forged.write_bytes(bytes(data))
+    assert_refused(cli(["predict", str(forged), str(rows)]), 1, r"Error: .* is damaged \(\w+\)")
+
+
+def test_a_zip_bomb_is_refused_before_it_is_read(saved: tuple[Path, Path], tmp_path: Path) -> None:
+    """A member of 600 MiB of zeros, stored in well under 1 MiB: refused from its declared size."""
+    model, rows = saved
+    parts = members(model)
+    forged = tmp_path / "bomb.regtune"
+    with zipfile.ZipFile(forged, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(META, parts[META])
+        archive.writestr(RESULT, parts[RESULT])
+        with archive.open(PIPELINE, "w", force_zip64=True) as member:
+            chunk = bytes(2**24)
+            for _ in range(600 // 16):
+                member.write(chunk)
+    assert forged.stat().st_size < 2**20
+    assert_refused(cli(["predict", str(forged), str(rows)]), 1, r"Error: .* is refused: its member 'pipeline\.skops'")
+
+
+def test_inf_at_predict_time_is_one_line(saved: tuple[Path, Path], tmp_path: Path) -> None:
+    model, rows = saved
+    frame = pd.read_csv(rows)
+    frame.loc[2, "b"] = np.inf
+    bad = tmp_path / "inf.csv"
+    frame.to_csv(bad, index=False)
+    assert_refused(cli(["predict", str(model), str(bad)]), 1, r"Error: column 'b' holds inf \(infinite\)")
