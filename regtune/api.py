@@ -59,6 +59,7 @@ def tune(
     """
     from regtune.data import load_dataset
     from regtune.evaluate import load_test, split_holdout
+    from regtune.models import distribution_task
 
     start = time.perf_counter()
     if config is None:
@@ -66,18 +67,25 @@ def tune(
     elif settings:
         config = config.with_(**settings)
 
+    task = config.task
+    if config.family is not None and task == "auto":  # the distribution says what the target is
+        task = distribution_task(config.model, config.family)
     dataset = load_dataset(
         source,
         target=config.target,
         features=config.features,
         drop=config.drop,
         categorical=config.categorical,
-        task=config.task,
+        task=task,
         groups=config.groups,
         fold_column=config.fold_column,
+        offset=config.offset,
+        exposure=config.exposure,
         stdin=stdin,
         max_categories=config.max_categories,
     )
+    if task != config.task:
+        dataset.task_reason = f"set by --family {config.family}"
     if config.nested:
         return _nested(dataset, config, progress, start)
     held = None
@@ -98,7 +106,8 @@ def tune_dataset(
     """The tuning of :func:`tune` on a loaded :class:`~regtune.data.Dataset` (no held-out rows)."""
     from regtune.assemble import assemble
     from regtune.cv import Evaluator, resolve_scorer
-    from regtune.data import check_memory
+    from regtune.data import check_memory, invalid_target_message, looks_like_counts
+    from regtune.errors import DataError
     from regtune.folds import assign_folds, build_folds
     from regtune.models import Penalty, get_family
     from regtune.policy import SearchSpace, lambda_ranges
@@ -107,8 +116,11 @@ def tune_dataset(
     from regtune.search import resolve_study_name, run_search, study_identity
 
     start = time.perf_counter() if start is None else start
-    scoring, scorer = resolve_scorer(config.scoring, dataset.task)
-    family = get_family(dataset.task, config.model, seed=config.seed, **config.model_settings)
+    family = get_family(dataset.task, config.model, seed=config.seed, family=config.family, **config.model_settings)
+    bad = family.invalid_target(dataset.y)
+    if bad is not None:
+        raise DataError(invalid_target_message(dataset, family.name, bad))
+    scoring, scorer = resolve_scorer(config.scoring, dataset.task, family)
     splits = assign_folds(dataset, config)
     check_memory(dataset, len(splits))
     folds = build_folds(dataset, splits, center=family.center_folds)
@@ -116,7 +128,9 @@ def tune_dataset(
 
     X_all = make_preprocessor(dataset.numeric, dataset.categorical).fit_transform(dataset.X)
     scale = family.mixing_scale(dataset.y)
-    ranges = lambda_ranges(family, X_all, dataset.y, config.penalties, config.lambda_min, config.lambda_max, scale)
+    ranges = lambda_ranges(
+        family, X_all, dataset.y, config.penalties, config.lambda_min, config.lambda_max, scale, dataset.offset
+    )
     space = SearchSpace(penalties=config.penalties, ranges=ranges, mixing_scale=scale)
 
     identity = study_identity(dataset, config, scoring, family, splits, space, n_encoded)
@@ -150,6 +164,7 @@ def tune_dataset(
         hypergradient_quantity=hyper,
         target_variance=identity["target_variance"],
         mixing_scale=space.mixing_scale,
+        null_deviance=identity.get("null_deviance"),
     )
     study = StudyInfo(
         name=outcome.study.study_name if config.storage else None,
@@ -180,6 +195,11 @@ def tune_dataset(
     result.refit_context = RefitContext(dataset=dataset, family=family, tol=config.tol)
     if hyper is None and config.search != "tpe":
         result.warnings.append(f"--model {config.model} has no hypergradient: λ was searched with tpe")
+    if config.family is None and dataset.task == "regression" and looks_like_counts(dataset.y):
+        result.warnings.append(
+            "the target looks like counts (non-negative integers, long right tail): --family poisson"
+            " models it as counts"
+        )
     smallest = min(len(test) for _, test in splits)
     if scoring == "r2" and smallest < SMALL_FOLD:
         result.warnings.append(
@@ -248,7 +268,7 @@ def show(storage: str, study_name: str | None = None, *, rule: str = "min") -> T
         for s in model_settings(model)
         if s.name in stored
     }
-    family = get_family(identity["task"], model, seed=identity["seed"], **own)
+    family = get_family(identity["task"], model, seed=identity["seed"], family=identity.get("family"), **own)
     space = SearchSpace(
         penalties=tuple(identity["penalties"]),
         ranges={p: (float(lo), float(hi)) for p, (lo, hi) in identity["lambda_ranges"].items()},
@@ -267,6 +287,7 @@ def show(storage: str, study_name: str | None = None, *, rule: str = "min") -> T
         hypergradient_quantity=family.hyper_quantity(identity["scoring"]) if family.has_jacobian else None,
         target_variance=identity.get("target_variance"),
         mixing_scale=identity.get("mixing_scale"),
+        null_deviance=identity.get("null_deviance"),
     )
     info = StudyInfo(name=study.study_name, storage=mask_url(storage), resumed=True)
 

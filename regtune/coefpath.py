@@ -52,6 +52,7 @@ def coefficient_path(result: TuneResult, n_points: int = DEFAULT_POINTS) -> Coef
     import numpy as np
 
     from regtune.models import Penalty
+    from regtune.models._base import with_offset
     from regtune.refit import coefficient_names
 
     context = result.refit_context
@@ -77,7 +78,7 @@ def coefficient_path(result: TuneResult, n_points: int = DEFAULT_POINTS) -> Coef
     warm = None
     for lam in grid:
         penalty = Penalty.of(chosen.penalty, float(lam), chosen.l1_ratio)
-        outcome = context.family.fit(X, y, penalty, context.tol, warm)
+        outcome = context.family.fit(X, y, penalty, context.tol, warm, **with_offset(context.dataset.offset))
         warm = (outcome.coef, outcome.intercept)
         coefs.append(np.asarray(outcome.coef, dtype=np.float64).ravel())
         intercepts.append(np.atleast_1d(np.asarray(outcome.intercept, dtype=np.float64)).ravel())

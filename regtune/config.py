@@ -119,7 +119,28 @@ class TuneConfig:
         metavar="N",
         check=at_least(2),
     )
+    offset: str | None = setting(
+        None,
+        help="Column added to the linear predictor with coefficient 1, never standardized or penalized (log"
+        " exposure); predict needs it again. Log-link families only.",
+        panel=INPUT,
+        metavar="COL",
+    )
+    exposure: str | None = setting(
+        None,
+        help="Column of exposure (> 0, e.g. years at risk): its log is the offset, so Poisson models the rate;"
+        " predictions are means for that exposure.",
+        panel=INPUT,
+        metavar="COL",
+    )
     model: str = setting("linear", help=_model_help, panel=MODEL, choices=_model_names)
+    family: str | None = setting(
+        None,
+        help="Distribution of the target for --model linear: gaussian, binomial, multinomial, poisson, gamma or"
+        " tweedie:P (1 < P < 2); the last three with a log link, scored by their deviance. Default: by the task.",
+        panel=MODEL,
+        metavar="NAME",
+    )
     penalties: tuple[str, ...] = setting(
         (),
         flag="--penalty",
@@ -256,6 +277,7 @@ class TuneConfig:
             decl.validate(value)
         self._check_penalties()
         self._check_model_settings()
+        self._check_family()
         if self.groups and self.fold_column:
             raise ConfigError(f"{named('groups')} and {named('fold_column')} both define the folds: give only one")
         if self.repeats > 1 and (self.groups or self.fold_column):
@@ -301,6 +323,29 @@ class TuneConfig:
                 + f", not {', '.join(unsupported)}: use {named('penalties')} {', '.join(fits)}"
                 + (f", or {alternative}" if alternative else "")
             )
+
+    def _check_family(self) -> None:
+        from regtune.models import distribution_class, distribution_task
+
+        if self.family is not None:
+            task = distribution_task(self.model, self.family)
+            if self.task not in ("auto", task):
+                raise ConfigError(
+                    f"{named('family')} {self.family} models a {task} target, not {named('task')} {self.task}:"
+                    f" drop {named('task')}"
+                )
+        if self.offset and self.exposure:
+            raise ConfigError(
+                f"{named('offset')} and {named('exposure')} both set the offset: give one (the offset is log exposure)"
+            )
+        column = self.offset or self.exposure
+        if column is None:
+            return
+        flag = named("offset" if self.offset else "exposure")
+        if self.family is None or not distribution_class(self.model, self.family).offsets:
+            raise ConfigError(f"{flag} needs a log-link family: add {named('family')} poisson, gamma or tweedie:P")
+        if column == self.target:
+            raise ConfigError(f"{flag} column {column!r} is the target: choose another column")
 
     def _check_model_settings(self) -> None:
         from regtune.models import model_settings, setting_models

@@ -24,11 +24,15 @@ CLASSIFICATION_MODULES = ("sklearn.metrics._classification", "sklearn.metrics._r
 DEFAULT_SCORING = {"regression": "neg_mean_squared_error", "classification": "neg_log_loss"}
 
 
-def resolve_scorer(name: str | None, task: str) -> tuple[str, Any]:
-    """The scorer for ``name`` (default per task), checked to fit the task."""
+def resolve_scorer(name: str | None, task: str, family: Family | None = None) -> tuple[str, Any]:
+    """The scorer for ``name`` (default: the family's, else per task), checked to fit the task; a scorer the
+    family computes itself (its deviance) comes from the family."""
     from sklearn.metrics import get_scorer, get_scorer_names
 
-    name = name or DEFAULT_SCORING[task]
+    name = name or (family.default_scoring if family is not None else "") or DEFAULT_SCORING[task]
+    own = family.scorer(name) if family is not None else None
+    if own is not None:
+        return name, own
     if name not in get_scorer_names():
         import difflib
 
@@ -156,7 +160,7 @@ def fit_and_score(
         # what happened; the families record convergence themselves.
         warnings.simplefilter("ignore")
         outcome = family.fit_fold(fold, penalty, tol, warm)
-        score = float(scorer(outcome.model, fold.X_test, fold.y_test))
+        score = float(scorer(family.scoring_model(outcome, fold), fold.X_test, fold.y_test))
         grad = None
         if hyper is not None:
             try:

@@ -53,6 +53,16 @@ class Dataset:
     notes: list[str] = field(default_factory=list)
     #: The dtype pandas read each feature column as, before the conversion to float64 / text.
     source_dtypes: dict[str, str] = field(default_factory=dict)
+    #: The offset of each row (``--offset``, or the log of ``--exposure``), its column and which it was.
+    offset: np.ndarray | None = None
+    offset_column: str | None = None
+    offset_kind: str | None = None
+    #: The 1-based data row (header not counted) of each kept row in the source, for messages.
+    row_numbers: np.ndarray | None = None
+
+    def row_number(self, index: int) -> int:
+        """The source's data row (from 1, header not counted) of row ``index`` of ``X`` and ``y``."""
+        return int(self.row_numbers[index]) if self.row_numbers is not None else index + 1
 
     @property
     def n_rows(self) -> int:
@@ -71,6 +81,8 @@ class Dataset:
         """The same table restricted to ``rows`` (positions), e.g. the rows left for the search."""
         from dataclasses import replace
 
+        import numpy as np
+
         return replace(
             self,
             source=source or self.source,
@@ -78,6 +90,8 @@ class Dataset:
             y=self.y[rows],
             groups=None if self.groups is None else self.groups[rows],
             fold_ids=None if self.fold_ids is None else self.fold_ids[rows],
+            offset=None if self.offset is None else self.offset[rows],
+            row_numbers=(self.row_numbers if self.row_numbers is not None else np.arange(1, self.n_rows + 1))[rows],
             rows_dropped=0 if source else self.rows_dropped,
         )
 
@@ -286,6 +300,8 @@ def load_dataset(
     task: str = "auto",
     groups: str | None = None,
     fold_column: str | None = None,
+    offset: str | None = None,
+    exposure: str | None = None,
     stdin: TextIO | BinaryIO | None = None,
     max_categories: int | None = None,
 ) -> Dataset:
@@ -293,7 +309,8 @@ def load_dataset(
 
     Rows with a missing target are dropped (and counted). Numeric columns (but booleans) are numeric
     features; strings, booleans and the ``categorical`` columns are categorical features. ``groups``
-    and ``fold_column`` are taken out of the features. A categorical feature with more than
+    and ``fold_column`` are taken out of the features, and so is ``offset`` (used as it is) or ``exposure``
+    (its log is the offset; it must be positive). A categorical feature with more than
     ``max_categories`` distinct values (an identifier, most likely) is refused.
     """
     import numpy as np
@@ -317,7 +334,9 @@ def load_dataset(
     _check_columns(features, columns, named("features"))
     _check_columns(drop, columns, named("drop"))
     _check_columns(categorical, columns, named("categorical"))
-    for flag, col in ((named("groups"), groups), (named("fold_column"), fold_column)):
+    offset_column = offset or exposure
+    offset_flag = named("offset" if offset else "exposure")
+    for flag, col in ((named("groups"), groups), (named("fold_column"), fold_column), (offset_flag, offset_column)):
         if col is not None:
             _check_columns((col,), columns, flag)
             if col == target:
@@ -325,12 +344,13 @@ def load_dataset(
 
     keep = frame[target].notna()
     rows_dropped = int((~keep).sum())
+    row_numbers = np.flatnonzero(keep.to_numpy()) + 1 if rows_dropped else None
     if rows_dropped:
         frame = frame.loc[keep].reset_index(drop=True)
     if frame.shape[0] == 0:
         raise DataError(f"target {target!r} is missing in every row: choose another {named('target')}")
 
-    special = {target, *(c for c in (groups, fold_column) if c)}
+    special = {target, *(c for c in (groups, fold_column, offset_column) if c)}
     if features:
         bad = special.intersection(features)
         if bad:
@@ -391,6 +411,10 @@ def load_dataset(
                 f"{named('fold_column')} {fold_column!r} has fewer than 2 distinct fold ids: give at least two folds"
             )
 
+    offsets = None
+    if offset_column is not None:
+        offsets = offset_values(frame[offset_column], offset_flag, row_numbers, log=exposure is not None)
+
     return Dataset(
         source=source,
         target=target,
@@ -404,6 +428,10 @@ def load_dataset(
         groups=group_values,
         fold_ids=fold_values,
         source_dtypes=source_dtypes,
+        offset=offsets,
+        offset_column=offset_column,
+        offset_kind=None if offset_column is None else ("offset" if offset else "exposure"),
+        row_numbers=row_numbers,
     )
 
 
@@ -471,6 +499,50 @@ def check_memory(dataset: Dataset, n_folds: int, available: int | None = None) -
             f" more than the {have / 2**30:.1f} GiB of memory available: leave wide categorical columns out with"
             f" {named('drop')}, lower {named('max_categories')}, or use fewer rows"
         )
+
+
+def offset_values(column: pd.Series, flag: str, row_numbers: np.ndarray | None, *, log: bool) -> np.ndarray:
+    """The offset of each row: the column's values, or their log for an exposure (which must be > 0)."""
+    import numpy as np
+    import pandas as pd
+
+    name = column.name
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values) | ((values <= 0) if log else False)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        row = int(row_numbers[i]) if row_numbers is not None else i + 1
+        need = "a positive number" if log else "a finite number"
+        value = column.iloc[i]
+        shown = f"{value:g}" if isinstance(value, (int, float)) and not pd.isna(value) else repr(value)
+        raise DataError(
+            f"{flag} column {name!r} must be {need} in every row: row {row} has {shown}"
+            " (rows count from 1 after the header); fix or drop that row"
+        )
+    result: np.ndarray = np.log(values) if log else values
+    return result
+
+
+def invalid_target_message(dataset: Dataset, family: str, found: tuple[int, str]) -> str:
+    """The one-line error for a target the family cannot model: the column, the rule, the first bad row."""
+    index, need = found
+    value = dataset.y[index]
+    return (
+        f"target {dataset.target!r} must be {need} for {named('family')} {family}: row {dataset.row_number(index)}"
+        f" has {value:g} (rows count from 1 after the header); fix or drop such rows, or choose another"
+        f" {named('family')}"
+    )
+
+
+def looks_like_counts(y: np.ndarray) -> bool:
+    """Whether a numeric target looks like counts: non-negative integers with a long right tail
+    (skewness above 1, as a Poisson variable with mean under 1, or overdispersed counts)."""
+    import numpy as np
+
+    if y.size < 3 or np.any(y < 0) or np.any(y % 1 != 0):
+        return False
+    sd = float(y.std())
+    return sd > 0 and float(np.mean((y - y.mean()) ** 3)) / sd**3 > 1.0
 
 
 def coerce_features(X: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:

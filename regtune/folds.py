@@ -96,6 +96,9 @@ class Fold:
     y_train: np.ndarray
     y_test: np.ndarray
     cache: dict[Any, Any] = field(default_factory=dict)
+    #: The rows' offsets (log exposure) for families that take one; None without ``--offset``/``--exposure``.
+    offset_train: np.ndarray | None = None
+    offset_test: np.ndarray | None = None
 
     @property
     def n_train(self) -> int:
@@ -147,7 +150,10 @@ def build_folds(dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]], *
             mean = X_train.mean(axis=0)
             X_train -= mean
             X_test -= mean
-        folds.append(Fold(i, train, test, X_train, X_test, dataset.y[train], dataset.y[test]))
+        fold = Fold(i, train, test, X_train, X_test, dataset.y[train], dataset.y[test])
+        if dataset.offset is not None:
+            fold.offset_train, fold.offset_test = dataset.offset[train], dataset.offset[test]
+        folds.append(fold)
     return folds
 
 

@@ -3,8 +3,9 @@
 A regtune model file is a zip archive with three members:
 
 - ``regtune-model.json``: what the model needs and promises: format (``regtune.model/1``), regtune and
-  scikit-learn versions, task, target, the training columns (name, kind, dtype) in order, the classes and
-  the prediction columns;
+  scikit-learn versions, task, target, the family (``poisson``, ``tweedie:1.5`` …) and its offset column
+  (``offset``: column and kind, ``offset`` or ``exposure``; null without one), the training columns (name,
+  kind, dtype) in order, the classes and the prediction columns;
 - ``result.json``: the ``regtune.result/2`` document of the run that chose the model;
 - ``pipeline.skops``: the refit scikit-learn Pipeline (preprocessing + estimator), written by ``skops.io``.
 
@@ -73,7 +74,11 @@ def model_bytes(result: TuneResult) -> bytes:
     d = result.dataset
     estimator = result.model[-1]
     classes = np.asarray(estimator.classes_).tolist() if d["task"] == "classification" else None
-    read_as = result.refit_context.dataset.source_dtypes if result.refit_context is not None else {}
+    data = result.refit_context.dataset if result.refit_context is not None else None
+    read_as = data.source_dtypes if data is not None else {}
+    offset = None
+    if data is not None and data.offset_column is not None:
+        offset = {"column": data.offset_column, "kind": data.offset_kind}
     columns = [{"name": c, "kind": "numeric", "dtype": "float64"} for c in d["numeric"]]
     columns += [{"name": c, "kind": "categorical", "dtype": "str", "read_as": read_as.get(c)} for c in d["categorical"]]
     order = {name: i for i, name in enumerate(result.model[0].feature_names_in_)}
@@ -85,6 +90,7 @@ def model_bytes(result: TuneResult) -> bytes:
         "task": d["task"],
         "target": d["target"],
         "family": result.family,
+        "offset": offset,
         "columns": columns,
         "classes": classes,
         "prediction_columns": prediction_columns(classes),
@@ -271,7 +277,8 @@ def predict(model: SavedModel, frame: pd.DataFrame, id_column: str | None = None
     """Apply ``model`` to the rows of ``frame``.
 
     The model's training columns must all be present (extra columns are ignored and listed); they are
-    converted as at training (numbers to float64, categories to text). The output holds ``id_column``
+    converted as at training (numbers to float64, categories to text). A model fitted with an offset or
+    exposure needs that column too: its predictions are means for each row's exposure. The output holds ``id_column``
     (when given), ``prediction``, and for a classifier ``proba_<class>`` for each class.
     """
     import pandas as pd
@@ -280,7 +287,8 @@ def predict(model: SavedModel, frame: pd.DataFrame, id_column: str | None = None
     from regtune.preprocess import quiet_unknown_categories
 
     frame.columns = [str(c) for c in frame.columns]
-    wanted = model.columns
+    offset = model.meta.get("offset")
+    wanted = model.columns + ([offset["column"]] if offset else [])
     if id_column is not None and id_column not in frame.columns:
         raise DataError(f"{named('id_column')} column {id_column!r} not found in the data: give one of its columns")
     missing = [c for c in wanted if c not in frame.columns]
@@ -291,20 +299,27 @@ def predict(model: SavedModel, frame: pd.DataFrame, id_column: str | None = None
         )
     ignored = [c for c in frame.columns if c not in wanted and c != id_column]
     kinds = {c["name"]: c["kind"] for c in model.meta["columns"]}
-    X = frame[wanted].copy()
+    X = frame[model.columns].copy()
     for column in model.meta["columns"]:
         X[column["name"]] = _as_at_training(X[column["name"]], column.get("read_as"))
     X = coerce_features(
         X,
-        numeric=[c for c in wanted if kinds[c] == "numeric"],
-        categorical=[c for c in wanted if kinds[c] == "categorical"],
+        numeric=[c for c in model.columns if kinds[c] == "numeric"],
+        categorical=[c for c in model.columns if kinds[c] == "categorical"],
     )
     out = pd.DataFrame(index=frame.index)
     if id_column is not None:
         out[id_column] = frame[id_column]
     try:
         with quiet_unknown_categories():
-            out["prediction"] = model.pipeline.predict(X)
+            if offset:  # the mean for each row's exposure: the offset enters the linear predictor
+                from regtune.data import offset_values
+
+                flag = named(offset["kind"])
+                values = offset_values(frame[offset["column"]], flag, None, log=offset["kind"] == "exposure")
+                out["prediction"] = model.pipeline.predict(X, offset=values)
+            else:
+                out["prediction"] = model.pipeline.predict(X)
             proba = model.pipeline.predict_proba(X) if model.meta["task"] == "classification" else None
     except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
         # A pipeline that does not match its own metadata (a coefficient array of the wrong shape).

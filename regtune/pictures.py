@@ -59,7 +59,7 @@ def figure(result: TuneResult, pictures: Pictures, fmt: str) -> bytes:
         pictures.history,
         pictures.path,
         scoring=str(result.cv["scoring"]),
-        title=f"regtune — {d['source']} → {d['target']} ({d['task']})",
+        title=f"regtune — {d['source']} → {d['target']} ({d['task']}, {result.family})",
         fmt=fmt,
         path_note=pictures.path_note,
     )

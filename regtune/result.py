@@ -127,11 +127,21 @@ class CVInfo(_Record):
         s = self.mixing_scale or 1.0
         return l1_ratio / (s * (1.0 - l1_ratio) + l1_ratio)
 
+    #: The mean deviance of the intercept-only model over all rows, when the score is a deviance: the
+    #: fraction of deviance explained (glmnet's dev.ratio) = 1 − deviance / null_deviance.
+    null_deviance: float | None = None
+
     def r2(self, mean: float | None) -> float | None:
         """R² of a CV mean when the score is the mean squared error (None otherwise)."""
         if self.scoring != "neg_mean_squared_error" or not self.target_variance or mean is None:
             return None
         return _num(1.0 + mean / self.target_variance)
+
+    def dev_ratio(self, mean: float | None) -> float | None:
+        """The fraction of deviance explained by a CV mean when the score is a deviance (None otherwise)."""
+        if not self.null_deviance or mean is None:
+            return None
+        return _num(1.0 + mean / self.null_deviance)
 
 
 @dataclass(frozen=True)
@@ -206,6 +216,7 @@ class ChosenPoint:
                 "cv_mean": _num(p.mean),
                 "cv_se": _num(p.se),
                 "cv_r2": cv.r2(p.mean) if cv is not None else None,
+                "cv_dev_ratio": cv.dev_ratio(p.mean) if cv is not None else None,
                 "n_nonzero": self.n_nonzero,
                 "trial": p.trial,
                 "boundary": self.boundary,
@@ -240,6 +251,7 @@ class PenaltySummary:
             "cv_mean": _num(b.mean) if b else None,
             "cv_se": _num(b.se) if b else None,
             "cv_r2": cv.r2(b.mean) if cv is not None and b else None,
+            "cv_dev_ratio": cv.dev_ratio(b.mean) if cv is not None and b else None,
             "n_nonzero": _num(b.n_nonzero) if b and b.n_nonzero is not None else None,
             "trial": b.trial if b else None,
             "n_trials": self.n_trials,
@@ -318,6 +330,7 @@ class TuneResult:
                     "cv_mean": _num(p.mean),
                     "cv_se": _num(p.se),
                     "cv_r2": self.cv.r2(p.mean),
+                    "cv_dev_ratio": self.cv.dev_ratio(p.mean),
                     "state": p.state,
                     "converged": p.converged,
                     "n_nonzero": _num(p.n_nonzero) if p.n_nonzero is not None else None,

@@ -479,6 +479,13 @@ def study_identity(
     }
     if config.model != "linear":  # linear studies keep the 0.1 identity, so they still resume
         identity["model_settings"] = family.describe()
+    if config.family is not None:  # the distribution, its offset and null deviance (for the deviance explained)
+        identity["family"] = config.family
+        null = family.null_deviance(scoring, dataset.y, dataset.offset)
+        if null is not None:
+            identity["null_deviance"] = null
+    if dataset.offset_column is not None:
+        identity["offset"] = {"column": dataset.offset_column, "kind": dataset.offset_kind}
     return identity
 
 

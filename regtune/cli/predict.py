@@ -28,7 +28,8 @@ def predict(
 
     Regression writes `prediction`; classification writes `prediction` (the class) and `proba_<class>`
     per class. The model's training columns must all be present; other columns are ignored (and named
-    on stderr).
+    on stderr). A model tuned with --offset or --exposure needs that column too: its predictions are
+    means (counts, costs) for each row's exposure.
 
     Example: regtune predict model.regtune new.csv --id id --output predictions.csv
     """

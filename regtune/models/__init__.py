@@ -28,7 +28,10 @@ __all__ = [
     "FitOutcome",
     "Jacobian",
     "Penalty",
+    "distribution_class",
+    "distribution_task",
     "family_classes",
+    "family_names",
     "get_family",
     "loadable_types",
     "model_names",
@@ -119,14 +122,48 @@ def model_summary(model: str) -> str:
     return _classes(model)[0].summary
 
 
-def get_family(task: str, model: str = "linear", *, seed: int = 0, **settings: Any) -> Family:
+def get_family(
+    task: str, model: str = "linear", *, seed: int = 0, family: str | None = None, **settings: Any
+) -> Family:
     """The family of ``model`` for ``task``, built with the model's own ``settings`` (settings that other
-    models declare are left out: one call serves every model)."""
-    for cls in _classes(model):
+    models declare are left out: one call serves every model). ``family`` (a ``--family`` value such as
+    ``poisson`` or ``tweedie:1.5``) picks the class that declares that distribution; without it, the first
+    class of the model (by rank) that serves the task."""
+    for cls in [distribution_class(model, family)] if family else _classes(model):
         if task in cls.tasks:
             own = {s.name for s in cls.settings}
-            return cls(task, seed=seed, **{k: v for k, v in settings.items() if k in own})
+            chosen = {k: v for k, v in settings.items() if k in own}
+            return cls(task, seed=seed, **chosen, **({"distribution": family} if family else {}))
+    if family:
+        raise ConfigError(f"{named('family')} {family} does not fit a {task} task: drop {named('task')} {task}")
     raise ConfigError(f"{named('model')} {model} does not fit a {task} task")
+
+
+def family_names(model: str = "linear") -> tuple[str, ...]:
+    """The ``--family`` values ``model`` offers (``tweedie`` takes its power: ``tweedie:1.5``)."""
+    classes = sorted(
+        (c for c in family_classes() if c.model == model), key=lambda c: (c.rank, c.tasks[0] != "regression")
+    )
+    return tuple(d for cls in classes for d in cls.distributions)
+
+
+def distribution_class(model: str, family: str) -> type[Family]:
+    """The class of ``model`` that fits the distribution ``family`` (``NAME`` or ``NAME:PARAMETER``)."""
+    kind = family.partition(":")[0]
+    for cls in _classes(model):
+        if kind in cls.distributions:
+            return cls
+    offered = family_names(model)
+    if not offered:
+        raise ConfigError(f"{named('family')} does not apply to {named('model')} {model}: use {named('model')} linear")
+    raise ConfigError(f"unknown {named('family')} {family!r} for {named('model')} {model}: use {_one_of(offered)}")
+
+
+def distribution_task(model: str, family: str) -> str:
+    """The task the distribution ``family`` models (checked: a bad parameter is an error here)."""
+    cls = distribution_class(model, family)
+    cls(cls.tasks[0], distribution=family)
+    return cls.tasks[0]
 
 
 def loadable_types() -> frozenset[str]:

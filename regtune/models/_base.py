@@ -132,6 +132,11 @@ def catch_convergence() -> Iterator[list[warnings.WarningMessage]]:
 NONZERO_RTOL = 1e-8
 
 
+def with_offset(offset: np.ndarray | None) -> dict[str, Any]:
+    """The keyword arguments that hand ``offset`` to a family that takes one (nothing without an offset)."""
+    return {} if offset is None else {"offset": offset}
+
+
 def count_nonzero(coef: np.ndarray) -> int:
     """Features with a non-zero coefficient (in any class row of a multiclass model), relative to the
     largest coefficient (``NONZERO_RTOL``)."""
@@ -177,13 +182,23 @@ class Family(ABC):
     #: Whether a fold's fit starts from the nearest λ already solved there. Right for fits solved to
     #: tolerance (the start changes the time, not the answer); not where the answer depends on it.
     warm_starts: bool = True
+    #: The distributions (``--family`` values) this class fits. Without ``--family`` a task gets the first
+    #: class of the model (by ``rank``) that serves it; a value may carry a parameter (``tweedie:1.5``).
+    distributions: ClassVar[tuple[str, ...]] = ()
+    #: Whether ``fit``, ``lambda_max`` and ``curvature`` take an ``offset`` (a column entering the linear
+    #: predictor with coefficient 1), and fold fits read ``Fold.offset_train`` / ``offset_test``.
+    offsets: ClassVar[bool] = False
+    #: The scorer used when none is given (empty: the task's default).
+    default_scoring: ClassVar[str] = ""
 
     #: Short name shown in the table and the JSON (``least_squares``, ``mlp_classifier``).
     name: str = ""
 
-    def __init__(self, task: str, *, seed: int = 0, **settings: Any) -> None:
+    def __init__(self, task: str, *, seed: int = 0, distribution: str | None = None, **settings: Any) -> None:
         self.task = task
         self.seed = seed
+        #: The ``--family`` value this instance fits (None for a model without distributions).
+        self.distribution = distribution or (self.distributions[0] if self.distributions else None)
         unknown = sorted(set(settings) - {s.name for s in self.settings})
         if unknown:
             raise ConfigError(f"{named(unknown[0])} does not apply to {named('model')} {self.model}")
@@ -233,6 +248,20 @@ class Family(ABC):
         whose coefficients grow with it (least squares: sd(y)); 1 where they do not (logistic)."""
         return 1.0
 
+    def invalid_target(self, y: np.ndarray) -> tuple[int, str] | None:
+        """The first row (index into ``y``) of a target the distribution cannot model and what it must be
+        (``≥ 0``), or None when every value is fine."""
+        return None
+
+    def scorer(self, name: str) -> Any | None:
+        """A scorer the family computes itself for ``name`` (its own deviance), or None for scikit-learn's."""
+        return None
+
+    def null_deviance(self, scoring: str, y: np.ndarray, offset: np.ndarray | None = None) -> float | None:
+        """The mean deviance ``scoring`` measures of the intercept-only model on (y, offset): the
+        denominator of the fraction of deviance explained; None when ``scoring`` is not a deviance."""
+        return None
+
     def default_lambda_range(self, penalty: str, lmax: float, ratio: float) -> tuple[float, float] | None:
         """The family's own default λ range from the data's ``lmax``, or None for the glmnet rule."""
         return None
@@ -270,6 +299,10 @@ class Family(ABC):
         Families override this to use the fold's caches (Gram matrix, SVD).
         """
         return self.fit(fold.X_train, fold.y_train, penalty, tol, warm)
+
+    def scoring_model(self, outcome: FitOutcome, fold: Fold) -> Any:
+        """What a scorer calls ``predict`` on for the fold's test rows (a model bound to their offset)."""
+        return outcome.model
 
     # --- hypergradients --------------------------------------------------------------------------
 

@@ -94,6 +94,7 @@ class LeastSquares(Family):
     tasks = ("regression",)
     summary = "linear (least squares / logistic regression, solved exactly)"
     name = "least_squares"
+    distributions = ("gaussian",)
     loadable_types = frozenset(
         {
             "sklearn.linear_model._coordinate_descent.ElasticNet",

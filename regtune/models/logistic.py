@@ -70,6 +70,7 @@ class Logistic(Family):
     tasks = ("classification",)
     summary = "linear (least squares / logistic regression, solved exactly)"
     name = "logistic"
+    distributions = ("binomial", "multinomial")
     loadable_types = frozenset({"sklearn.linear_model._logistic.LogisticRegression"})
     differentiable: ClassVar[tuple[str, ...]] = ("neg_log_loss",)
     own_loss = "neg_log_loss"

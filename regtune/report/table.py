@@ -28,6 +28,9 @@ LOSS_NAMES = {
     "neg_mean_absolute_error": "MAE",
     "neg_median_absolute_error": "MedAE",
     "neg_log_loss": "log-loss",
+    "neg_mean_poisson_deviance": "Poisson deviance",
+    "neg_mean_gamma_deviance": "Gamma deviance",
+    "neg_mean_tweedie_deviance": "Tweedie deviance",
 }
 
 
@@ -50,11 +53,17 @@ def score_text(scoring: str, mean: float | None, se: float | None) -> str:
 
 
 def r2_text(result: TuneResult, mean: float | None) -> str | None:
-    """R² = 1 − MSE / Var(y) of the same CV mean, when the score is the mean squared error."""
-    var = result.cv.target_variance
-    if result.cv.scoring != "neg_mean_squared_error" or not var or mean is None or not math.isfinite(mean):
+    """R² = 1 − MSE / Var(y) of the same CV mean, when the score is the mean squared error; the fraction of
+    deviance explained (glmnet's dev.ratio: 1 − deviance / null deviance) when it is a deviance."""
+    if mean is None or not math.isfinite(mean):
         return None
-    return f"{1 + mean / var:.4f}"
+    value = result.cv.r2(mean) if result.cv.null_deviance is None else result.cv.dev_ratio(mean)
+    return None if value is None else f"{value:.4f}"
+
+
+def r2_name(result: TuneResult) -> str:
+    """What :func:`r2_text` shows: ``R²``, or ``dev.ratio`` for a deviance."""
+    return "R²" if result.cv.null_deviance is None else "dev.ratio"
 
 
 def _choice_line(result: TuneResult, label: str, point: ChosenPoint) -> str:
@@ -65,7 +74,7 @@ def _choice_line(result: TuneResult, label: str, point: ChosenPoint) -> str:
     r2 = r2_text(result, p.mean)
     return (
         f"{label}: {p.penalty}  λ={fmt_num(p.lam)}{ratio}  ({fmt_native(point.native)})  "
-        f"CV {score_label(scoring)} {score_text(scoring, p.mean, p.se)}{f' (R² {r2})' if r2 else ''}"
+        f"CV {score_label(scoring)} {score_text(scoring, p.mean, p.se)}{f' ({r2_name(result)} {r2})' if r2 else ''}"
         f"  non-zero {point.n_nonzero}  trial #{p.trial}{edge}"
     )
 
@@ -168,7 +177,7 @@ def render_table(result: TuneResult, extra: list[RenderableType] | None = None) 
     table.add_column(f"CV {score_label(scoring)} ± SE", justify="right")
     with_r2 = r2_text(result, chosen.mean) is not None
     if with_r2:
-        table.add_column("R²", justify="right")
+        table.add_column(r2_name(result), justify="right")
     table.add_column("non-zero", justify="right")
     table.add_column("trials", justify="right")
     for summary in result.per_penalty:
