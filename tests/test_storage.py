@@ -206,7 +206,8 @@ def _workers_with_one_killed(tmp_path: Path, storage: str, name: str) -> None:
     study, _ = load_stored(storage, name)
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
-    assert len(complete) == n
+    others = [(t.number, t.state.name, t.user_attrs, t.params) for t in trials if t not in complete]
+    assert len(complete) == n, others
     assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
     killed = next(t for t in trials if t.number == killed_trial)
     assert killed.state == optuna.trial.TrialState.FAIL
