@@ -166,16 +166,24 @@ class Objective:
         self.n_trials = n_trials
 
     def _surplus(self, trial: optuna.Trial) -> bool:
-        """Whether ``n_trials`` trials were already counted or running when this one started."""
+        """Whether ``n_trials`` trials come before this one: counted, running or waiting, with a lower number.
+
+        Numbers order the trials the same way for every worker. A waiting trial (a retry, a proposal) got
+        its number when it was queued and will run: it is counted too, or a fresh trial created while it
+        waited and the waiting one popped after it would both run (one trial over the budget). A trial
+        already marked surplus is not counted: it will not run.
+        """
         from optuna.trial import TrialState
 
         if self.n_trials is None:
             return False
-        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
+        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING, TrialState.FAIL)
         before = sum(
             1
             for t in trial.study.get_trials(deepcopy=False, states=states)
-            if t.number < trial.number and (t.state != TrialState.FAIL or _counts_as_done(t))
+            if t.number < trial.number
+            and not t.user_attrs.get("surplus")
+            and (t.state != TrialState.FAIL or _counts_as_done(t))
         )
         return before >= self.n_trials
 

@@ -305,3 +305,35 @@ def test_a_trial_stopped_before_its_lambda_was_drawn_is_left_out_of_the_curve() 
         state=optuna.trial.TrialState.FAIL, params={"penalty": "elasticnet"}, distributions={"penalty": dist}
     )
     assert points_from_trials([partial]) == []
+
+
+def test_a_waiting_trial_counts_before_a_fresh_one_created_while_it_waited() -> None:
+    """Workers agree on which trials are over the budget: by trial number, a queued trial (a retry of a dead
+    worker's trial, a proposal) included. A fresh trial created while a retry waited, then the retry popped
+    after it, used to run both (25 complete trials for a budget of 24 in the three-workers test)."""
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    from regtune.search import Objective
+
+    n = 4
+    study = optuna.create_study(direction="maximize")
+    for i in range(n - 1):
+        study.add_trial(create_trial(value=float(i), state=TrialState.COMPLETE))
+    study.enqueue_trial({}, user_attrs={"retry_of": 99})  # number n − 1, waiting
+    # Another worker's fresh trial, created while the retry still waits (its number comes after).
+    fresh_id = study._storage.create_new_trial(study._study_id)
+    fresh = optuna.Trial(study, fresh_id)
+    objective = Objective(evaluator=None, space=None, n_trials=n)  # type: ignore[arg-type]
+    assert fresh.number == n
+    assert objective._surplus(fresh)
+    fresh.set_user_attr("surplus", True)
+    study.tell(fresh, state=TrialState.FAIL)
+    retry = study.ask()
+    assert retry.user_attrs.get("retry_of") == 99
+    assert not objective._surplus(retry)
+    # A trial already marked surplus does not count before a later one.
+    study.tell(retry, state=TrialState.FAIL)  # as if its worker died: it will be queued again
+    study.enqueue_trial({}, user_attrs={"retry_of": retry.number})
+    again = study.ask()
+    assert not objective._surplus(again)
