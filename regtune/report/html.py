@@ -12,13 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 from regtune.report._output import Output, OutputContext, output_setting
 from regtune.report.table import (
+    CHOSEN_MARK,
+    LAMBDA_WORDS,
     fmt_native,
     fmt_num,
     honest_lines,
-    hypergradient_line,
+    legend,
+    penalty_rows,
+    r2_name,
     score_label,
     score_text,
     study_line,
+    verdict_words,
 )
 
 if TYPE_CHECKING:
@@ -55,7 +60,6 @@ def _table(header: list[str], rows: list[list[str]], table_id: str, chosen_row: 
 
 def _choice(label: str, point: ChosenPoint, scoring: str) -> list[str]:
     p = point.point
-    edge = f"{point.boundary} edge" if point.boundary else ""
     return [
         label,
         p.penalty,
@@ -63,9 +67,10 @@ def _choice(label: str, point: ChosenPoint, scoring: str) -> list[str]:
         f"{p.l1_ratio:.3g}",
         fmt_native(point.native),
         score_text(scoring, p.mean, p.se),
-        str(point.n_nonzero),
+        "—" if point.n_nonzero is None else f"{point.n_nonzero:,}",
+        fmt_num(p.n_nonzero, 3),
         f"#{p.trial}",
-        edge,
+        f"{point.boundary} edge" if point.boundary else "",
     ]
 
 
@@ -74,42 +79,33 @@ def render_html(result: TuneResult, images: dict[str, bytes], notes: list[str] |
     extra lines for the pictures section (e.g. why there is no coefficient path)."""
     d, cv, s = result.dataset, result.cv, result.study
     title = f"regtune — {d['source']} → {d['target']}"
-    dropped = f", {d['rows_dropped']} rows dropped (missing target)" if d.get("rows_dropped") else ""
+    dropped = f", {d['rows_dropped']:,} rows dropped (missing target)" if d.get("rows_dropped") else ""
+    encoded = f" ({d['n_columns_encoded']:,} encoded)" if d.get("n_columns_encoded") is not None else ""
     summary = [
         ["source", str(d["source"])],
         ["target", str(d["target"])],
         ["task", f"{d['task']} ({result.family}) — {d['task_reason']}"],
-        ["rows × features", f"{d['n_rows']} × {d['n_features']} ({d['n_columns_encoded']} encoded){dropped}"],
+        ["rows × features", f"{d['n_rows']:,} × {d['n_features']:,}{encoded}{dropped}"],
         ["cross-validation", f"{cv['folds']}-fold × {cv['repeats']}, scoring {cv['scoring']}, seed {cv['seed']}"],
         [
             "trials",
-            f"{s['n_trials']} ({s['complete']} complete, {s['pruned']} pruned, {s['failed']} failed,"
-            f" {s.get('unconverged', 0)} unconverged)",
+            f"{s['n_trials']:,} ({s['complete']:,} complete, {s['pruned']:,} pruned, {s['failed']:,} failed,"
+            f" {s.get('unconverged', 0):,} unconverged)",
         ],
         ["time", f"{result.elapsed_s:.1f} s"],
     ]
     if (line := study_line(result.study)) is not None:
         summary.insert(-1, ["study", line.removeprefix("study ")])
+    rows = penalty_rows(result)
+    with_r2 = any(r.r2 for r in rows)
     penalties = []
     chosen_row = None
-    for i, summ in enumerate(result.per_penalty):
-        b = summ.best
-        if b is None:
-            penalties.append([summ.penalty, "—", "—", "—", "no complete trial", "—", f"0/{summ.n_trials}"])
-            continue
-        if b.penalty == result.chosen.point.penalty:
+    for i, (r, summ) in enumerate(zip(rows, result.per_penalty, strict=True)):
+        if r.chosen:
             chosen_row = i
-        penalties.append(
-            [
-                summ.penalty + (" (chosen)" if i == chosen_row else ""),
-                fmt_num(b.lam) + (f" ({summ.boundary} edge)" if summ.boundary else ""),
-                fmt_native(summ.native),
-                f"{b.l1_ratio:.3g}",
-                score_text(cv["scoring"], b.mean, b.se),
-                fmt_num(b.n_nonzero, 3),
-                f"{summ.n_complete}/{summ.n_trials}",
-            ]
-        )
+        cells = [r.penalty + (f" {CHOSEN_MARK}" if r.chosen else ""), r.lam + r.mark, fmt_native(summ.native) or "—"]
+        cells += [r.l1_ratio, r.score, *([r.r2 or "—"] if with_r2 else []), r.nz_mean, r.trials]
+        penalties.append(cells)
     scoring = str(cv["scoring"])
     choices = [
         _choice("λ.min", result.min, scoring),
@@ -127,21 +123,32 @@ def render_html(result: TuneResult, images: dict[str, bytes], notes: list[str] |
         _table(["", ""], summary, "summary"),
         "<h2>Penalties</h2>",
         _table(
-            ["penalty", "best λ", "native", "l1_ratio", label, "non-zero", "trials"],
+            [
+                "penalty",
+                "best λ",
+                "native",
+                "l1_ratio",
+                label,
+                *([r2_name(result)] if with_r2 else []),
+                "nz mean",
+                "trials",
+            ],
             penalties,
             "penalties",
             chosen_row,
         ),
+        f'<p class="dim">{escape(legend(rows))}</p>',
         f"<h2>Choice (rule: {escape(str(result.chosen.rule))})</h2>",
         _table(
-            ["", "penalty", "λ", "l1_ratio", "native", label, "non-zero", "trial", "boundary"],
+            ["", "penalty", "λ", "l1_ratio", "native", label, "non-zero (refit)", "nz mean", "trial", "boundary"],
             choices,
             "choices",
             2,
         ),
     ]
-    if (line := hypergradient_line(result.min)) is not None:
-        parts.append(f'<p id="hypergradient">{escape(line)}</p>')
+    if (words := verdict_words(result.min)) is not None:
+        parts.append(f'<p id="hypergradient">λ.min: {escape(words)}</p>')
+    parts.append(f'<p class="dim">{escape(LAMBDA_WORDS[0])}; {escape(LAMBDA_WORDS[1])}</p>')
     parts += [f'<p class="honest">{escape(line)}</p>' for line in honest_lines(result)]
     parts.append("<h2>Pictures</h2>")
     for key, png in images.items():
@@ -159,9 +166,9 @@ def render_html(result: TuneResult, images: dict[str, bytes], notes: list[str] |
             f'<p class="dim">{nonzero} of {len(ordered)} non-zero, largest first: on the standardized columns the'
             " model was fitted on, and on the original scale of each column (a dummy's 0/1)</p>"
         )
-        rows = [[n, f"{b:+.6g}", f"{b0:+.6g}"] for n, b, b0 in result.original.intercepts]
-        rows += [[n, f"{v:+.6g}", f"{original.get(n, v):+.6g}"] for n, v in ordered]
-        parts.append(_table(["", "standardized", "original scale"], rows, "coefficients"))
+        coef_rows = [[n, fmt_num(b), fmt_num(b0)] for n, b, b0 in result.original.intercepts]
+        coef_rows += [[n, fmt_num(v), fmt_num(original.get(n, v))] for n, v in ordered]
+        parts.append(_table(["", "standardized", "original scale"], coef_rows, "coefficients"))
     else:
         parts.append('<p class="dim">no refit model (a stored study): run <code>regtune tune</code> for them</p>')
     parts.append("<h2>Warnings</h2>")
