@@ -153,7 +153,7 @@ def test_one_meaning_per_column(results: dict[str, regtune.TuneResult]) -> None:
     html = render_html(result, {})
     for row in penalty_rows(result):
         assert f"| {row.nz_mean} | {row.trials} |" in markdown
-        assert f"<td>{row.trials}</td>" in html
+        assert f'<td class="num">{row.trials}</td>' in html
 
 
 def test_a_pruned_trials_mean_is_the_same_in_json_and_csv(results: dict[str, regtune.TuneResult]) -> None:

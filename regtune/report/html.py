@@ -7,6 +7,7 @@ coefficients of the chosen model, the warnings and the versions: what a CI job u
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -30,32 +31,82 @@ if TYPE_CHECKING:
     from regtune.result import ChosenPoint, TuneResult
 
 CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; padding: 0 1em; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
+:root { color-scheme: light; }
+body { font-family: system-ui, sans-serif; line-height: 1.4; margin: 1.5rem auto; max-width: 75rem; color: #222;
+       padding: 0 1rem; }
+h1 { font-size: 1.5rem; overflow-wrap: anywhere; }
+h2 { font-size: 1.2rem; margin-top: 2rem; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.chosen { background: #e8f5e9; font-weight: bold; }
-img { max-width: 100%; display: block; margin: 0.5em 0 1.5em; }
+figure { margin: 0 0 1rem; }
+img { width: 100%; height: auto; display: block; }
+.panels { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 22rem), 1fr)); gap: 1rem; }
+figure.wide { max-width: 56rem; }
+figcaption { font-size: 0.9rem; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f6f6; padding: 0.5em; }
 .note { color: #8a5a00; }
-.dim { color: #666; }
+.dim { color: #555; }
+@media (max-width: 30rem) {
+  body { padding: 0 0.6rem; }
+  th, td { padding: 0.2em 0.35em; }
+}
+@media print {
+  body { max-width: none; margin: 0; padding: 0; font-size: 10pt; }
+  .scroll { overflow: visible; }
+  h2 { break-after: avoid; }
+  figure, tr, pre { break-inside: avoid; }
+  .panels { grid-template-columns: repeat(3, 1fr); }
+  figure.wide { max-width: 75%; }
+  tr.chosen { background: none; }
+}
 """
 
-#: Captions of the pictures, by the keys of :func:`regtune.report.plots.render_panels`.
+#: Captions of the pictures, by the keys of :func:`regtune.report.plots.render_panels` (``cv_<penalty>``
+#: for each penalty's CV curve).
 CAPTIONS = {
-    "cv_curves": "CV curve of each penalty: mean ± 1 SE against λ, dotted lines at λ.min and λ.1se, "
-    "non-zero coefficients on the top axis",
+    "cv": "CV curve of {penalty}: mean ± 1 SE of the complete trials against λ (colour: l1_ratio when it"
+    " varies), λ.min dotted, λ.1se dashed, pruned trials as ticks along the bottom, non-zero coefficients on"
+    " the top axis",
     "path": "Coefficient path of the chosen penalty (the model refit on all rows over a λ grid)",
-    "history": "Search history: each trial's CV mean and the best so far",
+    "history": "Search history: each complete trial's CV score and the best so far; pruned trials as ticks",
 }
 
 
-def _table(header: list[str], rows: list[list[str]], table_id: str, chosen_row: int | None = None) -> str:
-    head = "<thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header) + "</tr></thead>" if any(header) else ""
+def _caption(key: str) -> str:
+    if key.startswith("cv_"):
+        return CAPTIONS["cv"].format(penalty=key.removeprefix("cv_"))
+    return CAPTIONS.get(key, key)
+
+
+def _table(
+    header: list[str], rows: list[list[str]], table_id: str, chosen_row: int | None = None, numeric: str = ""
+) -> str:
+    """An HTML table in a box that scrolls sideways on a narrow screen (never the page); the columns whose
+    letter in ``numeric`` is ``r`` are numbers: right-aligned, in tabular figures. Text is left-aligned."""
+
+    def cls(j: int) -> str:
+        return ' class="num"' if j < len(numeric) and numeric[j] == "r" else ""
+
+    head = ""
+    if any(header):
+        head = "<thead><tr>" + "".join(f"<th{cls(j)}>{escape(h)}</th>" for j, h in enumerate(header)) + "</tr></thead>"
     body = []
     for i, row in enumerate(rows):
-        cls = ' class="chosen"' if i == chosen_row else ""
-        body.append(f"<tr{cls}>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>")
-    return f'<table id="{table_id}">{head}<tbody>{"".join(body)}</tbody></table>'
+        tr = ' class="chosen"' if i == chosen_row else ""
+        body.append(f"<tr{tr}>" + "".join(f"<td{cls(j)}>{escape(c)}</td>" for j, c in enumerate(row)) + "</tr>")
+    return f'<div class="scroll"><table id="{table_id}">{head}<tbody>{"".join(body)}</tbody></table></div>'
+
+
+def _run_info(result: TuneResult, command: str | None, when: datetime) -> list[str]:
+    """The command line, the date and what ran it (versions; no host, user or folder names)."""
+    versions = " · ".join(f"{k} {v}" for k, v in result.versions.items())
+    parts = [f'<p id="run">{escape(when.strftime("%Y-%m-%d %H:%M UTC"))} · {escape(versions)}</p>']
+    if command:
+        parts.append(f'<pre id="command"><code>{escape(command)}</code></pre>')
+    return parts
 
 
 def _choice(label: str, point: ChosenPoint, scoring: str) -> list[str]:
@@ -74,9 +125,16 @@ def _choice(label: str, point: ChosenPoint, scoring: str) -> list[str]:
     ]
 
 
-def render_html(result: TuneResult, images: dict[str, bytes], notes: list[str] | None = None) -> str:
-    """The report of ``result`` with the PNG ``images`` (keys as in ``CAPTIONS``) inlined; ``notes`` are
-    extra lines for the pictures section (e.g. why there is no coefficient path)."""
+def render_html(
+    result: TuneResult,
+    images: dict[str, bytes],
+    notes: list[str] | None = None,
+    command: str | None = None,
+    when: datetime | None = None,
+) -> str:
+    """The report of ``result`` with the PNG ``images`` (keys as in :func:`regtune.report.plots.render_panels`)
+    inlined; ``notes`` are extra lines for the pictures section (e.g. why there is no coefficient path);
+    ``command`` the command line that made it, ``when`` the time it was made (default: now)."""
     d, cv, s = result.dataset, result.cv, result.study
     title = f"regtune — {d['source']} → {d['target']}"
     dropped = f", {d['rows_dropped']:,} rows dropped (missing target)" if d.get("rows_dropped") else ""
@@ -119,6 +177,7 @@ def render_html(result: TuneResult, images: dict[str, bytes], notes: list[str] |
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
+        *_run_info(result, command, when or datetime.now(UTC)),
         "<h2>Data and cross-validation</h2>",
         _table(["", ""], summary, "summary"),
         "<h2>Penalties</h2>",
@@ -136,6 +195,7 @@ def render_html(result: TuneResult, images: dict[str, bytes], notes: list[str] |
             penalties,
             "penalties",
             chosen_row,
+            numeric="lrlr" + "r" * (len(penalties[0]) - 4) if penalties else "",
         ),
         f'<p class="dim">{escape(legend(rows))}</p>',
         f"<h2>Choice (rule: {escape(str(result.chosen.rule))})</h2>",
@@ -144,6 +204,7 @@ def render_html(result: TuneResult, images: dict[str, bytes], notes: list[str] |
             choices,
             "choices",
             2,
+            numeric="llrrlrrrrl",
         ),
     ]
     if (words := verdict_words(result.min)) is not None:
@@ -151,11 +212,20 @@ def render_html(result: TuneResult, images: dict[str, bytes], notes: list[str] |
     parts.append(f'<p class="dim">{escape(LAMBDA_WORDS[0])}; {escape(LAMBDA_WORDS[1])}</p>')
     parts += [f'<p class="honest">{escape(line)}</p>' for line in honest_lines(result)]
     parts.append("<h2>Pictures</h2>")
-    for key, png in images.items():
+
+    def figure(key: str, png: bytes, wide: bool) -> str:
         data = base64.b64encode(png).decode("ascii")
-        caption = CAPTIONS.get(key, key)
-        parts.append(f'<figure><img id="img-{key}" alt="{escape(caption)}" src="data:image/png;base64,{data}">')
-        parts.append(f"<figcaption class=dim>{escape(caption)}</figcaption></figure>")
+        caption = escape(_caption(key))
+        kind = ' class="wide"' if wide else ""
+        return (
+            f'<figure{kind}><img id="img-{key}" alt="{caption}"'
+            f' src="data:image/png;base64,{data}"><figcaption class="dim">{caption}</figcaption></figure>'
+        )
+
+    curves = [figure(k, png, False) for k, png in images.items() if k.startswith("cv_")]
+    if curves:
+        parts.append(f'<div class="panels">{"".join(curves)}</div>')
+    parts += [figure(k, png, True) for k, png in images.items() if not k.startswith("cv_")]
     parts += [f'<p class="dim">{escape(n)}</p>' for n in notes or []]
     parts.append("<h2>Coefficients of the chosen model</h2>")
     if result.coefficients:
@@ -163,12 +233,13 @@ def render_html(result: TuneResult, images: dict[str, bytes], notes: list[str] |
         ordered = sorted(result.coefficients, key=lambda c: -abs(c[1]))
         nonzero = sum(1 for _, v in ordered if v != 0)
         parts.append(
-            f'<p class="dim">{nonzero} of {len(ordered)} non-zero, largest first: on the standardized columns the'
-            " model was fitted on, and on the original scale of each column (a dummy's 0/1)</p>"
+            f'<p class="dim">{nonzero} of {len(ordered)} non-zero, the intercept first, then the largest first: on'
+            " the standardized columns the model was fitted on, and on the original scale of each column (a"
+            " dummy's 0/1), where the intercept is the prediction's at all columns zero</p>"
         )
         coef_rows = [[n, fmt_num(b), fmt_num(b0)] for n, b, b0 in result.original.intercepts]
         coef_rows += [[n, fmt_num(v), fmt_num(original.get(n, v))] for n, v in ordered]
-        parts.append(_table(["", "standardized", "original scale"], coef_rows, "coefficients"))
+        parts.append(_table(["", "standardized", "original scale"], coef_rows, "coefficients", numeric="lrr"))
     else:
         parts.append('<p class="dim">no refit model (a stored study): run <code>regtune tune</code> for them</p>')
     parts.append("<h2>Warnings</h2>")
@@ -199,7 +270,7 @@ class HTMLReport(Output):
     def render(self, result: TuneResult, value: Any, context: OutputContext) -> str:
         from regtune.pictures import html_report
 
-        return html_report(result, context.pictures(result))
+        return html_report(result, context.pictures(result), command=context.command)
 
 
 OUTPUT = HTMLReport()
