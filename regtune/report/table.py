@@ -503,11 +503,19 @@ def studies_table(rows: list[dict[str, Any]], storage: str) -> RenderableType:
 
 def datasets_table(builtins: list[tuple[str, str, str]]) -> RenderableType:
     """The datasets bundled with scikit-learn (``regtune datasets``)."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="built-in datasets (use as builtin:NAME)", title_justify="left")
-    table.add_column("name")
-    table.add_column("task")
+    table = Table(
+        title="built-in datasets (use as builtin:NAME)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1, 0, 0),
+        header_style="bold",
+    )
+    table.add_column("name", no_wrap=True)
+    table.add_column("task", no_wrap=True)
     table.add_column("description")
     for name, task, desc in builtins:
         table.add_row(name, task, desc)
