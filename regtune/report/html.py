@@ -115,7 +115,7 @@ def _choice(label: str, point: ChosenPoint, scoring: str) -> list[str]:
         label,
         p.penalty,
         fmt_num(p.lam),
-        f"{p.l1_ratio:.3g}",
+        fmt_num(p.l1_ratio),
         fmt_native(point.native),
         score_text(scoring, p.mean, p.se),
         "—" if point.n_nonzero is None else f"{point.n_nonzero:,}",

@@ -146,7 +146,7 @@ def penalty_rows(result: TuneResult) -> list[PenaltyRow]:
                 lam=fmt_num(best.lam),
                 mark=_row_mark(summary),
                 native=fmt_num(next(iter(summary.native.values()), None)),
-                l1_ratio=f"{best.l1_ratio:.3g}",
+                l1_ratio=fmt_num(best.l1_ratio),
                 score=score_text(scoring, best.mean, best.se),
                 r2=r2_text(result, best.mean) or "",
                 nz_mean=fmt_num(best.n_nonzero, 3),
@@ -183,7 +183,7 @@ def choice_parts(result: TuneResult, point: ChosenPoint) -> list[str]:
     the non-zero count, the trial, and the edge when it is on one."""
     p = point.point
     scoring = result.cv.scoring
-    ratio = f", l1_ratio={p.l1_ratio:.3g}" if p.penalty == "elasticnet" else ""
+    ratio = f", l1_ratio={fmt_num(p.l1_ratio)}" if p.penalty == "elasticnet" else ""
     parts = [
         f"{p.penalty} λ={fmt_num(p.lam)}{ratio} ({fmt_native(point.native)})",
         f"CV {score_label(scoring)} {score_text(scoring, p.mean, p.se)}",
