@@ -44,7 +44,7 @@ tr.chosen { background: #e8f5e9; font-weight: bold; }
 figure { margin: 0 0 1rem; }
 img { width: 100%; height: auto; display: block; }
 .panels { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 22rem), 1fr)); gap: 1rem; }
-figure.wide { max-width: 56rem; }
+.panels.wide { grid-template-columns: repeat(auto-fit, minmax(min(100%, 30rem), 1fr)); }
 figcaption { font-size: 0.9rem; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f6f6; padding: 0.5em; }
 .note { color: #8a5a00; }
@@ -59,7 +59,7 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f6f6; paddi
   h2 { break-after: avoid; }
   figure, tr, pre { break-inside: avoid; }
   .panels { grid-template-columns: repeat(3, 1fr); }
-  figure.wide { max-width: 75%; }
+  .panels.wide { grid-template-columns: repeat(2, 1fr); }
   tr.chosen { background: none; }
 }
 """
@@ -67,9 +67,9 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f6f6; paddi
 #: Captions of the pictures, by the keys of :func:`regtune.report.plots.render_panels` (``cv_<penalty>``
 #: for each penalty's CV curve).
 CAPTIONS = {
-    "cv": "CV curve of {penalty}: mean ± 1 SE of the complete trials against λ (colour: l1_ratio when it"
-    " varies), λ.min dotted, λ.1se dashed, pruned trials as ticks along the bottom, non-zero coefficients on"
-    " the top axis",
+    "cv": "CV curve of each penalty: mean ± 1 SE of the complete trials against λ (colour: l1_ratio when it"
+    " varies), λ.min dotted, λ.1se dashed, pruned trials as ticks along the bottom, non-zero coefficients"
+    " (fold mean) on the top axis",
     "path": "Coefficient path of the chosen penalty (the model refit on all rows over a λ grid)",
     "history": "Search history: each complete trial's CV score and the best so far; pruned trials as ticks",
 }
@@ -77,7 +77,7 @@ CAPTIONS = {
 
 def _caption(key: str) -> str:
     if key.startswith("cv_"):
-        return CAPTIONS["cv"].format(penalty=key.removeprefix("cv_"))
+        return f"CV curve of {key.removeprefix('cv_')}"
     return CAPTIONS.get(key, key)
 
 
@@ -213,19 +213,19 @@ def render_html(
     parts += [f'<p class="honest">{escape(line)}</p>' for line in honest_lines(result)]
     parts.append("<h2>Pictures</h2>")
 
-    def figure(key: str, png: bytes, wide: bool) -> str:
+    def figure(key: str, png: bytes, captioned: bool = True) -> str:
         data = base64.b64encode(png).decode("ascii")
         caption = escape(_caption(key))
-        kind = ' class="wide"' if wide else ""
-        return (
-            f'<figure{kind}><img id="img-{key}" alt="{caption}"'
-            f' src="data:image/png;base64,{data}"><figcaption class="dim">{caption}</figcaption></figure>'
-        )
+        below = f'<figcaption class="dim">{caption}</figcaption>' if captioned else ""
+        return f'<figure><img id="img-{key}" alt="{caption}" src="data:image/png;base64,{data}">{below}</figure>'
 
-    curves = [figure(k, png, False) for k, png in images.items() if k.startswith("cv_")]
+    curves = [figure(k, png, captioned=False) for k, png in images.items() if k.startswith("cv_")]
     if curves:
         parts.append(f'<div class="panels">{"".join(curves)}</div>')
-    parts += [figure(k, png, True) for k, png in images.items() if not k.startswith("cv_")]
+        parts.append(f'<p class="dim">{escape(CAPTIONS["cv"])}</p>')
+    others = [figure(k, png) for k, png in images.items() if not k.startswith("cv_")]
+    if others:
+        parts.append(f'<div class="panels wide">{"".join(others)}</div>')
     parts += [f'<p class="dim">{escape(n)}</p>' for n in notes or []]
     parts.append("<h2>Coefficients of the chosen model</h2>")
     if result.coefficients:

@@ -247,7 +247,7 @@ def render_figure(
 #: The pictures of the HTML report are drawn at the size they are shown (inches × 96 CSS px) and saved at
 #: twice that resolution: their text is as large as the page's small print, and sharp on any screen.
 PANEL_DPI = 192
-PANEL_SIZES = {"cv": (4.4, 3.5), "path": (8.0, 4.4), "history": (8.0, 3.6)}
+PANEL_SIZES = {"cv": (4.4, 3.5), "path": (5.8, 4.2), "history": (5.8, 4.2)}
 
 
 def render_panels(
