@@ -248,8 +248,8 @@ def _nested(dataset: Dataset, config: TuneConfig, progress: ProgressFn | None, s
 def show(storage: str, study_name: str | None = None, *, rule: str = "min") -> TuneResult:
     """The result of a stored study, from its trials alone: no data is read and no trial is run.
 
-    The chosen points are not refit, so their non-zero counts are the mean over the folds and the
-    result carries no model.
+    The chosen points are not refit, so their refit non-zero counts are None (the mean over the folds
+    stays their point's ``n_nonzero``) and the result carries no model.
     """
     from regtune.assemble import assemble
     from regtune.models import Penalty, get_family, model_settings
@@ -292,8 +292,8 @@ def show(storage: str, study_name: str | None = None, *, rule: str = "min") -> T
     info = StudyInfo(name=study.study_name, storage=mask_url(storage), resumed=True)
 
     def from_folds(point: Point) -> Refit:
-        nnz = round(point.n_nonzero) if point.n_nonzero is not None else 0
-        return Refit(None, family.native(Penalty.of(point.penalty, point.lam, point.l1_ratio), dataset.n_rows), nnz)
+        # No refit: its non-zero count is unknown (the fold mean stays the point's n_nonzero).
+        return Refit(None, family.native(Penalty.of(point.penalty, point.lam, point.l1_ratio), dataset.n_rows), None)
 
     return assemble(
         points_from_trials(study.trials),

@@ -69,7 +69,10 @@ def assemble(
         chosen=chosen,
         min=chosen_point(selection.best),
         one_se=chosen_point(selection.one_se),
-        per_penalty=_summaries(points, selection, space, family, dataset.n_rows, bool(cv.hypergradient_quantity)),
+        per_penalty=[
+            replace(s, n_nonzero_refit=refits[s.best.trial].n_nonzero if s.best and s.best.trial in refits else None)
+            for s in _summaries(points, selection, space, family, dataset.n_rows, bool(cv.hypergradient_quantity))
+        ],
         curve=points,
         study=replace(
             study,
@@ -180,7 +183,9 @@ def _notes(
             f" {hint}; set --lambda-min/--lambda-max to look further"
         )
     if verdict is not None and verdict["verdict"] == "not_converged":
-        notes.append(f"λ.min is not certified — {verdict['message']}")
+        toward = verdict.get("lambda_next")
+        near = f": a λ near {toward:.4g} would score higher" if toward is not None else ""
+        notes.append(f"λ.min is not pinned yet{near} (more trials, or --search hybrid)")
     if interrupted:
         notes.append("interrupted: the result covers the trials completed before the interruption")
     return notes

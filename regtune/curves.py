@@ -51,23 +51,25 @@ class PenaltyCurve:
     def count(self, which: str) -> int:
         return self.kinds.count(which)
 
-    def nonzero_ticks(self, max_ticks: int = 8) -> list[tuple[float, int]]:
-        """Up to ``max_ticks`` (λ, non-zero count) pairs of complete points, evenly spread in log λ:
-        the labels of the plot's top axis (as ``cv.glmnet``'s)."""
+    def nonzero_ticks(self, max_ticks: int = 7) -> list[tuple[float, int]]:
+        """The labels of the plot's top axis (as ``cv.glmnet``'s): (λ, non-zero count) pairs of complete
+        points, thinned so that labels never collide: neighbours at least 1/``max_ticks`` of the λ span
+        apart (in log λ; at least a tenth of a decade)."""
         pairs = [
             (lam, round(nnz))
             for lam, nnz, k in zip(self.lambdas, self.n_nonzero, self.kinds, strict=True)
             if k in ("complete", "unconverged") and nnz is not None
         ]
-        if len(pairs) <= max_ticks:
-            return pairs
-        lo, hi = math.log10(pairs[0][0]), math.log10(pairs[-1][0])
-        picked: list[tuple[float, int]] = []
-        for i in range(max_ticks):
-            target = lo + (hi - lo) * i / (max_ticks - 1)
-            best = min(pairs, key=lambda pair: abs(math.log10(pair[0]) - target))
-            if best not in picked:
-                picked.append(best)
+        if not pairs:
+            return []
+        logs = [math.log10(lam) for lam, _ in pairs]
+        gap = max((max(logs) - min(logs)) / max_ticks, 0.1)
+        picked = [pairs[0]]
+        last = logs[0]
+        for pair, at in zip(pairs[1:], logs[1:], strict=True):
+            if at - last >= gap:
+                picked.append(pair)
+                last = at
         return picked
 
 

@@ -73,10 +73,11 @@ def curve_sketch(result: TuneResult, pictures: Pictures) -> str:
     return sketch_curve(chosen, str(result.cv["scoring"]))
 
 
-def html_report(result: TuneResult, pictures: Pictures) -> str:
-    """The self-contained HTML report (``--report``): summary, tables, pictures, coefficients, warnings."""
+def html_report(result: TuneResult, pictures: Pictures, command: str | None = None) -> str:
+    """The self-contained HTML report (``--report``): the command line and date, summary, tables, pictures,
+    coefficients, warnings."""
     from regtune.report.html import render_html
     from regtune.report.plots import render_panels
 
     images = render_panels(pictures.curves, pictures.history, pictures.path, scoring=str(result.cv["scoring"]))
-    return render_html(result, images, notes=[pictures.path_note] if pictures.path_note else [])
+    return render_html(result, images, notes=[pictures.path_note] if pictures.path_note else [], command=command)

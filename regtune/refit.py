@@ -22,7 +22,8 @@ class Refit:
 
     pipeline: Any
     native: dict[str, float]
-    n_nonzero: int
+    #: None for a stored study (no refit).
+    n_nonzero: int | None
 
 
 def refit(dataset: Dataset, family: Family, penalty: Penalty, tol: float) -> Refit:

@@ -193,7 +193,9 @@ class ChosenPoint:
 
     point: Point
     native: dict[str, float]
-    n_nonzero: int
+    #: Non-zero coefficients of the model refit on all rows (None for a stored study: no refit); the mean
+    #: over the folds is ``point.n_nonzero``.
+    n_nonzero: int | None
     rule: str | None = None
     #: "lower" or "upper" when λ sits on an edge of the (possibly widened) range; None inside.
     boundary: str | None = None
@@ -218,6 +220,7 @@ class ChosenPoint:
                 "cv_r2": cv.r2(p.mean) if cv is not None else None,
                 "cv_dev_ratio": cv.dev_ratio(p.mean) if cv is not None else None,
                 "n_nonzero": self.n_nonzero,
+                "n_nonzero_mean": _num(p.n_nonzero) if p.n_nonzero is not None else None,
                 "trial": p.trial,
                 "boundary": self.boundary,
                 "hypergradient": self.hypergradient,
@@ -239,6 +242,9 @@ class PenaltySummary:
     boundary: str | None = None
     #: Whether this penalty's best is its own optimum (``regtune.policy.certify``): verdict and message.
     verdict: dict[str, Any] | None = None
+    #: Non-zero coefficients of the refit at this penalty's best λ when that is λ.min or λ.1se (the only
+    #: points refit), else None; the mean over the folds is ``best.n_nonzero``.
+    n_nonzero_refit: int | None = None
 
     def to_dict(self, cv: CVInfo | None = None) -> dict[str, Any]:
         b = self.best
@@ -252,7 +258,8 @@ class PenaltySummary:
             "cv_se": _num(b.se) if b else None,
             "cv_r2": cv.r2(b.mean) if cv is not None and b else None,
             "cv_dev_ratio": cv.dev_ratio(b.mean) if cv is not None and b else None,
-            "n_nonzero": _num(b.n_nonzero) if b and b.n_nonzero is not None else None,
+            "n_nonzero": self.n_nonzero_refit,
+            "n_nonzero_mean": _num(b.n_nonzero) if b and b.n_nonzero is not None else None,
             "trial": b.trial if b else None,
             "n_trials": self.n_trials,
             "n_complete": self.n_complete,
@@ -333,7 +340,9 @@ class TuneResult:
                     "cv_dev_ratio": self.cv.dev_ratio(p.mean),
                     "state": p.state,
                     "converged": p.converged,
+                    # A trial has no refit: both are the mean over its folds (n_nonzero kept for result/2).
                     "n_nonzero": _num(p.n_nonzero) if p.n_nonzero is not None else None,
+                    "n_nonzero_mean": _num(p.n_nonzero) if p.n_nonzero is not None else None,
                     "d_log_lambda": _num(p.d_log_lambda),
                     "d_l1_ratio": _num(p.d_l1_ratio),
                     "phase": p.phase,

@@ -171,12 +171,12 @@ def test_progress_lines_every_tenth_of_the_trials_or_every_ten_seconds() -> None
     for done in range(141, 147):  # 11 s a trial: a line after each
         show(done, 200, -1.0, state=_state(done, (done - 140) * 11.0, total=200, stored=140))
     assert len(slow) == 6
-    assert slow[0] == "trial 141/200 · best l1 λ=0.97 CV MSE 2913 · 11 s · ~30 s left"
+    assert slow[0] == "trial 141/200 · best l1 λ=0.97 CV MSE 2,913 · 11 s · ~30 s left"
 
 
 def test_progress_line_format() -> None:
-    assert progress_line(_state(30, 12.3)) == "trial 30/60 · best l1 λ=0.97 CV MSE 2913 · 12 s · ~15 s left"
-    assert progress_line(_state(60, 65.0)) == "trial 60/60 · best l1 λ=0.97 CV MSE 2913 · 1 min 05 s"
+    assert progress_line(_state(30, 12.3)) == "trial 30/60 · best l1 λ=0.97 CV MSE 2,913 · 12 s · ~15 s left"
+    assert progress_line(_state(60, 65.0)) == "trial 60/60 · best l1 λ=0.97 CV MSE 2,913 · 1 min 05 s"
 
 
 def test_cli_progress_off_a_terminal_and_quiet(tmp_path: Path) -> None:
@@ -187,7 +187,7 @@ def test_cli_progress_off_a_terminal_and_quiet(tmp_path: Path) -> None:
     assert lines[0] == f"study regtune (new) in {journal}: 10 trials to run"
     assert len(lines) == 11  # one per tenth of 10 trials
     for line in lines[1:]:
-        pattern = r"trial \d+/10 · best (l1|l2|elasticnet) λ=\S+( l1_ratio=\S+)? CV MSE \d+ · \S+ s( · \S+ s left)?"
+        pattern = r"trial \d+/10 · best (l1|l2|elasticnet) λ=\S+( l1_ratio=\S+)? CV MSE [\d,]+ · \S+ s( · \S+ s left)?"
         assert re.fullmatch(pattern, line)
     quiet = runner.invoke(app, ["tune", "builtin:diabetes", "--add-trials", "3", "--storage", journal, "-q"])
     assert quiet.exit_code == 0, quiet.output
@@ -206,7 +206,7 @@ def test_progress_bar_in_a_terminal_shows_the_time_left() -> None:
         progress(150, 200, -1.0, state=_state(150, 5.0, total=200, stored=140))
     text = out.getvalue()
     assert "study s (resumed) in s.journal: 140 stored trials, 60 to run" in text
-    assert "150/200" in text and "best l1 λ=0.97 CV MSE 2913" in text and "~25 s left" in text
+    assert "150/200" in text and "best l1 λ=0.97 CV MSE 2,913" in text and "~25 s left" in text
 
 
 # --- the Markdown summary in a CI job -----------------------------------------------------------------

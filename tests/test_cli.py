@@ -42,9 +42,9 @@ def test_tune_prints_the_table(reg_csv: Path) -> None:
     result = run("tune", str(reg_csv), "--target", "y", "--coef", "3", *FAST)
     assert result.exit_code == 0, result.output
     out = result.output
-    for text in ("penalty", "best λ", "CV MSE ± SE", "R²", "λ.min", "λ.1se", "chosen (min)", "120 rows × 7 features"):
+    for text in ("penalty", "λ", "CV MSE ± SE", "R²", "nz mean", "λ.min", "λ.1se", "chosen (min)", "120 rows × 7"):
         assert text in out
-    assert "◀ chosen" in out
+    assert "✓ chosen" in out  # the legend of the mark
     assert "coefficients" in out
     assert "\x1b[" not in out  # no colour codes when stdout is not a terminal
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import math
 import statistics
@@ -187,3 +188,68 @@ def test_curve_flag_prints_the_sketch_but_not_with_json_stdout(reg_csv: Path) ->
     result = runner.invoke(app, ["tune", str(reg_csv), "-y", "y", "-n", "8", "--curve", "--json", "-"])
     assert result.exit_code == 0, result.output
     json.loads(result.stdout)
+
+
+def _curve(kinds: list[str], means: list[float], l1_ratios: list[float] | None = None) -> PenaltyCurve:
+    n = len(kinds)
+    return PenaltyCurve(
+        penalty="elasticnet" if l1_ratios else "l1",
+        trials=list(range(n)),
+        lambdas=[10 ** (i / 4) for i in range(n)],
+        l1_ratios=l1_ratios or [1.0] * n,
+        means=means,
+        ses=[0.01] * n,
+        n_nonzero=[float(20 - i) for i in range(n)],
+        kinds=kinds,
+        lambda_min=10 ** (1 / 4),
+        lambda_1se=10 ** (3 / 4),
+        chosen=True,
+        lambda_range=(1.0, 10 ** ((n - 1) / 4)),
+    )
+
+
+def test_cv_curve_scale_is_the_complete_trials_and_a_loss_is_itself() -> None:
+    """A pruned trial (mean of the folds it ran) is a tick on the bottom, not a point that stretches the
+    scale; an MSE is drawn as an MSE (lower is better), not as its negation."""
+    from matplotlib.figure import Figure
+
+    from regtune.report.plots import draw_cv_curve
+
+    means = [-2972.0, -2970.0, -2975.0, -2990.0, -9000.0]
+    fig = Figure()
+    ax = fig.add_subplot()
+    draw_cv_curve(ax, _curve(["complete"] * 4 + ["pruned"], means), "neg_mean_squared_error")
+    low, high = ax.get_ylim()
+    assert 2900 < low < 2970 and 2990 < high < 3100  # 9000 (the pruned trial) is off the scale
+    assert ax.get_ylabel() == "CV MSE (lower is better)"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "pruned, at their λ (1)" in labels
+    assert any(label.startswith("λ.min = ") for label in labels) and any(
+        label.startswith("λ.1se = ") for label in labels
+    )
+    assert ax.get_yticklabels() and not ax.yaxis.get_offset_text().get_text()  # no "1e6" above the axis
+
+
+def test_cv_curve_colours_a_varying_l1_ratio_with_a_colour_bar() -> None:
+    from matplotlib.figure import Figure
+
+    from regtune.report.plots import draw_cv_curve
+
+    fig = Figure()
+    draw_cv_curve(fig.add_subplot(), _curve(["complete"] * 4, [0.5, 0.6, 0.55, 0.4], [0.1, 0.5, 0.9, 1.0]), "r2")
+    assert len(fig.axes) >= 2 and any("l1_ratio" in a.get_ylabel() for a in fig.axes)
+    fig = Figure()
+    draw_cv_curve(fig.add_subplot(), _curve(["complete"] * 4, [0.5, 0.6, 0.55, 0.4]), "r2")
+    assert not any("l1_ratio" in a.get_ylabel() for a in fig.axes)
+
+
+def test_top_axis_counts_never_crowd() -> None:
+    """The non-zero counts of the top axis: neighbours at least a seventh of the λ span apart."""
+    n = 40
+    curve = _curve(["complete"] * n, [0.5] * n)
+    curve.lambdas = sorted([1.0 + i * 0.01 for i in range(20)] + [10 ** (i / 5) for i in range(20)])
+    ticks = curve.nonzero_ticks()
+    logs = [math.log10(lam) for lam, _ in ticks]
+    span = math.log10(curve.lambdas[-1]) - math.log10(curve.lambdas[0])
+    assert 3 <= len(ticks) <= 8
+    assert all(b - a >= span / 7 - 1e-12 for a, b in itertools.pairwise(logs))

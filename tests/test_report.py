@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -51,13 +52,16 @@ def test_report_is_self_contained_and_complete(report: tuple[Path, Path]) -> Non
     text = html.read_text(encoding="utf-8")
     assert "<script" not in text
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)  # nothing fetched from a network
-    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', text)) == 3
+    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', text)) == 5
     for part in (
         'id="summary"',
         'id="penalties"',
         'id="choices"',
         'id="hypergradient"',
         'id="coefficients"',
+        'id="command"',
+        'id="run"',
+        "@media print",
         'id="versions"',
     ):
         assert part in text
@@ -72,39 +76,75 @@ def test_report_name_must_end_in_html(tmp_path: Path) -> None:
     assert result.stderr == f"Error: --report {tmp_path / 'r.txt'}: the file name must end in .html\n"
 
 
-@needs_browser
-def test_report_renders_in_chromium(report: tuple[Path, Path], tmp_path: Path) -> None:
+def _chromium(width: int, height: int) -> Any:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1800",
-    ):
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"):
         options.add_argument(arg)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    # The viewport itself (not the window, whose frame takes some of it): what a page is laid out in.
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+    )
+    return driver
+
+
+def _full_page_screenshot(driver: Any, path: Path) -> tuple[int, int]:
+    """The whole page as PNG (not only the viewport); returns its size in pixels."""
+    import base64
+
+    from PIL import Image
+
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"captureBeyondViewport": True, "format": "png"})
+    path.write_bytes(base64.b64decode(shot["data"]))
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        return image.size
+
+
+@needs_browser
+@pytest.mark.parametrize("width", [1280, 390])
+def test_report_renders_in_chromium(report: tuple[Path, Path], tmp_path: Path, width: int) -> None:
+    """At a desktop's 1280 px and a phone's 390 px: every figure drawn at least as wide as it is shown (never
+    blown up), no horizontal scroll of the page at 1280 px (a wide table scrolls in its own box), text
+    left and numbers right; a screenshot of the whole page saved in the test's tmp dir."""
+    from selenium.webdriver.common.by import By
+
+    driver = _chromium(width, 900)
     try:
         driver.get(report[0].resolve().as_uri())
         assert driver.title.startswith("regtune — builtin:diabetes")
         rows = driver.find_elements(By.CSS_SELECTOR, "#penalties tbody tr")
         assert [r.find_elements(By.TAG_NAME, "td")[0].text.split()[0] for r in rows] == ["l1", "l2", "elasticnet"]
+        cells = rows[0].find_elements(By.TAG_NAME, "td")
+        assert cells[0].value_of_css_property("text-align") in ("left", "start")
+        assert all(c.value_of_css_property("text-align") == "right" for c in cells[4:])
         coefficient_rows = driver.find_elements(By.CSS_SELECTOR, "#coefficients tbody tr")
         assert len(coefficient_rows) == 11  # the intercept, then the ten features
         assert coefficient_rows[0].find_elements(By.TAG_NAME, "td")[0].text == "(intercept)"
+        assert "regtune tune builtin:diabetes" in driver.find_element(By.ID, "command").text
         images = driver.find_elements(By.TAG_NAME, "img")
-        assert len(images) == 3
+        assert len(images) == 5  # a CV curve per penalty, the coefficient path, the search history
         for image in images:
-            width = driver.execute_script("return arguments[0].complete ? arguments[0].naturalWidth : 0;", image)
-            assert width > 300, image.get_attribute("id")
-            assert image.size["width"] > 0 and image.size["height"] > 0
-        shot = tmp_path / "report.png"
-        assert driver.save_screenshot(str(shot))
+            natural, shown = driver.execute_script(
+                "const i = arguments[0]; return [i.complete ? i.naturalWidth : 0, i.getBoundingClientRect().width];",
+                image,
+            )
+            assert shown > 0.5 * min(width, 600), image.get_attribute("id")  # fills its place, legible
+            assert natural >= shown, (image.get_attribute("id"), natural, shown)
+        scroll, client = driver.execute_script(
+            "const e = document.documentElement; return [e.scrollWidth, e.clientWidth];"
+        )
+        if width >= 1280:
+            assert scroll <= client, (scroll, client)
+        shot = tmp_path / f"report-{width}.png"
+        shot_width, shot_height = _full_page_screenshot(driver, shot)
+        assert shot_width == width and shot_height > 900
         assert shot.stat().st_size > 10_000
     finally:
         driver.quit()
@@ -121,7 +161,7 @@ def test_show_draws_a_stored_study_without_a_coefficient_path(tmp_path: Path) ->
     assert png.read_bytes().startswith(b"\x89PNG")
     text = html.read_text(encoding="utf-8")
     assert "coefficient path: not available for a stored study" in text
-    assert len(re.findall(r"<img ", text)) == 2  # CV curves and history
+    assert len(re.findall(r"<img ", text)) == 4  # a CV curve per penalty and the history
     assert "no refit model (a stored study)" in text
 
 

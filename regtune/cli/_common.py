@@ -45,7 +45,9 @@ def stdout_console() -> Console:
 
     console = Console(highlight=False, markup=False)
     if not console.is_terminal:
-        console = Console(highlight=False, markup=False, width=max(console.width, 120), no_color=True)
+        # Piped (| tee, a CI log): the terminal's width when there is one (rich asks stdin and stderr, or
+        # $COLUMNS), else 80; never wider, or every line of the table would break where it is read.
+        console = Console(highlight=False, markup=False, no_color=True)
     return console
 
 
@@ -208,6 +210,33 @@ def from_config_file(
             key = next(k for k in _keys(decls, name))
             raise ConfigError(f"bad value for {key!r} in {where}: {exc}") from None
     return merged
+
+
+def command_line(ctx: typer.Context) -> str:
+    """The command as typed (the arguments and the options given on the command line, in declaration
+    order), quoted for a shell, with any password of a storage URL masked: what the reports record."""
+    import shlex
+
+    from typer._click.core import ParameterSource
+
+    from regtune.storage import mask_url
+
+    words = ["regtune", str(ctx.info_name)]
+    for param in ctx.command.params:
+        if param.name is None or ctx.get_parameter_source(param.name) is not ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params.get(param.name)
+        if param.param_type_name == "argument":
+            words.append(str(value))
+            continue
+        flag = param.opts[0]
+        if getattr(param, "is_flag", False):
+            words.append(flag if value else (param.secondary_opts or [flag])[0])
+            continue
+        for one in value if isinstance(value, (list, tuple)) else [value]:
+            text = ",".join(map(str, one)) if isinstance(one, (list, tuple)) else str(one)
+            words += [flag, mask_url(text) if param.name == "storage" else text]
+    return shlex.join(words)
 
 
 def _keys(decls: list[Setting], name: str) -> Iterator[str]:

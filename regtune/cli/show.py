@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
-from regtune.cli._common import DEBUG, command, convert, errors, option, stdout_console
+from regtune.cli._common import DEBUG, command, command_line, convert, errors, option, stdout_console
 from regtune.settings import STORAGE, Setting
 
 HELP = (
-    "Print the table of a stored study without running trials (non-zero counts: the fold means; the pictures"
-    " have no coefficient path: a stored study has no refit model)."
+    "Print the table of a stored study without running trials (no refit model: non-zero counts are the fold"
+    " means, and the pictures have no coefficient path)."
 )
 
 
@@ -53,7 +53,9 @@ def register(app: typer.Typer) -> None:
             ),
         ],
     )
-    params = [required, *(option(d) for d in (*mine[1:], *outs, DEBUG))]
+    from regtune.cli.tune import VERBOSE
+
+    params = [required, *(option(d) for d in (*mine[1:], *outs, VERBOSE, DEBUG))]
     command(app, "show", show, params, help=HELP)
 
 
@@ -67,5 +69,6 @@ def show(ctx: typer.Context, **values: Any) -> None:
         check_outputs(chosen, inputs=(values["storage"],))
         result = show_study(values["storage"], values["study_name"], rule=values["rule"])
         console = stdout_console()
-        for part in emit(result, chosen, OutputContext(chosen)):
+        context = OutputContext(chosen, command=command_line(ctx), verbose=values["verbose"])
+        for part in emit(result, chosen, context):
             console.print(part)

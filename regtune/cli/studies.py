@@ -30,4 +30,4 @@ def studies(
     if json_out:
         typer.echo(json.dumps(rows, indent=2))
         return
-    stdout_console().print(studies_table(rows, f"studies in {mask_url(storage)}"))
+    stdout_console().print(studies_table(rows, mask_url(storage)))

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from regtune.cli._common import DEBUG, command, convert, errors, from_config_file, option, stdout_console
+from regtune.cli._common import (
+    DEBUG,
+    command,
+    command_line,
+    convert,
+    errors,
+    from_config_file,
+    option,
+    stdout_console,
+)
 from regtune.errors import EXIT_GATE, EXIT_INTERRUPTED
 from regtune.settings import OTHER, STORAGE, Setting
 
@@ -44,7 +53,15 @@ QUIET = Setting(
     " errors still show.",
     panel=OTHER,
 )
-CLI_SETTINGS = (FAIL_UNDER, QUIET, CONFIG)
+VERBOSE = Setting(
+    name="verbose",
+    type=bool,
+    default=False,
+    short="-v",
+    help="Also print the raw numbers behind the words under the table (the hypergradient at λ.min).",
+    panel=OTHER,
+)
+CLI_SETTINGS = (FAIL_UNDER, QUIET, VERBOSE, CONFIG)
 
 HELP = "Cross-validate penalty × λ on a table and report the chosen penalty."
 EXAMPLES = """Examples:
@@ -75,7 +92,7 @@ def register(app: typer.Typer) -> None:
     source = inspect.Parameter(
         "source", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[str, typer.Argument(help=SOURCE_HELP)]
     )
-    params = [source, *(option(d) for d in (*run, *models, *outs, FAIL_UNDER, QUIET, CONFIG, DEBUG))]
+    params = [source, *(option(d) for d in (*run, *models, *outs, FAIL_UNDER, QUIET, VERBOSE, CONFIG, DEBUG))]
     command(app, "tune", tune, params, help=HELP, epilog=EXAMPLES)
 
 
@@ -87,7 +104,9 @@ def tune(ctx: typer.Context, **values: Any) -> None:
     result = None
     gate = None
     with errors(values["debug"]):
-        values = from_config_file(ctx, values["config_file"], (*run, *models, *outs, FAIL_UNDER, QUIET), values)
+        values = from_config_file(
+            ctx, values["config_file"], (*run, *models, *outs, FAIL_UNDER, QUIET, VERBOSE), values
+        )
         chosen = {o.name: convert(o, values[o.name]) for o in outs}
         config = _config(ctx, run, models, values)
         check_outputs(chosen, inputs=(source, config.storage or ""))
@@ -95,7 +114,8 @@ def tune(ctx: typer.Context, **values: Any) -> None:
             result = _run(source, config, quiet=values["quiet"])
         gate = _gate(result, values["fail_under"])
         console = stdout_console()
-        for part in emit(result, chosen, OutputContext(chosen, gate=gate)):
+        context = OutputContext(chosen, gate=gate, command=command_line(ctx), verbose=values["verbose"])
+        for part in emit(result, chosen, context):
             console.print(part)
     if result is not None and result.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)

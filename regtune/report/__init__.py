@@ -104,4 +104,4 @@ def emit(result: TuneResult, values: dict[str, Any], context: OutputContext | No
     for output in active:
         if output.kind == "console":
             console[output.place] += output.render(result, values[output.name], context)
-    return render_table(result, extra=console["body"]) + console["end"]
+    return render_table(result, extra=console["body"], verbose=context.verbose) + console["end"]

@@ -36,7 +36,10 @@ class OutputContext:
 
     values: dict[str, Any]
     gate: str | None = None
-    command: list[str] | None = None
+    #: The command line that made the result (masked: no password), for the reports.
+    command: str | None = None
+    #: Show the raw numbers behind the words in the terminal (``--verbose``).
+    verbose: bool = False
     #: Whether some active output draws the coefficient path (it costs about 30 fits).
     with_path: bool = False
     _pictures: Pictures | None = field(default=None, repr=False)

@@ -9,13 +9,20 @@ from typing import TYPE_CHECKING, Any
 
 from regtune.report._output import Output, OutputContext, output_setting
 from regtune.report.table import (
+    CHOSEN_MARK,
+    LAMBDA_WORDS,
+    choice_parts,
+    chosen_text,
+    counts_parts,
     fmt_native,
-    fmt_num,
+    footer_parts,
     honest_lines,
-    hypergradient_line,
+    legend,
+    penalty_rows,
+    r2_name,
     score_label,
-    score_text,
     study_line,
+    verdict_words,
 )
 
 if TYPE_CHECKING:
@@ -55,37 +62,38 @@ def summary_markdown(
     """The summary table and choice; ``links`` (label → path) name the files written beside it (the HTML
     report, the plots, the model), by relative links or as members of the CI artifact ``artifact``
     (:func:`file_lines`)."""
-    d, cv = result.dataset, result.cv
-    chosen = result.chosen
+    d = result.dataset
+    rows = penalty_rows(result)
+    with_r2 = any(r.r2 for r in rows)
+    header = ["penalty", "best λ", "native", "l1_ratio", f"CV {score_label(result.cv['scoring'])} ± SE"]
+    header += [r2_name(result)] if with_r2 else []
+    header += ["nz mean", "trials"]
     lines = [
         f"### regtune — {d['source']} → {d['target']}",
         "",
-        f"{d['n_rows']} rows × {d['n_features']} features · {d['task']} ({result.family}) · {cv['scoring']}"
-        f" · {cv['folds']}-fold CV · {result.study['n_trials']} trials",
+        " · ".join(footer_parts(result)),
         "",
-        f"| penalty | best λ | native | CV {score_label(cv['scoring'])} ± SE | non-zero | trials |",
-        "|---|---|---|---|---|---|",
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 1),
     ]
-    for s in result.per_penalty:
-        b = s.best
-        mark = " **(chosen)**" if b is not None and b.penalty == chosen.point.penalty else ""
-        if b is None:
-            lines.append(f"| {s.penalty} | — | — | no complete trial | — | {s.n_trials} |")
-            continue
-        lines.append(
-            f"| {s.penalty}{mark} | {fmt_num(b.lam)} | {fmt_native(s.native)}"
-            f" | {score_text(cv['scoring'], b.mean, b.se)} | {fmt_num(b.n_nonzero, 3)} | {s.n_complete}/{s.n_trials} |"
-        )
+    for r, s in zip(rows, result.per_penalty, strict=True):
+        name = f"**{r.penalty} {CHOSEN_MARK}**" if r.chosen else r.penalty
+        cells = [name, r.lam + r.mark, fmt_native(s.native) or "—", r.l1_ratio, r.score]
+        cells += [r.r2 or "—"] if with_r2 else []
+        cells += [r.nz_mean, r.trials]
+        lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
-        f"- **chosen ({chosen.rule})**: {chosen.point.penalty}, λ = {fmt_num(chosen.point.lam)}"
-        f" ({fmt_native(chosen.native)}), CV {score_label(cv['scoring'])}"
-        f" {score_text(cv['scoring'], chosen.point.mean, chosen.point.se)}",
-        f"- λ.min = {fmt_num(result.min.point.lam)} ({result.min.point.penalty}),"
-        f" λ.1se = {fmt_num(result.one_se.point.lam)} ({result.one_se.point.penalty})",
+        legend(rows),
+        "",
+        f"- **{chosen_text(result)}**",
+        f"- λ.min: {' · '.join(choice_parts(result, result.min))}",
+        f"- λ.1se: {' · '.join(choice_parts(result, result.one_se))}",
+        f"- {LAMBDA_WORDS[0]}; {LAMBDA_WORDS[1]}",
+        f"- {' · '.join(counts_parts(result))}",
     ]
-    if (line := hypergradient_line(result.min)) is not None:
-        lines.append(f"- {line}")
+    if (words := verdict_words(result.min)) is not None:
+        lines.insert(-3, f"  - {words}")
     if (study := study_line(result.study)) is not None:
         lines.append(f"- {study}")
     lines += [f"- {line}" for line in honest_lines(result)]

@@ -31,56 +31,105 @@ PATH_LEGEND = 10
 
 
 def _mark_lambdas(ax: Any, lam_min: float | None, lam_1se: float | None) -> None:
-    """Dotted vertical lines at λ.min and λ.1se, labelled at the top (one label when they coincide)."""
-    marks = [(lam_min, "λ.min"), (lam_1se, "λ.1se")]
+    """Vertical lines at λ.min (dotted) and λ.1se (dashed), named in the legend with their values, so that
+    no label sits on the points (one line when they coincide)."""
+    from regtune.report.table import fmt_num
+
     if lam_min is not None and lam_min == lam_1se:
-        marks = [(lam_min, "λ.min = λ.1se")]
-    for lam, name in marks:
-        if lam is not None:
-            ax.axvline(lam, linestyle=":", color="0.3", linewidth=1)
-            ax.annotate(
-                name,
-                (lam, 1.0),
-                xycoords=("data", "axes fraction"),
-                xytext=(2, -12),
-                textcoords="offset points",
-                fontsize=7,
-                color="0.3",
-            )
+        ax.axvline(lam_min, linestyle=":", color="0.25", linewidth=1.1, label=f"λ.min = λ.1se = {fmt_num(lam_min)}")
+        return
+    if lam_min is not None:
+        ax.axvline(lam_min, linestyle=":", color="0.25", linewidth=1.1, label=f"λ.min = {fmt_num(lam_min)}")
+    if lam_1se is not None:
+        ax.axvline(lam_1se, linestyle="--", color="0.45", linewidth=1.0, label=f"λ.1se = {fmt_num(lam_1se)}")
+
+
+def _score_axis(ax: Any, scoring: str) -> None:
+    """The y axis in the score's own terms: a loss positive and by its name (``CV MSE``, lower is better),
+    the numbers as the table writes them (no offset such as ``1e6`` above the axis)."""
+    from matplotlib.ticker import FuncFormatter
+
+    from regtune.report.table import fmt_num, score_label
+
+    better = "lower is better" if scoring.startswith("neg_") else "higher is better"
+    ax.set_ylabel(f"CV {score_label(scoring)} ({better})")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: fmt_num(y)))
+
+
+def _rug(ax: Any, lambdas: list[float], label: str) -> None:
+    """Trials without a comparable score (pruned after a few folds) as ticks along the bottom of the axes:
+    where they were tried, off the score's scale."""
+    if lambdas:
+        ax.plot(
+            lambdas,
+            [0.0] * len(lambdas),
+            linestyle="none",
+            marker="|",
+            ms=10,
+            mew=1.5,
+            color=STYLE["pruned"]["color"],
+            transform=ax.get_xaxis_transform(),
+            clip_on=False,
+            label=label,
+        )
 
 
 def draw_cv_curve(ax: Any, curve: PenaltyCurve, scoring: str) -> None:
-    """One penalty's CV curve on ``ax``, as ``cv.glmnet``'s plot: mean ± SE against log λ, dotted lines at
-    λ.min and λ.1se, non-zero counts on a top axis."""
+    """One penalty's CV curve on ``ax``, as ``cv.glmnet``'s plot: mean ± SE of the complete trials against
+    log λ (a loss as itself, lower is better), λ.min and λ.1se marked, non-zero counts on a top axis. Pruned
+    trials are a rug along the bottom (their mean covers only the folds they ran: off the scale); when the
+    points differ in l1_ratio, their colour says it, with a colour bar."""
     from matplotlib.ticker import NullLocator
 
     if not curve.trials:
         ax.set_title(curve.penalty, fontsize=10)
         _note(ax, f"no trial of {curve.penalty}")
         return
-    for which, style in STYLE.items():
+    sign = -1.0 if scoring.startswith("neg_") else 1.0
+    mixed = len({r for r, k in zip(curve.l1_ratios, curve.kinds, strict=True) if k != "failed"}) > 1
+    for which in ("complete", "unconverged"):
         idx = [i for i, k in enumerate(curve.kinds) if k == which]
         if not idx:
             continue
+        style = STYLE[which]
         lams = [curve.lambdas[i] for i in idx]
-        means = [curve.means[i] for i in idx]
+        means = [sign * curve.means[i] for i in idx]
         ses = [0.0 if not math.isfinite(curve.ses[i]) else curve.ses[i] for i in idx]
         label = f"{style['label']} ({len(idx)})"
-        if which == "complete":
-            ax.errorbar(
-                lams, means, yerr=ses, fmt="o", color=style["color"], ecolor="0.55", ms=4, capsize=2, label=label
+        ax.errorbar(lams, means, yerr=ses, fmt="none", ecolor="0.6", capsize=2, zorder=1)
+        if mixed:
+            points = ax.scatter(
+                lams,
+                means,
+                c=[curve.l1_ratios[i] for i in idx],
+                cmap="viridis",
+                vmin=0.0,
+                vmax=1.0,
+                s=22,
+                marker="o",
+                edgecolors="0.2" if which == "complete" else "tab:orange",
+                linewidths=0.5 if which == "complete" else 1.2,
+                zorder=2,
+                label=label,
             )
         else:
             ax.plot(
                 lams,
                 means,
                 linestyle="none",
-                marker=style["marker"],
+                marker="o",
+                ms=4.5,
                 color=style["color"],
                 mfc=style.get("mfc", style["color"]),
-                ms=5,
+                zorder=2,
                 label=label,
             )
+    if mixed:
+        bar = ax.figure.colorbar(points, ax=ax, pad=0.01, fraction=0.05)
+        bar.set_label("l1_ratio (1: lasso, 0: ridge)", fontsize=8)
+        bar.ax.tick_params(labelsize=7)
+    pruned = [curve.lambdas[i] for i, k in enumerate(curve.kinds) if k == "pruned"]
+    _rug(ax, pruned, f"pruned, at their λ ({len(pruned)})")
     failed = curve.count("failed")
     if failed:
         ax.plot([], [], linestyle="none", label=f"failed, not drawn ({failed})")
@@ -88,18 +137,16 @@ def draw_cv_curve(ax: Any, curve: PenaltyCurve, scoring: str) -> None:
     ax.set_xscale("log")
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("λ (log scale)")
-    ax.set_ylabel(f"CV {scoring}")
+    _score_axis(ax, scoring)
     ticks = curve.nonzero_ticks()
     if ticks:
         top = ax.secondary_xaxis("top")
         top.set_xticks([lam for lam, _ in ticks], labels=[str(n) for _, n in ticks])
         top.xaxis.set_minor_locator(NullLocator())  # no log minor-tick labels among the counts
-        top.tick_params(labelsize=7)
-        top.set_xlabel("non-zero coefficients", fontsize=8)
+        top.tick_params(labelsize=8)
+        top.set_xlabel("non-zero coefficients (fold mean)", fontsize=8)
     chosen = " (chosen)" if curve.chosen else ""
     ax.set_title(f"{curve.penalty}{chosen}", fontsize=10)
-    if curve.penalty == "elasticnet":
-        ax.text(0.01, 0.01, "l1_ratio varies by trial", transform=ax.transAxes, fontsize=7, color="0.4")
     ax.legend(fontsize=7, loc="best")
 
 
@@ -125,13 +172,16 @@ def draw_path(ax: Any, path: CoefPath) -> None:
 
 
 def draw_history(ax: Any, history: SearchHistory, scoring: str) -> None:
-    """Each trial's CV mean by trial number (pruned and failed trials marked) and the best so far."""
-    for which, style in STYLE.items():
+    """Each complete trial's CV score by trial number and the best so far; pruned trials as a rug along the
+    bottom (off the score's scale), failed ones counted in the legend."""
+    sign = -1.0 if scoring.startswith("neg_") else 1.0
+    for which in ("complete", "unconverged"):
+        style = STYLE[which]
         idx = [i for i, k in enumerate(history.kinds) if k == which]
         if idx:
             ax.plot(
                 [history.trials[i] for i in idx],
-                [history.means[i] for i in idx],
+                [sign * history.means[i] for i in idx],
                 linestyle="none",
                 marker=style["marker"],
                 color=style["color"],
@@ -139,20 +189,23 @@ def draw_history(ax: Any, history: SearchHistory, scoring: str) -> None:
                 ms=4,
                 label=f"{which} ({len(idx)})",
             )
+    pruned = [float(t) for t, k in zip(history.trials, history.kinds, strict=True) if k == "pruned"]
+    _rug(ax, pruned, f"pruned ({len(pruned)})")
     failed = history.kinds.count("failed")
     if failed:
         ax.plot([], [], linestyle="none", label=f"failed, not drawn ({failed})")
-    ax.step(history.trials, history.best_so_far, where="post", color="tab:blue", label="best so far")
+    best = [sign * b for b in history.best_so_far]
+    ax.step(history.trials, best, where="post", color="tab:blue", label="best so far")
     ax.set_xlabel("trial")
-    ax.set_ylabel(f"CV {scoring}")
+    _score_axis(ax, scoring)
     ax.set_title("search history", fontsize=10)
     ax.legend(fontsize=7, loc="best")
 
 
-def _save(fig: Any, fmt: str) -> bytes:
+def _save(fig: Any, fmt: str, dpi: int = 100) -> bytes:
     buffer = io.BytesIO()
     metadata = {"Date": None} if fmt == "svg" else None
-    fig.savefig(buffer, format=fmt, dpi=100, metadata=metadata)
+    fig.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata)
     return buffer.getvalue()
 
 
@@ -191,25 +244,31 @@ def render_figure(
     return _save(fig, fmt)
 
 
+#: The pictures of the HTML report are drawn at the size they are shown (inches × 96 CSS px) and saved at
+#: twice that resolution: their text is as large as the page's small print, and sharp on any screen.
+PANEL_DPI = 192
+PANEL_SIZES = {"cv": (4.4, 3.5), "path": (5.8, 4.2), "history": (5.8, 4.2)}
+
+
 def render_panels(
     curves: list[PenaltyCurve], history: SearchHistory, path: CoefPath | None, *, scoring: str
 ) -> dict[str, bytes]:
-    """The pictures one by one as PNG (for the HTML report): ``cv_curves``, ``path`` (when given), ``history``."""
+    """The pictures one by one as PNG (for the HTML report): ``cv_<penalty>`` for each penalty's CV curve,
+    ``path`` (when given), ``history``; each at the size the report shows it (:data:`PANEL_SIZES`)."""
     from matplotlib.figure import Figure
 
     panels: dict[str, bytes] = {}
-    fig = Figure(figsize=(4.6 * len(curves), 4.0), layout=LAYOUT)
-    axes = fig.subplots(1, len(curves), squeeze=False)[0]
-    for ax, curve in zip(axes, curves, strict=True):
-        draw_cv_curve(ax, curve, scoring)
-    panels["cv_curves"] = _save(fig, "png")
+    for curve in curves:
+        fig = Figure(figsize=PANEL_SIZES["cv"], layout=LAYOUT)
+        draw_cv_curve(fig.add_subplot(), curve, scoring)
+        panels[f"cv_{curve.penalty}"] = _save(fig, "png", PANEL_DPI)
     if path is not None:
-        fig = Figure(figsize=(7.0, 4.2), layout=LAYOUT)
+        fig = Figure(figsize=PANEL_SIZES["path"], layout=LAYOUT)
         draw_path(fig.add_subplot(), path)
-        panels["path"] = _save(fig, "png")
-    fig = Figure(figsize=(7.0, 3.6), layout=LAYOUT)
+        panels["path"] = _save(fig, "png", PANEL_DPI)
+    fig = Figure(figsize=PANEL_SIZES["history"], layout=LAYOUT)
     draw_history(fig.add_subplot(), history, scoring)
-    panels["history"] = _save(fig, "png")
+    panels["history"] = _save(fig, "png", PANEL_DPI)
     return panels
 
 

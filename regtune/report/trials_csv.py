@@ -20,7 +20,7 @@ CURVE_COLUMNS = (
     "cv_se",
     "state",
     "converged",
-    "n_nonzero",
+    "n_nonzero_mean",
     "d_log_lambda",
     "d_l1_ratio",
     "phase",
