@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 
 def tune(
-    source: str,
+    source: Any,
+    y: Any = None,
     config: TuneConfig | None = None,
     *,
     progress: ProgressFn | None = None,
@@ -35,8 +36,14 @@ def tune(
 
     Parameters
     ----------
-    source : str
-        A CSV path (``.csv`` / ``.csv.gz``), ``"-"`` for standard input, or ``"builtin:NAME"``.
+    source : str, path, DataFrame or array-like
+        The data: a CSV path (``.csv`` / ``.csv.gz``), ``"-"`` for standard input, or ``"builtin:NAME"``;
+        a table in memory (a pandas DataFrame, a pyarrow Table, or anything with ``__arrow_c_stream__`` or
+        ``__dataframe__``, e.g. a polars DataFrame) holding the ``target`` column; or the features ``X``
+        (an array, a sparse matrix, made dense, or a DataFrame) when ``y`` is given.
+    y : array-like, optional
+        The target of features ``source``; its name is ``target`` if given, else the Series' name, else
+        ``y``.
     config : TuneConfig, optional
         The settings; keyword ``settings`` (the TuneConfig fields, and the model's own settings such as
         ``hidden``) build one when it is omitted, or change it when it is given.
@@ -62,6 +69,12 @@ def tune(
     from regtune.models import distribution_task
 
     start = time.perf_counter()
+    if isinstance(y, TuneConfig):  # tune(source, config): the config in the place of y, as before y existed
+        if config is not None:
+            raise ConfigError("two configs given (the second argument and config=): give one")
+        y, config = None, y
+    if config is not None and not isinstance(config, TuneConfig):
+        raise ConfigError(f"config must be a TuneConfig, got {type(config).__name__}: pass settings as keywords")
     if config is None:
         config = TuneConfig.of(**settings)
     elif settings:
@@ -72,6 +85,7 @@ def tune(
         task = distribution_task(config.model, config.family)
     dataset = load_dataset(
         source,
+        y=y,
         target=config.target,
         features=config.features,
         drop=config.drop,

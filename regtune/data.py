@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
-from regtune.errors import DataError, named
+from regtune.errors import ConfigError, DataError, named
 
 if TYPE_CHECKING:
     import numpy as np
@@ -160,6 +160,125 @@ def read_table(source: str, stdin: TextIO | BinaryIO | None = None) -> pd.DataFr
     return _parse_csv(data if special else path, source, _bom_encoding(data))
 
 
+#: The name of the target made from ``y`` when neither ``target`` nor ``y``'s own name gives one.
+DEFAULT_TARGET = "y"
+
+
+def table_of(
+    source: Any, y: Any = None, target: str | None = None, stdin: TextIO | BinaryIO | None = None
+) -> tuple[pd.DataFrame, str, str | None]:
+    """The table of :func:`load_dataset`'s ``source`` (and ``y``), how messages name it, and the target.
+
+    A source string (or path) is read by :func:`read_table`; a table in memory is converted to pandas
+    (:func:`as_frame`); features ``X`` with a target ``y`` become one table with ``y`` as its last column.
+    Anything else is a :class:`ConfigError`.
+    """
+    if y is not None:
+        return frame_from_arrays(source, y, target)
+    if isinstance(source, str | os.PathLike):
+        label = os.fspath(source)
+        if not isinstance(label, str):
+            raise ConfigError(f"data must be a path as text, not bytes ({label!r}): decode it first")
+        return read_table(label, stdin=stdin), label, target
+    frame = as_frame(source)
+    if frame is not None:
+        return frame.copy(deep=False), "DataFrame", target
+    kind = type(source).__name__
+    if _is_array_like(source):
+        raise ConfigError(
+            f"data is a {kind} without a target: give the target too, tune(X, y), or a DataFrame with the target"
+            f" as a column and {named('target')} naming it"
+        )
+    raise ConfigError(
+        f"data must be a path, a DataFrame (pandas, pyarrow, polars, …) or features X with a target y; got {kind}"
+    )
+
+
+def _is_array_like(value: Any) -> bool:
+    return hasattr(value, "__array__") or hasattr(value, "shape") or isinstance(value, list | tuple)
+
+
+def as_frame(data: Any) -> pd.DataFrame | None:
+    """``data`` as a pandas DataFrame when it is a table: a pandas DataFrame (as it is), a pyarrow Table or
+    RecordBatch, an object that exports an Arrow stream (``__arrow_c_stream__``: polars, DuckDB, …) or the
+    dataframe interchange protocol (``__dataframe__``). None for anything else (arrays included)."""
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, pd.Series | str | bytes | os.PathLike):
+        return None
+    if hasattr(data, "__arrow_c_stream__") or type(data).__module__.startswith("pyarrow"):
+        try:
+            import pyarrow as pa
+        except ImportError:  # pragma: no cover - pyarrow is a dependency
+            pa = None
+        if pa is not None:
+            try:
+                table = pa.table(data)
+            except (TypeError, ValueError, pa.ArrowException) as exc:
+                raise ConfigError(f"cannot read the {type(data).__name__} as a table ({exc})") from None
+            frame: pd.DataFrame = table.to_pandas()
+            return frame
+    if hasattr(data, "__dataframe__"):
+        try:
+            converted: pd.DataFrame = pd.api.interchange.from_dataframe(data)
+        except Exception as exc:  # the producer's own error
+            raise ConfigError(f"cannot read the {type(data).__name__} as a table ({exc})") from None
+        return converted
+    return None
+
+
+def frame_from_arrays(X: Any, y: Any, target: str | None = None) -> tuple[pd.DataFrame, str, str]:
+    """Features ``X`` (a 2-D array, a sparse matrix — made dense —, or a table) and a target ``y`` (1-D)
+    as one table, its label in messages, and the target's name: ``target``, else ``y``'s own name (a
+    pandas Series), else ``y``. Array columns are named ``x0``, ``x1``, … as scikit-learn names them."""
+    import numpy as np
+    import pandas as pd
+
+    frame = as_frame(X)
+    if frame is not None:
+        frame = frame.copy(deep=False).reset_index(drop=True)
+        frame.columns = [str(c) for c in frame.columns]
+    else:
+        if not _is_array_like(X):
+            raise ConfigError(f"X must be an array, a sparse matrix or a DataFrame; got {type(X).__name__}")
+        dense = X.toarray() if hasattr(X, "toarray") else X
+        try:
+            values = np.asarray(dense)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"X cannot be read as an array ({exc})") from None
+        if values.ndim != 2:
+            raise ConfigError(
+                f"X must be 2-D (rows × features), got {values.ndim}-D: reshape it, e.g. X.reshape(-1, 1)"
+                " for a single feature"
+            )
+        frame = pd.DataFrame(values, columns=[f"x{i}" for i in range(values.shape[1])])
+    if isinstance(y, pd.DataFrame) and y.shape[1] == 1:
+        y = y.iloc[:, 0]
+    if isinstance(y, pd.Series):
+        y_values: Any = y.reset_index(drop=True)
+        own = y.name if isinstance(y.name, str) and y.name not in frame.columns else None
+    else:
+        if not _is_array_like(y):
+            raise ConfigError(f"y must be a 1-D array or a Series; got {type(y).__name__}")
+        y_values = np.asarray(y)
+        if y_values.ndim == 2 and y_values.shape[1] == 1:
+            y_values = y_values[:, 0]
+        if y_values.ndim != 1:
+            raise ConfigError(f"y must be 1-D (one target per row), got shape {y_values.shape}")
+        own = None
+    if len(y_values) != frame.shape[0]:
+        raise ConfigError(f"X has {frame.shape[0]} rows but y has {len(y_values)}: give one target per row")
+    name = target or own or DEFAULT_TARGET
+    if name in frame.columns:
+        raise ConfigError(
+            f"X has a column {name!r}, the target's name: name the target otherwise with {named('target')}"
+        )
+    frame[name] = y_values
+    return frame, "X, y arrays", name
+
+
 def _bom_encoding(head: bytes) -> str:
     return "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
 
@@ -291,8 +410,9 @@ def _detect_task(y: pd.Series, task: str, target: str) -> tuple[str, str]:
 
 
 def load_dataset(
-    source: str,
+    source: Any,
     *,
+    y: Any = None,
     target: str | None = None,
     features: tuple[str, ...] = (),
     drop: tuple[str, ...] = (),
@@ -307,6 +427,11 @@ def load_dataset(
 ) -> Dataset:
     """Load ``source`` and split it into features and target.
 
+    ``source`` is a source string (a path, ``-``, ``builtin:NAME``), a table in memory (a pandas
+    DataFrame, a pyarrow Table, or any object with ``__arrow_c_stream__`` or ``__dataframe__``, e.g. a polars
+    DataFrame), or the features ``X`` (an array, a sparse matrix or a DataFrame) when ``y`` is given: then
+    ``y`` is the target, named after ``target``, or ``y`` if not given.
+
     Rows with a missing target are dropped (and counted). Numeric columns (but booleans) are numeric
     features; strings, booleans and the ``categorical`` columns are categorical features. ``groups``
     and ``fold_column`` are taken out of the features, and so is ``offset`` (used as it is) or ``exposure``
@@ -316,7 +441,7 @@ def load_dataset(
     import numpy as np
     import pandas as pd
 
-    frame = read_table(source, stdin=stdin)
+    frame, source, target = table_of(source, y, target, stdin)
     frame.columns = [str(c) for c in frame.columns]
     columns = list(frame.columns)
     if target is None:
