@@ -97,6 +97,8 @@ def tune(
         exposure=config.exposure,
         stdin=stdin,
         max_categories=config.max_categories,
+        sep=config.sep,
+        source_column=config.source_column,
     )
     if task != config.task:
         dataset.task_reason = f"set by --family {config.family}"

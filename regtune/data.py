@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import io
 import os
 import stat
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
@@ -111,14 +111,15 @@ def list_builtins() -> list[tuple[str, str, str]]:
     return [(name, task, desc) for name, (_, task, desc) in BUILTINS.items()]
 
 
-def read_table(source: str, stdin: TextIO | BinaryIO | None = None) -> pd.DataFrame:
+def read_table(source: str, stdin: TextIO | BinaryIO | None = None, sep: str | None = None) -> pd.DataFrame:
     """Read a source into a DataFrame; the target, if bundled, is the column ``target``.
 
-    A regular file is parsed from its path (compression from its name); standard input and other
-    pipes (``<(cat data.csv)``) are read once into memory, gzip
-    recognised by its magic bytes; a device is refused. Text must be UTF-8 (a UTF-8 or UTF-16 byte-order
-    mark is honoured).
+    A regular file is read from its path, standard input and other pipes (``<(cat data.csv)``) once into
+    memory; either is recognised by its content (:func:`regtune.tables.read_file`: Parquet, Arrow IPC,
+    CSV with ``sep`` or a sniffed delimiter, gzip / Zstandard compressed; a known non-table kind refused);
+    a device is refused. Text must be UTF-8 (a UTF-8 or UTF-16 byte-order mark is honoured).
     """
+    from regtune.tables import read_file
 
     if source.startswith("builtin:"):
         name = source.split(":", 1)[1]
@@ -138,7 +139,7 @@ def read_table(source: str, stdin: TextIO | BinaryIO | None = None) -> pd.DataFr
         data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
         if not data.strip():
             raise DataError("standard input is empty: pipe a CSV file with a header row into regtune")
-        return _parse_csv(data, "standard input")
+        return read_file(data, "standard input", sep)
     path = Path(source)
     if not path.exists():
         raise DataError(f"file not found: {source} (check the path, or use - to read standard input)")
@@ -157,29 +158,60 @@ def read_table(source: str, stdin: TextIO | BinaryIO | None = None) -> pd.DataFr
     empty = not data.strip() if special else path.stat().st_size == 0
     if empty:
         raise DataError(f"{source} is empty: give a CSV file with a header row and data rows")
-    return _parse_csv(data if special else path, source, _bom_encoding(data))
+    return read_file(data if special else path, source, sep)
 
 
 #: The name of the target made from ``y`` when neither ``target`` nor ``y``'s own name gives one.
 DEFAULT_TARGET = "y"
 
 
+def _is_paths(source: Any) -> bool:
+    if isinstance(source, str | os.PathLike):
+        return True
+    return isinstance(source, list | tuple) and bool(source) and all(isinstance(s, str | os.PathLike) for s in source)
+
+
+def read_sources(
+    sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    stdin: TextIO | BinaryIO | None = None,
+    sep: str | None = None,
+    source_column: str | None = None,
+) -> tuple[pd.DataFrame, str]:
+    """The table of one source or several (paths and quoted glob patterns, :func:`regtune.tables.expand_sources`)
+    with the same columns, concatenated in order; ``source_column`` names a column holding the file of each row.
+    Also returns how messages and the result name the data: the source as given (the sources, space-separated)."""
+    from regtune.tables import concat_tables, expand_sources
+
+    listed = [os.fspath(sources)] if isinstance(sources, str | os.PathLike) else [os.fspath(s) for s in sources]
+    if any(not isinstance(s, str) for s in listed):
+        raise ConfigError("data paths must be text, not bytes: decode them first")
+    paths = expand_sources([str(s) for s in listed])
+    label = " ".join(str(s) for s in listed)
+    if len(paths) == 1 and source_column is None:
+        return read_table(paths[0], stdin=stdin, sep=sep), label
+    return concat_tables([(p, read_table(p, stdin=stdin, sep=sep)) for p in paths], source_column), label
+
+
 def table_of(
-    source: Any, y: Any = None, target: str | None = None, stdin: TextIO | BinaryIO | None = None
+    source: Any,
+    y: Any = None,
+    target: str | None = None,
+    stdin: TextIO | BinaryIO | None = None,
+    sep: str | None = None,
+    source_column: str | None = None,
 ) -> tuple[pd.DataFrame, str, str | None]:
     """The table of :func:`load_dataset`'s ``source`` (and ``y``), how messages name it, and the target.
 
-    A source string (or path) is read by :func:`read_table`; a table in memory is converted to pandas
-    (:func:`as_frame`); features ``X`` with a target ``y`` become one table with ``y`` as its last column.
-    Anything else is a :class:`ConfigError`.
+    A source string (or path), or a list of them, is read by :func:`read_sources`; a table in memory is
+    converted to pandas (:func:`as_frame`); features ``X`` with a target ``y`` become one table with ``y``
+    as its last column. Anything else is a :class:`ConfigError`.
     """
     if y is not None:
         return frame_from_arrays(source, y, target)
-    if isinstance(source, str | os.PathLike):
-        label = os.fspath(source)
-        if not isinstance(label, str):
-            raise ConfigError(f"data must be a path as text, not bytes ({label!r}): decode it first")
-        return read_table(label, stdin=stdin), label, target
+    if _is_paths(source):
+        read, label = read_sources(source, stdin=stdin, sep=sep, source_column=source_column)
+        return read, label, target
     frame = as_frame(source)
     if frame is not None:
         return frame.copy(deep=False), "DataFrame", target
@@ -279,67 +311,6 @@ def frame_from_arrays(X: Any, y: Any, target: str | None = None) -> tuple[pd.Dat
     return frame, "X, y arrays", name
 
 
-def _bom_encoding(head: bytes) -> str:
-    return "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
-
-
-def _parse_csv(source: Path | bytes, label: str, encoding: str = "utf-8") -> pd.DataFrame:
-    import lzma
-    import tarfile
-    import zipfile
-    import zlib
-
-    import pandas as pd
-
-    compression: Any = "infer"
-    if isinstance(source, bytes):
-        compression = "gzip" if source[:2] == b"\x1f\x8b" else None
-        if compression is None:
-            encoding = _bom_encoding(source)
-
-    def read(**options: Any) -> pd.DataFrame:
-        handle = io.BytesIO(source) if isinstance(source, bytes) else source
-        frame: pd.DataFrame = pd.read_csv(handle, compression=compression, encoding=encoding, **options)
-        return frame
-
-    try:
-        frame = read()
-        header = read(header=None, nrows=1, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{label} is empty: give a CSV file with a header row and data rows") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{label} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position {exc.start}): save it as UTF-8"
-        ) from None
-    except ImportError as exc:  # a compression whose module is not installed (.zst)
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cannot decompress {label} ({reason}): decompress it first") from None
-    except (ValueError, OSError, EOFError, zlib.error, lzma.LZMAError, tarfile.TarError, zipfile.BadZipFile) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{label} is not a readable CSV file ({first}): check its format") from None
-    except Exception as exc:  # a decompressor's own error (zstandard's ZstdError, …)
-        raise DataError(f"{label} is not a readable CSV file ({type(exc).__name__}): check its format") from None
-    if frame.shape[0] == 0:
-        raise DataError(f"{label} has a header but no data rows: add rows to the file")
-    _check_header([str(v) for v in header.iloc[0].tolist()] if header.shape[0] else [], label)
-    return frame
-
-
-def _check_header(names: list[str], label: str) -> None:
-    """Refuse a header that names a column twice (the reader would rename one, e.g. ``y`` → ``y.1``,
-    and the copy would silently become a feature), or with a NUL character in a name."""
-    seen: dict[str, int] = {}
-    for position, name in enumerate(names, start=1):
-        if "\0" in name:  # NumPy's text arrays drop trailing NULs: the column could not be found again
-            raise DataError(f"{label}: column {position} has a NUL character in its name ({name!r}): rename it")
-        if name in seen:
-            raise DataError(
-                f"{label} names column {name!r} twice in its header (columns {seen[name]} and {position}):"
-                " rename one of them"
-            )
-        seen[name] = position
-
-
 def _close_names(name: str, columns: list[str]) -> str:
     close = difflib.get_close_matches(name, columns, n=3, cutoff=0.5)
     if not close:
@@ -363,8 +334,8 @@ def _check_delimiter(target: str, columns: list[str]) -> None:
     for sep, name in ((";", "';'"), ("\t", "tab"), ("|", "'|'")):
         if sep in columns[0]:
             raise DataError(
-                f"the file has a single column {columns[0][:60]!r}: it looks {name}-separated, and regtune reads"
-                " comma-separated files: save it with commas as separators"
+                f"the file has a single column {columns[0][:60]!r}: it looks {name}-separated: give"
+                f" {named('sep')} {name if sep != chr(9) else 'tab'}"
             )
 
 
@@ -424,6 +395,8 @@ def load_dataset(
     exposure: str | None = None,
     stdin: TextIO | BinaryIO | None = None,
     max_categories: int | None = None,
+    sep: str | None = None,
+    source_column: str | None = None,
 ) -> Dataset:
     """Load ``source`` and split it into features and target.
 
@@ -441,7 +414,9 @@ def load_dataset(
     import numpy as np
     import pandas as pd
 
-    frame, source, target = table_of(source, y, target, stdin)
+    frame, source, target = table_of(source, y, target, stdin, sep, source_column)
+    if source_column is not None and source_column not in frame.columns:
+        raise ConfigError(f"{named('source_column')} names the file of each row: give the data as files")
     frame.columns = [str(c) for c in frame.columns]
     columns = list(frame.columns)
     if target is None:
