@@ -16,6 +16,8 @@ from regtune.storage import mask_url
 SMALL_FOLD = 30
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from regtune.data import Dataset
     from regtune.evaluate import HeldOut
     from regtune.refit import Refit
@@ -117,9 +119,17 @@ def tune(
 
 
 def tune_dataset(
-    dataset: Dataset, config: TuneConfig, *, progress: ProgressFn | None = None, start: float | None = None
+    dataset: Dataset,
+    config: TuneConfig,
+    *,
+    progress: ProgressFn | None = None,
+    start: float | None = None,
+    splits: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> TuneResult:
-    """The tuning of :func:`tune` on a loaded :class:`~regtune.data.Dataset` (no held-out rows)."""
+    """The tuning of :func:`tune` on a loaded :class:`~regtune.data.Dataset` (no held-out rows).
+
+    ``splits`` are the (train, test) row positions of the folds when they do not come from the config's
+    fold settings (a scikit-learn splitter of :class:`regtune.RegTuneRegressor`)."""
     from regtune.assemble import assemble
     from regtune.cv import Evaluator, resolve_scorer
     from regtune.data import check_memory, invalid_target_message, looks_like_counts
@@ -137,7 +147,7 @@ def tune_dataset(
     if bad is not None:
         raise DataError(invalid_target_message(dataset, family.name, bad))
     scoring, scorer = resolve_scorer(config.scoring, dataset.task, family)
-    splits = assign_folds(dataset, config)
+    splits = assign_folds(dataset, config) if splits is None else splits
     check_memory(dataset, len(splits))
     folds = build_folds(dataset, splits, center=family.center_folds)
     n_encoded = int(folds[0].X_train.shape[1])
