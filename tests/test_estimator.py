@@ -212,3 +212,21 @@ def test_bad_parameters_and_data_are_value_errors_with_regtunes_message() -> Non
     with pytest.raises(ValueError, match=r"class 'b' has a single row") as refused:
         RegTuneClassifier(n_trials=2).fit(X[:11], ["a"] * 10 + ["b"])
     assert isinstance(refused.value, DataError)
+
+
+def test_the_readme_from_python_section_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## From Python") :]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match is not None
+    monkeypatch.chdir(root)
+    exec(compile(match.group(1), "README.md", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert lines[0].split()[0] == lines[2].split()[0]  # the pipeline and regtune.tune(frame) agree
+    assert float(lines[0].split()[1]) == pytest.approx(float(lines[2].split()[1]), rel=1e-9)
