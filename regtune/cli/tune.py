@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
     source = inspect.Parameter(
         "source",
         inspect.Parameter.KEYWORD_ONLY,
-        annotation=Annotated[list[str], typer.Argument(help=SOURCE_HELP, metavar="SOURCE")],
+        annotation=Annotated[list[str], typer.Argument(help=SOURCE_HELP)],
     )
     params = [source, *(option(d) for d in (*run, *models, *outs, FAIL_UNDER, QUIET, CONFIG, DEBUG))]
     command(app, "tune", tune, params, help=HELP, epilog=EXAMPLES)
