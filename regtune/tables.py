@@ -264,6 +264,17 @@ def read_csv_arrow(data: Path | bytes, label: str, sep: str | None, compression:
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return None
     delimiter = sep or sniff_sep(data, compression)
+    # The text itself, for the scan below (pandas' reader too holds the whole text at some point).
+    if compression:
+        try:
+            data = _decompress(data, compression, label)
+        except DataError:
+            return None
+        compression = None
+    elif not isinstance(data, bytes):
+        data = data.read_bytes()
+    if _numbers_pandas_reads_otherwise(data, delimiter):
+        return None
 
     def read(types: dict[str, Any] | None = None) -> pa.Table:
         source: Any = pa.BufferReader(data) if isinstance(data, bytes) else pa.OSFile(str(data))
@@ -300,6 +311,8 @@ def read_csv_arrow(data: Path | bytes, label: str, sep: str | None, compression:
     for column in table.columns:
         if pa.types.is_null(column.type):  # every cell missing: pandas reads float64 NaN
             column = column.cast(pa.float64())
+        elif pa.types.is_floating(column.type) and _beyond_int64(column):
+            return None  # an integer too large for int64: pyarrow reads a float, pandas uint64 or text
         elif (pa.types.is_string(column.type) and _numbers_as_text(column)) or not (
             pa.types.is_integer(column.type)
             or pa.types.is_floating(column.type)
@@ -311,6 +324,33 @@ def read_csv_arrow(data: Path | bytes, label: str, sep: str | None, compression:
     frame: pd.DataFrame = pa.table(columns, names=names).to_pandas()
     check_header(names, label)
     return frame
+
+
+def _numbers_pandas_reads_otherwise(data: bytes, delimiter: str) -> bool:
+    """Whether the rows hold a number pyarrow parses and pandas does not, or parses otherwise: hexadecimal
+    (``0x1F``: pyarrow an integer, pandas text), a field starting with ``+`` (``+1``: pyarrow a float, pandas
+    an integer), ``nan(…)`` (pyarrow NaN, pandas text). A search of the bytes after the header, one byte
+    first (fast), the token only where that byte occurs; a text value holding one only sends the file to
+    pandas."""
+    start = max(data.find(b"\n"), 0)  # from the header's end (its newline: a first field may start with +)
+
+    def has(token: bytes) -> bool:
+        return data.find(token, start) >= 0
+
+    signs = [prefix + b"+" for prefix in (delimiter.encode(), b"\n", b'"', b" ", b"\t")]
+    return (
+        (has(b"+") and any(has(token) for token in signs))
+        or (has(b"x") and has(b"0x"))
+        or (has(b"X") and has(b"0X"))
+        or (has(b"(") and any(has(token) for token in (b"nan(", b"NaN(", b"NAN(")))
+    )
+
+
+def _beyond_int64(column: Any) -> bool:
+    import pyarrow.compute as pc
+
+    largest = pc.max(pc.abs(column)).as_py()
+    return largest is not None and largest >= 2.0**63
 
 
 def _numbers_as_text(column: Any, sample: int = 200) -> bool:

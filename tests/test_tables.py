@@ -17,7 +17,7 @@ import pytest
 
 from regtune.data import load_dataset
 from regtune.errors import DataError
-from regtune.tables import parse_csv, read_csv_arrow
+from regtune.tables import parse_csv, read_csv_arrow, read_file
 
 ROOT = Path(__file__).resolve().parent.parent
 CSV_FILES = sorted({*ROOT.glob("examples/data/*.csv"), *ROOT.glob("tests/data/*.csv")})
@@ -169,3 +169,33 @@ def test_pyarrow_reads_the_example_files_as_pandas_does(path: Path) -> None:
     arrow = read_csv_arrow(path, path.name, None, None)
     assert arrow is not None  # these are plain files: the fast reader takes them
     pd.testing.assert_frame_equal(arrow, parse_csv(path, path.name))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0x1F",  # pyarrow: the integer 31; pandas: text
+        "+1",  # pyarrow: a float; pandas: an integer
+        "nan(12)",  # pyarrow: NaN; pandas: text
+        "18446744073709551615",  # beyond int64: pyarrow a float; pandas uint64
+        "99999999999999999999",  # pyarrow a float; pandas text
+        "1e+05",
+        "  -2  ",
+        "Infinity",
+        "TRUE",
+        "2020-01-01T10:00",
+        "12:30",
+        "",
+    ],
+)
+def test_values_pyarrow_reads_otherwise_go_to_pandas(tmp_path: Path, value: str) -> None:
+    text = f"a,b,c\n{value},1,x\n2,2,y\n3,3,z\n".encode()
+    path = tmp_path / "v.csv"
+    path.write_bytes(text)
+    expected = parse_csv(text, "v.csv")
+    for data, compression in ((text, None), (path, None), (gzip.compress(text), "gzip")):
+        got = read_csv_arrow(data, "v.csv", None, compression)
+        if got is not None:
+            pd.testing.assert_frame_equal(got, expected)
+            assert got.dtypes.astype(str).tolist() == expected.dtypes.astype(str).tolist()
+    assert read_file(path, "v.csv").dtypes.astype(str).tolist() == expected.dtypes.astype(str).tolist()
