@@ -6,7 +6,8 @@ when the first line does not split on commas, sniffed from it (``;``, tab, ``|``
 non-table kind (a spreadsheet, a PDF, an image, a database, …) is refused in one line that says what it
 looks like. CSV is parsed by pyarrow's multi-threaded reader when that gives what pandas gives (the same
 columns, types and missing values), and by pandas otherwise (ragged rows, odd headers, UTF-16, …), so
-every message about a bad CSV file stays pandas'. Nothing here chooses a target: see :mod:`regtune.data`.
+every message about a bad CSV file stays pandas'; on fewer than :data:`ARROW_MIN_CORES` cores pandas reads
+every CSV (pyarrow is no faster there). Nothing here chooses a target: see :mod:`regtune.data`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from regtune.errors import DataError, named
 if TYPE_CHECKING:
     import pandas as pd
 
+#: pyarrow's multi-threaded CSV reader is used from this many cores on. On 2 cores it was measured slower
+#: than pandas' reader (1e6 rows, 95 MB: 0.67 s against 0.59 s, median of 5; ``benchmarks/python_api.py``):
+#: its threads find no core to spare, and the single-threaded parse is no faster than pandas'.
+ARROW_MIN_CORES = 4
 #: Delimiters tried, in order, when the first line holds no comma.
 SNIFFED: tuple[str, ...] = (";", "\t", "|")
 #: Characters that make a source a glob pattern (when no file has that very name).
@@ -141,10 +146,19 @@ def read_file(data: Path | bytes, label: str, sep: str | None = None) -> pd.Data
         data = _decompress(data, "zstd", label)
         head = data[:16]
     compression = "gzip" if head.startswith(GZIP) else None
-    frame = read_csv_arrow(data, label, sep, compression)
-    if frame is not None:
-        return frame
+    if usable_cores() >= ARROW_MIN_CORES:
+        frame = read_csv_arrow(data, label, sep, compression)
+        if frame is not None:
+            return frame
     return parse_csv(data, label, sep=sep)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
 
 
 def _head(path: Path, size: int) -> bytes:

@@ -199,3 +199,22 @@ def test_values_pyarrow_reads_otherwise_go_to_pandas(tmp_path: Path, value: str)
             pd.testing.assert_frame_equal(got, expected)
             assert got.dtypes.astype(str).tolist() == expected.dtypes.astype(str).tolist()
     assert read_file(path, "v.csv").dtypes.astype(str).tolist() == expected.dtypes.astype(str).tolist()
+
+
+def test_pyarrow_reads_from_four_cores_on(monkeypatch: pytest.MonkeyPatch, penguins: Path) -> None:
+    import regtune.tables as tables
+
+    calls: list[str] = []
+    real = tables.read_csv_arrow
+
+    def spy(*args: Any) -> Any:
+        calls.append(args[1])
+        return real(*args)
+
+    monkeypatch.setattr(tables, "read_csv_arrow", spy)
+    expected = parse_csv(penguins, "p")
+    monkeypatch.setattr(tables, "usable_cores", lambda: 2)
+    pd.testing.assert_frame_equal(tables.read_file(penguins, "two cores"), expected)
+    monkeypatch.setattr(tables, "usable_cores", lambda: 8)
+    pd.testing.assert_frame_equal(tables.read_file(penguins, "eight cores"), expected)
+    assert calls == ["eight cores"]
