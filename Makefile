@@ -85,6 +85,7 @@ bench: $(DEV)
 	$(BIN)/python benchmarks/run.py --model sgd --only diabetes,breast_cancer,diamonds-10k,churn
 	$(BIN)/python benchmarks/run.py --model mlp --hidden 32 --only diabetes,breast_cancer --n-trials 30 --oracle-points 15
 	$(BIN)/python benchmarks/families.py
+	$(BIN)/python benchmarks/python_api.py
 
 bench-quick: $(DEV)
 	$(BIN)/python benchmarks/run.py --quick

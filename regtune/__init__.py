@@ -1,6 +1,7 @@
 """regtune: choose how strongly to regularize a model, by cross-validation over λ and the penalty.
 
-Public API: :func:`tune`, :class:`TuneResult`, :class:`TuneConfig`. Heavy libraries load on first use.
+Public API: :func:`tune`, :class:`TuneResult`, :class:`TuneConfig`, and the scikit-learn estimators
+:class:`RegTuneRegressor` and :class:`RegTuneClassifier`. Heavy libraries load on first use.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ try:
     __version__ = version("regtune")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
-__all__ = ["TuneConfig", "TuneResult", "__version__", "tune"]
+__all__ = ["RegTuneClassifier", "RegTuneRegressor", "TuneConfig", "TuneResult", "__version__", "tune"]
 
 if TYPE_CHECKING:
     from regtune.api import tune
     from regtune.config import TuneConfig
+    from regtune.estimator import RegTuneClassifier, RegTuneRegressor
     from regtune.result import TuneResult
 
 
@@ -33,4 +35,8 @@ def __getattr__(name: str) -> Any:
         from regtune.result import TuneResult
 
         return TuneResult
+    if name in ("RegTuneRegressor", "RegTuneClassifier"):
+        from regtune import estimator
+
+        return getattr(estimator, name)
     raise AttributeError(f"module 'regtune' has no attribute {name!r}")

@@ -16,6 +16,8 @@ from regtune.storage import mask_url
 SMALL_FOLD = 30
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from regtune.data import Dataset
     from regtune.evaluate import HeldOut
     from regtune.refit import Refit
@@ -24,7 +26,8 @@ if TYPE_CHECKING:
 
 
 def tune(
-    source: str,
+    source: Any,
+    y: Any = None,
     config: TuneConfig | None = None,
     *,
     progress: ProgressFn | None = None,
@@ -35,8 +38,14 @@ def tune(
 
     Parameters
     ----------
-    source : str
-        A CSV path (``.csv`` / ``.csv.gz``), ``"-"`` for standard input, or ``"builtin:NAME"``.
+    source : str, path, DataFrame or array-like
+        The data: a CSV path (``.csv`` / ``.csv.gz``), ``"-"`` for standard input, or ``"builtin:NAME"``;
+        a table in memory (a pandas DataFrame, a pyarrow Table, or anything with ``__arrow_c_stream__`` or
+        ``__dataframe__``, e.g. a polars DataFrame) holding the ``target`` column; or the features ``X``
+        (an array, a sparse matrix, made dense, or a DataFrame) when ``y`` is given.
+    y : array-like, optional
+        The target of features ``source``; its name is ``target`` if given, else the Series' name, else
+        ``y``.
     config : TuneConfig, optional
         The settings; keyword ``settings`` (the TuneConfig fields, and the model's own settings such as
         ``hidden``) build one when it is omitted, or change it when it is given.
@@ -62,6 +71,12 @@ def tune(
     from regtune.models import distribution_task
 
     start = time.perf_counter()
+    if isinstance(y, TuneConfig):  # tune(source, config): the config in the place of y, as before y existed
+        if config is not None:
+            raise ConfigError("two configs given (the second argument and config=): give one")
+        y, config = None, y
+    if config is not None and not isinstance(config, TuneConfig):
+        raise ConfigError(f"config must be a TuneConfig, got {type(config).__name__}: pass settings as keywords")
     if config is None:
         config = TuneConfig.of(**settings)
     elif settings:
@@ -72,6 +87,7 @@ def tune(
         task = distribution_task(config.model, config.family)
     dataset = load_dataset(
         source,
+        y=y,
         target=config.target,
         features=config.features,
         drop=config.drop,
@@ -83,6 +99,8 @@ def tune(
         exposure=config.exposure,
         stdin=stdin,
         max_categories=config.max_categories,
+        sep=config.sep,
+        source_column=config.source_column,
     )
     if task != config.task:
         dataset.task_reason = f"set by --family {config.family}"
@@ -101,9 +119,17 @@ def tune(
 
 
 def tune_dataset(
-    dataset: Dataset, config: TuneConfig, *, progress: ProgressFn | None = None, start: float | None = None
+    dataset: Dataset,
+    config: TuneConfig,
+    *,
+    progress: ProgressFn | None = None,
+    start: float | None = None,
+    splits: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> TuneResult:
-    """The tuning of :func:`tune` on a loaded :class:`~regtune.data.Dataset` (no held-out rows)."""
+    """The tuning of :func:`tune` on a loaded :class:`~regtune.data.Dataset` (no held-out rows).
+
+    ``splits`` are the (train, test) row positions of the folds when they do not come from the config's
+    fold settings (a scikit-learn splitter of :class:`regtune.RegTuneRegressor`)."""
     from regtune.assemble import assemble
     from regtune.cv import Evaluator, resolve_scorer
     from regtune.data import check_memory, invalid_target_message, looks_like_counts
@@ -121,7 +147,7 @@ def tune_dataset(
     if bad is not None:
         raise DataError(invalid_target_message(dataset, family.name, bad))
     scoring, scorer = resolve_scorer(config.scoring, dataset.task, family)
-    splits = assign_folds(dataset, config)
+    splits = assign_folds(dataset, config) if splits is None else splits
     check_memory(dataset, len(splits))
     folds = build_folds(dataset, splits, center=family.center_folds)
     n_encoded = int(folds[0].X_train.shape[1])

@@ -63,6 +63,18 @@ def _parse_penalties(text: str) -> tuple[str, ...]:
     return penalties
 
 
+def _parse_sep(text: str) -> str:
+    from regtune.tables import parse_sep
+
+    return parse_sep(text)
+
+
+def _check_sep(value: str) -> str | None:
+    from regtune.tables import check_sep
+
+    return check_sep(value)
+
+
 def _check_tol(value: float) -> str | None:
     return None if 0 < value < 1 else f"must be in (0, 1), got {value}"
 
@@ -110,6 +122,21 @@ class TuneConfig:
         (), help="Numeric columns to treat as categorical, comma-separated.", panel=INPUT, metavar="COLS",
         parse=split_list,
     )  # fmt: skip
+    sep: str | None = setting(
+        None,
+        help="Delimiter of CSV files (\\t or tab for a tab). Default: a comma, or the ;, tab or | the first line"
+        " holds when it holds no comma.",
+        panel=INPUT,
+        metavar="CHAR",
+        parse=_parse_sep,
+        check=_check_sep,
+    )
+    source_column: str | None = setting(
+        None,
+        help="Add a column of this name holding the file of each row (several files or a glob); usable as --groups.",
+        panel=INPUT,
+        metavar="NAME",
+    )
     task: str = setting("auto", help="Task; auto detects it from the target.", panel=INPUT, choices=TASKS)
     max_categories: int = setting(
         100,
@@ -278,6 +305,8 @@ class TuneConfig:
         self._check_penalties()
         self._check_model_settings()
         self._check_family()
+        if self.source_column is not None and self.source_column == self.target:
+            raise ConfigError(f"{named('source_column')} {self.source_column!r} is the target: choose another name")
         if self.groups and self.fold_column:
             raise ConfigError(f"{named('groups')} and {named('fold_column')} both define the folds: give only one")
         if self.repeats > 1 and (self.groups or self.fold_column):

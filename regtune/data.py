@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import io
 import os
 import stat
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
-from regtune.errors import DataError, named
+from regtune.errors import ConfigError, DataError, named
 
 if TYPE_CHECKING:
     import numpy as np
@@ -111,14 +111,15 @@ def list_builtins() -> list[tuple[str, str, str]]:
     return [(name, task, desc) for name, (_, task, desc) in BUILTINS.items()]
 
 
-def read_table(source: str, stdin: TextIO | BinaryIO | None = None) -> pd.DataFrame:
+def read_table(source: str, stdin: TextIO | BinaryIO | None = None, sep: str | None = None) -> pd.DataFrame:
     """Read a source into a DataFrame; the target, if bundled, is the column ``target``.
 
-    A regular file is parsed from its path (compression from its name); standard input and other
-    pipes (``<(cat data.csv)``) are read once into memory, gzip
-    recognised by its magic bytes; a device is refused. Text must be UTF-8 (a UTF-8 or UTF-16 byte-order
-    mark is honoured).
+    A regular file is read from its path, standard input and other pipes (``<(cat data.csv)``) once into
+    memory; either is recognised by its content (:func:`regtune.tables.read_file`: Parquet, Arrow IPC,
+    CSV with ``sep`` or a sniffed delimiter, gzip / Zstandard compressed; a known non-table kind refused);
+    a device is refused. Text must be UTF-8 (a UTF-8 or UTF-16 byte-order mark is honoured).
     """
+    from regtune.tables import read_file
 
     if source.startswith("builtin:"):
         name = source.split(":", 1)[1]
@@ -138,7 +139,7 @@ def read_table(source: str, stdin: TextIO | BinaryIO | None = None) -> pd.DataFr
         data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
         if not data.strip():
             raise DataError("standard input is empty: pipe a CSV file with a header row into regtune")
-        return _parse_csv(data, "standard input")
+        return read_file(data, "standard input", sep)
     path = Path(source)
     if not path.exists():
         raise DataError(f"file not found: {source} (check the path, or use - to read standard input)")
@@ -157,68 +158,157 @@ def read_table(source: str, stdin: TextIO | BinaryIO | None = None) -> pd.DataFr
     empty = not data.strip() if special else path.stat().st_size == 0
     if empty:
         raise DataError(f"{source} is empty: give a CSV file with a header row and data rows")
-    return _parse_csv(data if special else path, source, _bom_encoding(data))
+    return read_file(data if special else path, source, sep)
 
 
-def _bom_encoding(head: bytes) -> str:
-    return "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
+#: The name of the target made from ``y`` when neither ``target`` nor ``y``'s own name gives one.
+DEFAULT_TARGET = "y"
 
 
-def _parse_csv(source: Path | bytes, label: str, encoding: str = "utf-8") -> pd.DataFrame:
-    import lzma
-    import tarfile
-    import zipfile
-    import zlib
+def _is_paths(source: Any) -> bool:
+    if isinstance(source, str | os.PathLike):
+        return True
+    return isinstance(source, list | tuple) and bool(source) and all(isinstance(s, str | os.PathLike) for s in source)
 
+
+def read_sources(
+    sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    stdin: TextIO | BinaryIO | None = None,
+    sep: str | None = None,
+    source_column: str | None = None,
+) -> tuple[pd.DataFrame, str]:
+    """The table of one source or several (paths and quoted glob patterns, :func:`regtune.tables.expand_sources`)
+    with the same columns, concatenated in order; ``source_column`` names a column holding the file of each row.
+    Also returns how messages and the result name the data: the source as given (the sources, space-separated)."""
+    from regtune.tables import concat_tables, expand_sources
+
+    listed = [os.fspath(sources)] if isinstance(sources, str | os.PathLike) else [os.fspath(s) for s in sources]
+    if any(not isinstance(s, str) for s in listed):
+        raise ConfigError("data paths must be text, not bytes: decode them first")
+    paths = expand_sources([str(s) for s in listed])
+    label = " ".join(str(s) for s in listed)
+    if len(paths) == 1 and source_column is None:
+        return read_table(paths[0], stdin=stdin, sep=sep), label
+    return concat_tables([(p, read_table(p, stdin=stdin, sep=sep)) for p in paths], source_column), label
+
+
+def table_of(
+    source: Any,
+    y: Any = None,
+    target: str | None = None,
+    stdin: TextIO | BinaryIO | None = None,
+    sep: str | None = None,
+    source_column: str | None = None,
+) -> tuple[pd.DataFrame, str, str | None]:
+    """The table of :func:`load_dataset`'s ``source`` (and ``y``), how messages name it, and the target.
+
+    A source string (or path), or a list of them, is read by :func:`read_sources`; a table in memory is
+    converted to pandas (:func:`as_frame`); features ``X`` with a target ``y`` become one table with ``y``
+    as its last column. Anything else is a :class:`ConfigError`.
+    """
+    if y is not None:
+        return frame_from_arrays(source, y, target)
+    if _is_paths(source):
+        read, label = read_sources(source, stdin=stdin, sep=sep, source_column=source_column)
+        return read, label, target
+    frame = as_frame(source)
+    if frame is not None:
+        return frame.copy(deep=False), "DataFrame", target
+    kind = type(source).__name__
+    if _is_array_like(source):
+        raise ConfigError(
+            f"data is a {kind} without a target: give the target too, tune(X, y), or a DataFrame with the target"
+            f" as a column and {named('target')} naming it"
+        )
+    raise ConfigError(
+        f"data must be a path, a DataFrame (pandas, pyarrow, polars, …) or features X with a target y; got {kind}"
+    )
+
+
+def _is_array_like(value: Any) -> bool:
+    return hasattr(value, "__array__") or hasattr(value, "shape") or isinstance(value, list | tuple)
+
+
+def as_frame(data: Any) -> pd.DataFrame | None:
+    """``data`` as a pandas DataFrame when it is a table: a pandas DataFrame (as it is), a pyarrow Table or
+    RecordBatch, an object that exports an Arrow stream (``__arrow_c_stream__``: polars, DuckDB, …) or the
+    dataframe interchange protocol (``__dataframe__``). None for anything else (arrays included)."""
     import pandas as pd
 
-    compression: Any = "infer"
-    if isinstance(source, bytes):
-        compression = "gzip" if source[:2] == b"\x1f\x8b" else None
-        if compression is None:
-            encoding = _bom_encoding(source)
-
-    def read(**options: Any) -> pd.DataFrame:
-        handle = io.BytesIO(source) if isinstance(source, bytes) else source
-        frame: pd.DataFrame = pd.read_csv(handle, compression=compression, encoding=encoding, **options)
-        return frame
-
-    try:
-        frame = read()
-        header = read(header=None, nrows=1, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{label} is empty: give a CSV file with a header row and data rows") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{label} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position {exc.start}): save it as UTF-8"
-        ) from None
-    except ImportError as exc:  # a compression whose module is not installed (.zst)
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cannot decompress {label} ({reason}): decompress it first") from None
-    except (ValueError, OSError, EOFError, zlib.error, lzma.LZMAError, tarfile.TarError, zipfile.BadZipFile) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{label} is not a readable CSV file ({first}): check its format") from None
-    except Exception as exc:  # a decompressor's own error (zstandard's ZstdError, …)
-        raise DataError(f"{label} is not a readable CSV file ({type(exc).__name__}): check its format") from None
-    if frame.shape[0] == 0:
-        raise DataError(f"{label} has a header but no data rows: add rows to the file")
-    _check_header([str(v) for v in header.iloc[0].tolist()] if header.shape[0] else [], label)
-    return frame
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, pd.Series | str | bytes | os.PathLike):
+        return None
+    if hasattr(data, "__arrow_c_stream__") or type(data).__module__.startswith("pyarrow"):
+        try:
+            import pyarrow as pa
+        except ImportError:  # pragma: no cover - pyarrow is a dependency
+            pa = None
+        if pa is not None:
+            try:
+                table = pa.table(data)
+            except (TypeError, ValueError, pa.ArrowException) as exc:
+                raise ConfigError(f"cannot read the {type(data).__name__} as a table ({exc})") from None
+            frame: pd.DataFrame = table.to_pandas()
+            return frame
+    if hasattr(data, "__dataframe__"):
+        try:
+            converted: pd.DataFrame = pd.api.interchange.from_dataframe(data)
+        except Exception as exc:  # the producer's own error
+            raise ConfigError(f"cannot read the {type(data).__name__} as a table ({exc})") from None
+        return converted
+    return None
 
 
-def _check_header(names: list[str], label: str) -> None:
-    """Refuse a header that names a column twice (the reader would rename one, e.g. ``y`` → ``y.1``,
-    and the copy would silently become a feature), or with a NUL character in a name."""
-    seen: dict[str, int] = {}
-    for position, name in enumerate(names, start=1):
-        if "\0" in name:  # NumPy's text arrays drop trailing NULs: the column could not be found again
-            raise DataError(f"{label}: column {position} has a NUL character in its name ({name!r}): rename it")
-        if name in seen:
-            raise DataError(
-                f"{label} names column {name!r} twice in its header (columns {seen[name]} and {position}):"
-                " rename one of them"
+def frame_from_arrays(X: Any, y: Any, target: str | None = None) -> tuple[pd.DataFrame, str, str]:
+    """Features ``X`` (a 2-D array, a sparse matrix — made dense —, or a table) and a target ``y`` (1-D)
+    as one table, its label in messages, and the target's name: ``target``, else ``y``'s own name (a
+    pandas Series), else ``y``. Array columns are named ``x0``, ``x1``, … as scikit-learn names them."""
+    import numpy as np
+    import pandas as pd
+
+    frame = as_frame(X)
+    if frame is not None:
+        frame = frame.copy(deep=False).reset_index(drop=True)
+        frame.columns = [str(c) for c in frame.columns]
+    else:
+        if not _is_array_like(X):
+            raise ConfigError(f"X must be an array, a sparse matrix or a DataFrame; got {type(X).__name__}")
+        dense = X.toarray() if hasattr(X, "toarray") else X
+        try:
+            values = np.asarray(dense)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"X cannot be read as an array ({exc})") from None
+        if values.ndim != 2:
+            raise ConfigError(
+                f"X must be 2-D (rows × features), got {values.ndim}-D: reshape it, e.g. X.reshape(-1, 1)"
+                " for a single feature"
             )
-        seen[name] = position
+        frame = pd.DataFrame(values, columns=[f"x{i}" for i in range(values.shape[1])])
+    if isinstance(y, pd.DataFrame) and y.shape[1] == 1:
+        y = y.iloc[:, 0]
+    if isinstance(y, pd.Series):
+        y_values: Any = y.reset_index(drop=True)
+        own = y.name if isinstance(y.name, str) and y.name not in frame.columns else None
+    else:
+        if not _is_array_like(y):
+            raise ConfigError(f"y must be a 1-D array or a Series; got {type(y).__name__}")
+        y_values = np.asarray(y)
+        if y_values.ndim == 2 and y_values.shape[1] == 1:
+            y_values = y_values[:, 0]
+        if y_values.ndim != 1:
+            raise ConfigError(f"y must be 1-D (one target per row), got shape {y_values.shape}")
+        own = None
+    if len(y_values) != frame.shape[0]:
+        raise ConfigError(f"X has {frame.shape[0]} rows but y has {len(y_values)}: give one target per row")
+    name = target or own or DEFAULT_TARGET
+    if name in frame.columns:
+        raise ConfigError(
+            f"X has a column {name!r}, the target's name: name the target otherwise with {named('target')}"
+        )
+    frame[name] = y_values
+    return frame, "X, y arrays", name
 
 
 def _close_names(name: str, columns: list[str]) -> str:
@@ -244,8 +334,8 @@ def _check_delimiter(target: str, columns: list[str]) -> None:
     for sep, name in ((";", "';'"), ("\t", "tab"), ("|", "'|'")):
         if sep in columns[0]:
             raise DataError(
-                f"the file has a single column {columns[0][:60]!r}: it looks {name}-separated, and regtune reads"
-                " comma-separated files: save it with commas as separators"
+                f"the file has a single column {columns[0][:60]!r}: it looks {name}-separated: give"
+                f" {named('sep')} {name if sep != chr(9) else 'tab'}"
             )
 
 
@@ -291,8 +381,9 @@ def _detect_task(y: pd.Series, task: str, target: str) -> tuple[str, str]:
 
 
 def load_dataset(
-    source: str,
+    source: Any,
     *,
+    y: Any = None,
     target: str | None = None,
     features: tuple[str, ...] = (),
     drop: tuple[str, ...] = (),
@@ -304,8 +395,15 @@ def load_dataset(
     exposure: str | None = None,
     stdin: TextIO | BinaryIO | None = None,
     max_categories: int | None = None,
+    sep: str | None = None,
+    source_column: str | None = None,
 ) -> Dataset:
     """Load ``source`` and split it into features and target.
+
+    ``source`` is a source string (a path, ``-``, ``builtin:NAME``), a table in memory (a pandas
+    DataFrame, a pyarrow Table, or any object with ``__arrow_c_stream__`` or ``__dataframe__``, e.g. a polars
+    DataFrame), or the features ``X`` (an array, a sparse matrix or a DataFrame) when ``y`` is given: then
+    ``y`` is the target, named after ``target``, or ``y`` if not given.
 
     Rows with a missing target are dropped (and counted). Numeric columns (but booleans) are numeric
     features; strings, booleans and the ``categorical`` columns are categorical features. ``groups``
@@ -316,7 +414,9 @@ def load_dataset(
     import numpy as np
     import pandas as pd
 
-    frame = read_table(source, stdin=stdin)
+    frame, source, target = table_of(source, y, target, stdin, sep, source_column)
+    if source_column is not None and source_column not in frame.columns:
+        raise ConfigError(f"{named('source_column')} names the file of each row: give the data as files")
     frame.columns = [str(c) for c in frame.columns]
     columns = list(frame.columns)
     if target is None:

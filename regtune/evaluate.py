@@ -109,7 +109,7 @@ def load_test(path: str, dataset: Dataset, config: TuneConfig) -> Dataset:
 
     from regtune.data import coerce_features, read_table
 
-    frame = read_table(path)
+    frame = read_table(path, sep=config.sep)
     frame.columns = [str(c) for c in frame.columns]
     wanted = [*dataset.X.columns, dataset.target]
     missing = [c for c in wanted if c not in frame.columns]

@@ -74,7 +74,11 @@ EXAMPLES = """Examples:
 
   cat data.csv | regtune tune - -y price --json - > result.json"""
 
-SOURCE_HELP = "CSV file (.csv or .csv.gz), - for standard input, or builtin:NAME (see `regtune datasets`)."
+SOURCE_HELP = (
+    "The table: a CSV or TSV file (also .gz, .zst), Parquet or Feather, recognised by its content; several"
+    ' files or a quoted glob ("parts/*.csv") with the same columns; - for standard input; or builtin:NAME'
+    " (see `regtune datasets`)."
+)
 
 
 def _declarations() -> tuple[list[Setting], list[Setting], list[Setting]]:
@@ -90,7 +94,9 @@ def _declarations() -> tuple[list[Setting], list[Setting], list[Setting]]:
 def register(app: typer.Typer) -> None:
     run, models, outs = _declarations()
     source = inspect.Parameter(
-        "source", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[str, typer.Argument(help=SOURCE_HELP)]
+        "source",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Annotated[list[str], typer.Argument(help=SOURCE_HELP)],
     )
     params = [source, *(option(d) for d in (*run, *models, *outs, FAIL_UNDER, QUIET, VERBOSE, CONFIG, DEBUG))]
     command(app, "tune", tune, params, help=HELP, epilog=EXAMPLES)
@@ -100,7 +106,8 @@ def tune(ctx: typer.Context, **values: Any) -> None:
     from regtune.report import OutputContext, check_outputs, emit
 
     run, models, outs = _declarations()
-    source = values.pop("source")
+    sources: list[str] = list(values.pop("source"))
+    source: str | list[str] = sources[0] if len(sources) == 1 else sources
     result = None
     gate = None
     with errors(values["debug"]):
@@ -109,7 +116,7 @@ def tune(ctx: typer.Context, **values: Any) -> None:
         )
         chosen = {o.name: convert(o, values[o.name]) for o in outs}
         config = _config(ctx, run, models, values)
-        check_outputs(chosen, inputs=(source, config.storage or ""))
+        check_outputs(chosen, inputs=(*_inputs(sources), config.storage or ""))
         with _sigterm_as_interrupt():
             result = _run(source, config, quiet=values["quiet"])
         gate = _gate(result, values["fail_under"])
@@ -140,7 +147,19 @@ def _config(ctx: typer.Context, run: list[Setting], models: list[Setting], value
     return TuneConfig.of(**settings, **given)
 
 
-def _run(source: str, config: TuneConfig, quiet: bool = False) -> TuneResult:
+def _inputs(sources: list[str]) -> list[str]:
+    """The files the sources name (globs expanded), so that no output overwrites one; as given if a
+    pattern matches nothing (the run then says so)."""
+    from regtune.errors import DataError
+    from regtune.tables import expand_sources
+
+    try:
+        return expand_sources(sources)
+    except DataError:
+        return sources
+
+
+def _run(source: str | list[str], config: TuneConfig, quiet: bool = False) -> TuneResult:
     """Run the library's tune() with its progress on stderr (a bar in a terminal, plain lines elsewhere)."""
     from rich.console import Console
 

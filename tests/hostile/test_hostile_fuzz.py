@@ -16,10 +16,14 @@ import io
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hostile_support import alarm_after, cli, messages
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+
+from regtune.errors import DataError
+from regtune.tables import parse_csv, read_csv_arrow
 
 #: The suite's per-test alarm is replaced here by one per example.
 PER_EXAMPLE_ALARM = True
@@ -130,3 +134,22 @@ def test_random_csv_files_are_handled_or_refused_in_one_line(tmp_path: Path, exa
 @given(example=table(), search=st.sampled_from(["tpe", "hybrid"]), jobs=st.sampled_from(["1", "1", "2"]))
 def test_random_csv_files_many(tmp_path: Path, example: tuple[bytes, str, str], search: str, jobs: str) -> None:
     check_one(tmp_path, example, ["--search", search, "-j", jobs])
+
+
+@settings(FUZZ, max_examples=150, derandomize=True)
+@given(example=table())
+def test_pyarrow_reads_random_files_as_pandas_does_or_leaves_them_to_pandas(example: tuple[bytes, str, str]) -> None:
+    data, suffix, _ = example
+    compression = "gzip" if suffix.endswith(".gz") else None
+    try:
+        expected: pd.DataFrame | None = parse_csv(data, "data")
+    except DataError:
+        expected = None
+    try:
+        got = read_csv_arrow(data, "data", None, compression)
+    except DataError:
+        assert expected is None
+        return
+    if got is not None:
+        assert expected is not None
+        pd.testing.assert_frame_equal(got, expected)
