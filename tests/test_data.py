@@ -64,7 +64,7 @@ def test_input_file_is_never_modified(reg_csv: Path) -> None:
     assert reg_csv.read_bytes() == before
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, derandomize=True)
 @given(
     st.lists(st.floats(-1e6, 1e6, allow_nan=False, width=32), min_size=4, max_size=30),
     st.lists(st.sampled_from(["a", "b", "c", ""]), min_size=4, max_size=30),
@@ -73,6 +73,10 @@ def test_loader_round_trips_any_numeric_and_string_columns(values: list[float], 
     n = min(len(values), len(cats))
     frame = pd.DataFrame({"num": values[:n], "cat": cats[:n], "y": np.arange(n, dtype=float) + 0.5})
     text = frame.to_csv(index=False)
+    if all(c == "" for c in cats[:n]):  # a column with no values is refused in one line, naming it
+        with pytest.raises(DataError, match="feature column 'cat' has no values: drop it"):
+            load_dataset("-", target="y", stdin=io.StringIO(text))
+        return
     d = load_dataset("-", target="y", stdin=io.StringIO(text))
     assert d.n_rows == n
     assert d.task == "regression"

@@ -67,6 +67,7 @@ def test_report_is_self_contained_and_complete(report: tuple[Path, Path]) -> Non
         assert part in text
     for word in ("λ.min", "λ.1se", "chosen", "Warnings", "scikit-learn", "bmi", "442 × 10"):
         assert word in text
+    assert re.search(r'id="command"><code>regtune tune builtin:diabetes --n-trials 12 --report ', text)
     assert f"- HTML report: [{html}]({html})" in md.read_text(encoding="utf-8")
 
 
