@@ -497,14 +497,9 @@ def cv_results(curve: list[Any]) -> dict[str, Any]:
 def original_coefficients(pipeline: Any, task: str) -> tuple[Any, Any]:
     """The model's coefficients and intercepts on the original scale of each encoded column, shaped as
     scikit-learn's linear models shape them (a regressor: (p,) and a float; a classifier: (k, p), (k,))."""
-    from regtune.refit import encoded_scaling
+    from regtune.refit import original_arrays
 
-    model = pipeline[-1]
-    coef = np.atleast_2d(np.asarray(model.coef_, dtype=np.float64))
-    intercept = np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64))
-    mean, scale = encoded_scaling(pipeline[0])
-    original = coef / scale
-    shifted = intercept - original @ mean
+    original, shifted, _ = original_arrays(pipeline)
     if task == "regression":
         return original.ravel(), float(shifted[0])
     return original, shifted

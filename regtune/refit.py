@@ -92,20 +92,27 @@ def encoded_scaling(preprocess: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(means), np.concatenate(scales)
 
 
-def original_scale(pipeline: Any) -> OriginalScale:
-    """β/scale for every coefficient, and b − Σ β·mean/scale for each intercept (per class row)."""
+def original_arrays(pipeline: Any) -> tuple[Any, Any, Any]:
+    """The pipeline's linear model on the original scale of each encoded column: (β/scale, b − Σ β·mean/scale,
+    b) with a row per class (β 2-D, the intercepts 1-D), b the intercepts as fitted."""
     import numpy as np
 
-    if pipeline is None or not hasattr(pipeline[-1], "coef_"):
-        return OriginalScale([], [])
     model = pipeline[-1]
     coef = np.atleast_2d(np.asarray(model.coef_, dtype=np.float64))
     intercept = np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64))
     mean, scale = encoded_scaling(pipeline[0])
     original = coef / scale
-    shifted = intercept - original @ mean
+    return original, intercept - original @ mean, intercept
+
+
+def original_scale(pipeline: Any) -> OriginalScale:
+    """β/scale for every coefficient, and b − Σ β·mean/scale for each intercept (per class row)."""
+    if pipeline is None or not hasattr(pipeline[-1], "coef_"):
+        return OriginalScale([], [])
+    model = pipeline[-1]
+    original, shifted, intercept = original_arrays(pipeline)
     names = coefficient_names(pipeline)
-    rows = coef.shape[0]
+    rows = original.shape[0]
     labels = ["(intercept)"] if rows == 1 else [f"(intercept) [{c}]" for c in model.classes_]
     return OriginalScale(
         [(n, float(v)) for n, v in zip(names, original.ravel(), strict=True)],
