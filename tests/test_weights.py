@@ -297,3 +297,19 @@ def test_held_out_rows_are_scored_with_their_weights(tmp_path: Path) -> None:
     pred = result.model.predict(test[["a", "b", "c", "d"]])
     expected = -np.average((test["y"] - pred) ** 2, weights=test["w"])
     assert result.held_out.min.score == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_settings_file_sets_the_weights_and_the_output_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    _table("regression").drop(columns=["fold"]).to_csv("t.csv", index=False)
+    Path("regtune.toml").write_text('weights = "w"\nn-trials = 4\n')
+    outcome = CliRunner().invoke(app, ["tune", "t.csv", "-y", "y", "--json", "r.json"])
+    assert outcome.exit_code == 0, outcome.output
+    assert "weighted by w" in outcome.output
+    doc = json.loads(Path("r.json").read_text())
+    assert doc["dataset"]["weights"] == "w"
+    assert "w" not in doc["dataset"]["numeric"]
