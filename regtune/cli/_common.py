@@ -226,8 +226,8 @@ def command_line(ctx: typer.Context) -> str:
         if param.name is None or ctx.get_parameter_source(param.name) is not ParameterSource.COMMANDLINE:
             continue
         value = ctx.params.get(param.name)
-        if param.param_type_name == "argument":
-            words.append(str(value))
+        if param.param_type_name == "argument":  # the sources are several (files, globs): one word each
+            words += [str(one) for one in value] if isinstance(value, (list, tuple)) else [str(value)]
             continue
         flag = param.opts[0]
         if getattr(param, "is_flag", False):
