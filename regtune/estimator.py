@@ -343,6 +343,14 @@ class RegTuneRegressor(RegressorMixin, _RegTune):  # type: ignore[misc]
     (3,)
     >>> round(reg.score(X, y), 2) > 0.4
     True
+
+    Row weights (the loss is Σ wᵢℓᵢ / Σ wᵢ; integer weights act as repeated rows):
+
+    >>> import numpy as np
+    >>> w = np.where(y > 150, 2.0, 1.0)
+    >>> weighted = RegTuneRegressor(n_trials=12, cv=5, random_state=0).fit(X, y, sample_weight=w)
+    >>> weighted.result_.dataset["weights"]
+    'sample_weight'
     """
 
     _task = "regression"
