@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from regtune.config import RULES, TuneConfig
-from regtune.errors import ConfigError
+from regtune.errors import ConfigError, named
 from regtune.result import CVInfo, DatasetInfo, RefitContext, StudyInfo, TuneResult
 from regtune.storage import mask_url
 
@@ -97,6 +97,7 @@ def tune(
         fold_column=config.fold_column,
         offset=config.offset,
         exposure=config.exposure,
+        weights=config.weights,
         stdin=stdin,
         max_categories=config.max_categories,
         sep=config.sep,
@@ -137,12 +138,16 @@ def tune_dataset(
     from regtune.folds import assign_folds, build_folds
     from regtune.models import Penalty, get_family
     from regtune.policy import SearchSpace, lambda_ranges
-    from regtune.preprocess import make_preprocessor
+    from regtune.preprocess import fit_transform, make_preprocessor
     from regtune.refit import refit
     from regtune.search import resolve_study_name, run_search, study_identity
 
     start = time.perf_counter() if start is None else start
     family = get_family(dataset.task, config.model, seed=config.seed, family=config.family, **config.model_settings)
+    if dataset.weights is not None and not family.weights:
+        raise ConfigError(
+            f"{named('weights')} does not apply to {family.label()}: {family.weights_reason or 'it takes no weights'}"
+        )
     bad = family.invalid_target(dataset.y)
     if bad is not None:
         raise DataError(invalid_target_message(dataset, family.name, bad))
@@ -152,10 +157,18 @@ def tune_dataset(
     folds = build_folds(dataset, splits, center=family.center_folds)
     n_encoded = int(folds[0].X_train.shape[1])
 
-    X_all = make_preprocessor(dataset.numeric, dataset.categorical).fit_transform(dataset.X)
-    scale = family.mixing_scale(dataset.y)
+    X_all = fit_transform(make_preprocessor(dataset.numeric, dataset.categorical), dataset.X, dataset.weights)
+    scale = family.mixing_scale(dataset.y, dataset.weights)
     ranges = lambda_ranges(
-        family, X_all, dataset.y, config.penalties, config.lambda_min, config.lambda_max, scale, dataset.offset
+        family,
+        X_all,
+        dataset.y,
+        config.penalties,
+        config.lambda_min,
+        config.lambda_max,
+        scale,
+        dataset.offset,
+        dataset.weights,
     )
     space = SearchSpace(penalties=config.penalties, ranges=ranges, mixing_scale=scale)
 

@@ -160,6 +160,13 @@ class TuneConfig:
         panel=INPUT,
         metavar="COL",
     )
+    weights: str | None = setting(
+        None,
+        help="Column of row weights (≥ 0, not a feature): the loss is Σ wᵢℓᵢ / Σ wᵢ, as glmnet's weights; the"
+        " fits, λ_max and the fold scores are weighted. --model linear only.",
+        panel=INPUT,
+        metavar="COL",
+    )
     model: str = setting("linear", help=_model_help, panel=MODEL, choices=_model_names)
     family: str | None = setting(
         None,
@@ -367,6 +374,7 @@ class TuneConfig:
             raise ConfigError(
                 f"{named('offset')} and {named('exposure')} both set the offset: give one (the offset is log exposure)"
             )
+        self._check_weights()
         column = self.offset or self.exposure
         if column is None:
             return
@@ -375,6 +383,17 @@ class TuneConfig:
             raise ConfigError(f"{flag} needs a log-link family: add {named('family')} poisson, gamma or tweedie:P")
         if column == self.target:
             raise ConfigError(f"{flag} column {column!r} is the target: choose another column")
+
+    def _check_weights(self) -> None:
+        from regtune.models import model_weights
+
+        if self.weights is None:
+            return
+        if self.weights == self.target:
+            raise ConfigError(f"{named('weights')} column {self.weights!r} is the target: choose another column")
+        refusal = model_weights(self.model)
+        if refusal:
+            raise ConfigError(f"{named('weights')} does not apply to {named('model')} {self.model}: {refusal}")
 
     def _check_model_settings(self) -> None:
         from regtune.models import model_settings, setting_models

@@ -72,29 +72,39 @@ class FastScorer:
         self.name = name
         self.fallback = fallback
 
-    def __call__(self, model: Any, X: np.ndarray, y: np.ndarray) -> float:
+    def __call__(self, model: Any, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
         import numpy as np
 
+        w = np.ones(len(y)) if sample_weight is None else sample_weight
+        total_w = float(w.sum())
         if self.name == "r2":
             resid = y - model.predict(X)
-            total = y - y.mean()
-            ss_res, ss_tot = float(resid @ resid), float(total @ total)
+            total = y - float(w @ y) / total_w
+            ss_res, ss_tot = float((w * resid) @ resid), float((w * total) @ total)
             if ss_tot == 0.0:
                 return 1.0 if ss_res == 0.0 else 0.0
             return 1.0 - ss_res / ss_tot
         if self.name == "neg_mean_squared_error":
             resid = y - model.predict(X)
-            return -float(resid @ resid) / len(y)
+            return -float((w * resid) @ resid) / total_w
         classes = model.classes_
         idx = np.searchsorted(classes, y)
         if np.any(idx >= len(classes)) or np.any(classes[np.minimum(idx, len(classes) - 1)] != y):
-            return float(self.fallback(model, X, y))
+            return apply_scorer(self.fallback, model, X, y, sample_weight)
         if self.name == "accuracy":
-            return float(np.mean(model.predict(X) == y))
+            return float(w @ (model.predict(X) == y)) / total_w
         proba = model.predict_proba(X)
         eps = np.finfo(proba.dtype).eps
         picked = np.clip(proba[np.arange(len(y)), idx], eps, 1 - eps)
-        return float(np.mean(np.log(picked)))
+        return float(w @ np.log(picked)) / total_w
+
+
+def apply_scorer(scorer: Any, model: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    """``scorer(model, X, y)``: with ``sample_weight``, the weighted mean of the rows' losses (as cv.glmnet
+    scores a fold; every scikit-learn scorer and regtune's own take ``sample_weight``)."""
+    if sample_weight is None:
+        return float(scorer(model, X, y))
+    return float(scorer(model, X, y, sample_weight=sample_weight))
 
 
 @dataclass
@@ -160,7 +170,7 @@ def fit_and_score(
         # what happened; the families record convergence themselves.
         warnings.simplefilter("ignore")
         outcome = family.fit_fold(fold, penalty, tol, warm)
-        score = float(scorer(family.scoring_model(outcome, fold), fold.X_test, fold.y_test))
+        score = apply_scorer(scorer, family.scoring_model(outcome, fold), fold.X_test, fold.y_test, fold.weight_test)
         grad = None
         if hyper is not None:
             try:

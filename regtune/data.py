@@ -57,6 +57,9 @@ class Dataset:
     offset: np.ndarray | None = None
     offset_column: str | None = None
     offset_kind: str | None = None
+    #: The weight of each row (``--weights``; ≥ 0, not all 0) and its column; None without weights.
+    weights: np.ndarray | None = None
+    weights_column: str | None = None
     #: The 1-based data row (header not counted) of each kept row in the source, for messages.
     row_numbers: np.ndarray | None = None
 
@@ -91,6 +94,7 @@ class Dataset:
             groups=None if self.groups is None else self.groups[rows],
             fold_ids=None if self.fold_ids is None else self.fold_ids[rows],
             offset=None if self.offset is None else self.offset[rows],
+            weights=None if self.weights is None else self.weights[rows],
             row_numbers=(self.row_numbers if self.row_numbers is not None else np.arange(1, self.n_rows + 1))[rows],
             rows_dropped=0 if source else self.rows_dropped,
         )
@@ -393,6 +397,7 @@ def load_dataset(
     fold_column: str | None = None,
     offset: str | None = None,
     exposure: str | None = None,
+    weights: str | None = None,
     stdin: TextIO | BinaryIO | None = None,
     max_categories: int | None = None,
     sep: str | None = None,
@@ -408,7 +413,8 @@ def load_dataset(
     Rows with a missing target are dropped (and counted). Numeric columns (but booleans) are numeric
     features; strings, booleans and the ``categorical`` columns are categorical features. ``groups``
     and ``fold_column`` are taken out of the features, and so is ``offset`` (used as it is) or ``exposure``
-    (its log is the offset; it must be positive). A categorical feature with more than
+    (its log is the offset; it must be positive), and ``weights`` (each row's weight: a number ≥ 0, not 0
+    in every row). A categorical feature with more than
     ``max_categories`` distinct values (an identifier, most likely) is refused.
     """
     import numpy as np
@@ -436,7 +442,12 @@ def load_dataset(
     _check_columns(categorical, columns, named("categorical"))
     offset_column = offset or exposure
     offset_flag = named("offset" if offset else "exposure")
-    for flag, col in ((named("groups"), groups), (named("fold_column"), fold_column), (offset_flag, offset_column)):
+    for flag, col in (
+        (named("groups"), groups),
+        (named("fold_column"), fold_column),
+        (offset_flag, offset_column),
+        (named("weights"), weights),
+    ):
         if col is not None:
             _check_columns((col,), columns, flag)
             if col == target:
@@ -450,12 +461,13 @@ def load_dataset(
     if frame.shape[0] == 0:
         raise DataError(f"target {target!r} is missing in every row: choose another {named('target')}")
 
-    special = {target, *(c for c in (groups, fold_column, offset_column) if c)}
+    special = {target, *(c for c in (groups, fold_column, offset_column, weights) if c)}
     if features:
         bad = special.intersection(features)
         if bad:
             raise DataError(
-                f"{named('features')} names {sorted(bad)[0]!r}, which is the target, group or fold column: remove it"
+                f"{named('features')} names {sorted(bad)[0]!r}, which is the target, group, fold, offset or weights"
+                " column: remove it"
             )
         chosen = [c for c in features if c not in drop]
     else:
@@ -514,6 +526,7 @@ def load_dataset(
     offsets = None
     if offset_column is not None:
         offsets = offset_values(frame[offset_column], offset_flag, row_numbers, log=exposure is not None)
+    row_weights = None if weights is None else weight_values(frame[weights], named("weights"), row_numbers)
 
     return Dataset(
         source=source,
@@ -531,6 +544,8 @@ def load_dataset(
         offset=offsets,
         offset_column=offset_column,
         offset_kind=None if offset_column is None else ("offset" if offset else "exposure"),
+        weights=row_weights,
+        weights_column=weights,
         row_numbers=row_numbers,
     )
 
@@ -621,6 +636,34 @@ def offset_values(column: pd.Series, flag: str, row_numbers: np.ndarray | None, 
         )
     result: np.ndarray = np.log(values) if log else values
     return result
+
+
+def weight_values(column: pd.Series, flag: str, row_numbers: np.ndarray | None) -> np.ndarray:
+    """The weight of each row: a finite number ≥ 0 in every row, and not 0 in all of them."""
+    import numpy as np
+    import pandas as pd
+
+    name = column.name
+    values: np.ndarray = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        row = int(row_numbers[i]) if row_numbers is not None else i + 1
+        value = column.iloc[i]
+        if pd.isna(value):
+            shown = "no value"
+        elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+            shown = f"{float(value):g}"
+        else:
+            shown = repr(str(value))
+        raise DataError(
+            f"{flag} column {name!r} must be a number ≥ 0 in every row: row {row} has {shown}"
+            " (rows count from 1 after the header); fix or drop that row"
+        )
+    if not np.any(values > 0):
+        raise DataError(f"{flag} column {name!r} is zero in every row: nothing would be fitted; give some rows weight")
+    return values
 
 
 def invalid_target_message(dataset: Dataset, family: str, found: tuple[int, str]) -> str:

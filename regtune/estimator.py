@@ -164,7 +164,7 @@ class _RegTune(BaseEstimator):  # type: ignore[misc]
         splitter = check_cv(self.cv, y, classifier=self._task == "classification")
         return [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(frame, y, groups)]
 
-    def _fit(self, X: Any, y: Any, groups: Any) -> Any:
+    def _fit(self, X: Any, y: Any, sample_weight: Any, groups: Any) -> Any:
         from dataclasses import replace
 
         from regtune.api import tune_dataset
@@ -191,11 +191,27 @@ class _RegTune(BaseEstimator):  # type: ignore[misc]
                 if len(groups) != dataset.n_rows:
                     raise ValueError(f"groups has {len(groups)} values for {dataset.n_rows} rows")
                 dataset = replace(dataset, groups=groups)
+            if sample_weight is not None:
+                dataset = replace(
+                    dataset, weights=self._weights(sample_weight, dataset.n_rows), weights_column="sample_weight"
+                )
             result = tune_dataset(dataset, config, splits=self._splits(frame, y, groups))
         except RegtuneError as exc:
             raise _as_value_error(exc) from None
         self._set_fitted(result)
         return self
+
+    @staticmethod
+    def _weights(sample_weight: Any, n_rows: int) -> np.ndarray:
+        """The rows' weights, checked as ``--weights`` is (numbers ≥ 0, not all 0): regtune's error if not."""
+        import pandas as pd
+
+        from regtune.data import weight_values
+
+        values = np.asarray(sample_weight)
+        if values.ndim != 1 or len(values) != n_rows:
+            raise ValueError(f"sample_weight has shape {values.shape}: give one weight per row ({n_rows},)")
+        return weight_values(pd.Series(values, name="sample_weight"), "sample_weight", None)
 
     def _prepare_y(self, y: Any) -> np.ndarray:  # pragma: no cover - each estimator has its own
         raise NotImplementedError
@@ -327,11 +343,19 @@ class RegTuneRegressor(RegressorMixin, _RegTune):  # type: ignore[misc]
     (3,)
     >>> round(reg.score(X, y), 2) > 0.4
     True
+
+    Row weights (the loss is Σ wᵢℓᵢ / Σ wᵢ; integer weights act as repeated rows):
+
+    >>> import numpy as np
+    >>> w = np.where(y > 150, 2.0, 1.0)
+    >>> weighted = RegTuneRegressor(n_trials=12, cv=5, random_state=0).fit(X, y, sample_weight=w)
+    >>> weighted.result_.dataset["weights"]
+    'sample_weight'
     """
 
     _task = "regression"
 
-    def fit(self, X: Any, y: Any, groups: Any = None) -> RegTuneRegressor:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, groups: Any = None) -> RegTuneRegressor:
         """Choose the penalty and λ by cross-validation, then refit on all rows.
 
         Parameters
@@ -340,6 +364,9 @@ class RegTuneRegressor(RegressorMixin, _RegTune):  # type: ignore[misc]
             The features; a DataFrame may hold text and categorical columns and missing values.
         y : array-like of shape (n_samples,)
             The target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights (≥ 0, not all 0): the loss is Σ wᵢℓᵢ / Σ wᵢ in the fits, λ_max, the standardization
+            and each fold's score (a weighted mean, as ``cv.glmnet`` does); ``--weights`` on the command line.
         groups : array-like of shape (n_samples,), default=None
             Group labels: each group stays within one fold.
 
@@ -347,7 +374,7 @@ class RegTuneRegressor(RegressorMixin, _RegTune):  # type: ignore[misc]
         -------
         self : RegTuneRegressor
         """
-        return self._fit(X, y, groups)  # type: ignore[no-any-return]
+        return self._fit(X, y, sample_weight, groups)  # type: ignore[no-any-return]
 
     def _prepare_y(self, y: Any) -> np.ndarray:
         values: np.ndarray = _check_y(y, y_numeric=True, estimator=self).astype(np.float64)
@@ -405,7 +432,7 @@ n_features_in_, feature_names_in_, cv_results_, result_
 
     _task = "classification"
 
-    def fit(self, X: Any, y: Any, groups: Any = None) -> RegTuneClassifier:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, groups: Any = None) -> RegTuneClassifier:
         """Choose the penalty and λ by stratified cross-validation, then refit on all rows.
 
         Parameters
@@ -414,6 +441,9 @@ n_features_in_, feature_names_in_, cv_results_, result_
             The features; a DataFrame may hold text and categorical columns and missing values.
         y : array-like of shape (n_samples,)
             The class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights (≥ 0, not all 0): the loss is Σ wᵢℓᵢ / Σ wᵢ in the fits, λ_max, the standardization
+            and each fold's score (a weighted mean, as ``cv.glmnet`` does); ``--weights`` on the command line.
         groups : array-like of shape (n_samples,), default=None
             Group labels: each group stays within one fold.
 
@@ -421,7 +451,7 @@ n_features_in_, feature_names_in_, cv_results_, result_
         -------
         self : RegTuneClassifier
         """
-        return self._fit(X, y, groups)  # type: ignore[no-any-return]
+        return self._fit(X, y, sample_weight, groups)  # type: ignore[no-any-return]
 
     def _prepare_y(self, y: Any) -> np.ndarray:
         labels = _check_y(y, estimator=self)

@@ -104,14 +104,15 @@ def split_holdout(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset
 
 
 def load_test(path: str, dataset: Dataset, config: TuneConfig) -> Dataset:
-    """The ``test`` table, read and typed as the training table (same target and feature columns)."""
+    """The ``test`` table, read and typed as the training table (same target and feature columns, and the
+    weights column when the training rows have weights: the held-out score is then their weighted mean)."""
     import pandas as pd
 
-    from regtune.data import coerce_features, read_table
+    from regtune.data import coerce_features, read_table, weight_values
 
     frame = read_table(path, sep=config.sep)
     frame.columns = [str(c) for c in frame.columns]
-    wanted = [*dataset.X.columns, dataset.target]
+    wanted = [*dataset.X.columns, dataset.target, *([dataset.weights_column] if dataset.weights_column else [])]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise DataError(
@@ -131,19 +132,29 @@ def load_test(path: str, dataset: Dataset, config: TuneConfig) -> Dataset:
         y = y_series.astype(str).to_numpy() if dataset.y.dtype.kind in "OUS" else y_series.to_numpy()
     from dataclasses import replace
 
-    return replace(dataset, source=path, X=X, y=y, groups=None, fold_ids=None, rows_dropped=0)
+    weights = None
+    if dataset.weights_column:
+        weights = weight_values(frame[dataset.weights_column], f"{named('test')} table's {named('weights')}", None)
+    return replace(dataset, source=path, X=X, y=y, groups=None, fold_ids=None, rows_dropped=0, weights=weights)
 
 
 def score_refits(result: TuneResult, rows: Dataset, refit_one_se: Any, scorer: Any) -> HeldOut:
     """Score the refit models at λ.min and λ.1se of ``result`` on ``rows``."""
+    import numpy as np
+
+    from regtune.cv import apply_scorer
     from regtune.preprocess import quiet_unknown_categories
 
     def score(pipeline: Any) -> HeldOutScore:
         with quiet_unknown_categories():
-            value = float(scorer(pipeline, rows.X, rows.y))
+            value = apply_scorer(scorer, pipeline, rows.X, rows.y, rows.weights)
         r2 = None
         if result.cv.scoring == "neg_mean_squared_error" and len(rows.y) > 1:
-            var = float(rows.y.var())
+            var = (
+                float(np.cov(rows.y, aweights=rows.weights, bias=True))
+                if rows.weights is not None
+                else float(rows.y.var())
+            )
             r2 = 1.0 + value / var if var > 0 else None
         return HeldOutScore(value, r2)
 

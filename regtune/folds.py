@@ -99,35 +99,60 @@ class Fold:
     #: The rows' offsets (log exposure) for families that take one; None without ``--offset``/``--exposure``.
     offset_train: np.ndarray | None = None
     offset_test: np.ndarray | None = None
+    #: The rows' weights (``--weights``): the training rows' rescaled to sum to ``n_train`` (glmnet's
+    #: convention), the test rows' as given (a fold's score is their weighted mean); None without weights.
+    weight_train: np.ndarray | None = None
+    weight_test: np.ndarray | None = None
 
     @property
     def n_train(self) -> int:
         return int(self.X_train.shape[0])
 
+    def y_mean(self) -> float:
+        """The (weighted) mean of the training target."""
+        import numpy as np
+
+        w = self.weight_train
+        return float(self.y_train.mean() if w is None else np.average(self.y_train, weights=w))
+
     def centered_y(self) -> np.ndarray:
-        """``y − ȳ`` of the training rows, computed once."""
+        """``y − ȳ`` of the training rows (ȳ weighted with the rows' weights), computed once."""
         if "yc" not in self.cache:
-            self.cache["yc"] = self.y_train - self.y_train.mean()
+            self.cache["yc"] = self.y_train - self.y_mean()
         result: np.ndarray = self.cache["yc"]
         return result
 
+    def weighted(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(√w·X, √w·(y − ȳ))`` of the (centred) training rows: the least-squares problem with the rows'
+        weights as an unweighted one (``X`` and ``y − ȳ`` themselves without weights)."""
+        import numpy as np
+
+        if self.weight_train is None:
+            return self.X_train, self.centered_y()
+        if "weighted" not in self.cache:
+            root = np.sqrt(self.weight_train)
+            self.cache["weighted"] = (np.ascontiguousarray(self.X_train * root[:, None]), self.centered_y() * root)
+        result: tuple[np.ndarray, np.ndarray] = self.cache["weighted"]
+        return result
+
     def gram(self) -> tuple[np.ndarray, np.ndarray]:
-        """``XᵀX`` and ``Xᵀ(y − ȳ)`` of the (centred) training matrix, computed once."""
+        """``XᵀWX`` and ``XᵀW(y − ȳ)`` of the (centred) training matrix (W = I without weights), computed once."""
         import numpy as np
 
         if "gram" not in self.cache:
-            X = self.X_train
-            self.cache["gram"] = (np.ascontiguousarray(X.T @ X), X.T @ self.centered_y())
+            X, yc = self.weighted()
+            self.cache["gram"] = (np.ascontiguousarray(X.T @ X), X.T @ yc)
         result: tuple[np.ndarray, np.ndarray] = self.cache["gram"]
         return result
 
     def svd(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Thin SVD ``X = U diag(s) Vᵀ`` of the centred training matrix and ``Uᵀ(y − ȳ)``, computed once."""
+        """Thin SVD ``√W·X = U diag(s) Vᵀ`` of the centred training matrix and ``Uᵀ√W(y − ȳ)``, computed once."""
         import numpy as np
 
         if "svd" not in self.cache:
-            U, s, Vt = np.linalg.svd(self.X_train, full_matrices=False)
-            self.cache["svd"] = (s, Vt, U.T @ self.centered_y())
+            X, yc = self.weighted()
+            U, s, Vt = np.linalg.svd(X, full_matrices=False)
+            self.cache["svd"] = (s, Vt, U.T @ yc)
         result: tuple[np.ndarray, np.ndarray, np.ndarray] = self.cache["svd"]
         return result
 
@@ -136,25 +161,42 @@ def build_folds(dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]], *
     """Fit each fold's preprocessing on its training rows and keep the transformed matrices."""
     import numpy as np
 
-    from regtune.preprocess import make_preprocessor, quiet_unknown_categories
+    from regtune.models._base import normalized_weights
+    from regtune.preprocess import fit_transform, make_preprocessor, quiet_unknown_categories
 
     folds = []
     for i, (train, test) in enumerate(splits):
+        weights = None if dataset.weights is None else _fold_weights(dataset.weights, train, test, i)
         pre = make_preprocessor(dataset.numeric, dataset.categorical)
-        X_train = np.ascontiguousarray(pre.fit_transform(dataset.X.iloc[train]), dtype=np.float64)
+        X_train = fit_transform(pre, dataset.X.iloc[train], None if weights is None else weights[0])
         with quiet_unknown_categories():
             X_test = np.ascontiguousarray(pre.transform(dataset.X.iloc[test]), dtype=np.float64)
         if X_train.shape[1] == 0 or not np.ptp(X_train, axis=0).any():
             raise _nothing_varies(dataset, len(train), i)
         if center:
-            mean = X_train.mean(axis=0)
+            mean = X_train.mean(axis=0) if weights is None else np.average(X_train, axis=0, weights=weights[0])
             X_train -= mean
             X_test -= mean
         fold = Fold(i, train, test, X_train, X_test, dataset.y[train], dataset.y[test])
         if dataset.offset is not None:
             fold.offset_train, fold.offset_test = dataset.offset[train], dataset.offset[test]
+        if weights is not None:
+            fold.weight_train, fold.weight_test = normalized_weights(weights[0], len(train)), weights[1]
         folds.append(fold)
     return folds
+
+
+def _fold_weights(
+    weights: np.ndarray, train: np.ndarray, test: np.ndarray, index: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The weights of a fold's training and test rows; each part needs a row of positive weight."""
+    for part, rows in (("training", train), ("test", test)):
+        if not (weights[rows] > 0).any():
+            raise DataError(
+                f"every {part} row of fold {index + 1} has weight 0 in the {named('weights')} column: nothing to"
+                f" {'fit' if part == 'training' else 'score'} there; use other folds or fewer rows of weight 0"
+            )
+    return weights[train], weights[test]
 
 
 def _nothing_varies(dataset: Dataset, n_train: int, index: int) -> DataError:

@@ -565,6 +565,7 @@ def lambda_ranges(
     lambda_max: float | None,
     mixing_scale: float = 1.0,
     offset: np.ndarray | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> dict[str, tuple[float, float]]:
     """The searched λ range of each penalty, from the data or the user's bounds.
 
@@ -573,18 +574,20 @@ def lambda_ranges(
     α + (1 − α)/s in the estimator's: see :class:`SearchSpace`). Pure L2: from the curvature of the loss at
     the null model (:func:`ridge_range`), so ridge is searched on the scale of its own problem, not the
     lasso's. A family without a λ_max or a curvature of its own (the MLP) sets its default range from the
-    linear λ_max. ``offset``: the rows' offsets, for a family that takes one.
+    linear λ_max. ``offset``: the rows' offsets, for a family that takes one; ``sample_weight``: the rows'
+    weights (λ_max and the curvature are those of the weighted loss).
     """
-    from regtune.models._base import with_offset
+    from regtune.models._base import with_offset, with_weights
 
-    lmax = family.lambda_max(X, y, 1.0, **with_offset(offset))
+    extra = {**with_offset(offset), **with_weights(sample_weight)}
+    lmax = family.lambda_max(X, y, 1.0, **extra)
     if not (math.isfinite(lmax) and lmax > 0):
         lmax = 1.0
     ratio = RATIO_N_GT_P if X.shape[0] > X.shape[1] else RATIO_N_LE_P
     ranges = {}
     for penalty in penalties:
         own = family.default_lambda_range(penalty, lmax, ratio)
-        eigs = family.curvature(X, y, **with_offset(offset)) if own is None and penalty == "l2" else None
+        eigs = family.curvature(X, y, **extra) if own is None and penalty == "l2" else None
         if own is not None:
             lo, hi = own
         elif eigs is not None:

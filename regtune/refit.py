@@ -30,12 +30,12 @@ def refit(dataset: Dataset, family: Family, penalty: Penalty, tol: float) -> Ref
     """Fit preprocessing and model on all rows of ``dataset`` at ``penalty``."""
     from sklearn.pipeline import Pipeline
 
-    from regtune.models._base import with_offset
-    from regtune.preprocess import make_preprocessor
+    from regtune.models._base import with_offset, with_weights
+    from regtune.preprocess import fit_transform, make_preprocessor
 
     pre = make_preprocessor(dataset.numeric, dataset.categorical)
-    X = pre.fit_transform(dataset.X)
-    outcome = family.fit(X, dataset.y, penalty, tol, **with_offset(dataset.offset))
+    X = fit_transform(pre, dataset.X, dataset.weights)
+    outcome = family.fit(X, dataset.y, penalty, tol, **with_offset(dataset.offset), **with_weights(dataset.weights))
     pipeline = Pipeline([("preprocess", pre), ("model", outcome.model)])
     return Refit(pipeline, family.native(penalty, dataset.n_rows), outcome.n_nonzero)
 

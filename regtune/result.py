@@ -62,6 +62,8 @@ class DatasetInfo(_Record):
     categorical: list[str] | None
     rows_dropped: int | None
     n_classes: int | None
+    #: The column of row weights (``--weights``; ``sample_weight`` from the estimators), None without.
+    weights: str | None = None
 
     @classmethod
     def of(cls, dataset: Dataset, n_columns_encoded: int) -> DatasetInfo:
@@ -77,6 +79,7 @@ class DatasetInfo(_Record):
             categorical=dataset.categorical,
             rows_dropped=dataset.rows_dropped,
             n_classes=dataset.n_classes,
+            weights=dataset.weights_column,
         )
 
     @classmethod
@@ -95,6 +98,7 @@ class DatasetInfo(_Record):
             categorical=None,
             rows_dropped=identity.get("rows_dropped"),
             n_classes=identity.get("n_classes"),
+            weights=(identity.get("weights") or {}).get("column"),
         )
 
 

@@ -453,7 +453,10 @@ def study_identity(
     """
     import hashlib
 
+    import numpy as np
+
     from regtune import __version__
+    from regtune.models._base import with_weights
 
     folds = hashlib.sha256()
     for _, test in splits:
@@ -480,7 +483,7 @@ def study_identity(
         "n_columns_encoded": n_encoded,
         "rows_dropped": dataset.rows_dropped,
         "n_classes": dataset.n_classes,
-        "target_variance": float(dataset.y.var()) if dataset.task == "regression" else None,
+        "target_variance": _target_variance(dataset),
         # regtune 0.2: the elastic net's mix is searched as glmnet's alpha ("mixing"), scaled by this.
         "search_space": 2,
         "mixing_scale": space.mixing_scale,
@@ -489,12 +492,26 @@ def study_identity(
         identity["model_settings"] = family.describe()
     if config.family is not None:  # the distribution, its offset and null deviance (for the deviance explained)
         identity["family"] = config.family
-        null = family.null_deviance(scoring, dataset.y, dataset.offset)
+        null = family.null_deviance(scoring, dataset.y, dataset.offset, **with_weights(dataset.weights))
         if null is not None:
             identity["null_deviance"] = null
     if dataset.offset_column is not None:
         identity["offset"] = {"column": dataset.offset_column, "kind": dataset.offset_kind}
+    if dataset.weights is not None:  # other weights, another study
+        digest = hashlib.sha256(np.ascontiguousarray(dataset.weights, dtype=np.float64).tobytes()).hexdigest()
+        identity["weights"] = {"column": dataset.weights_column, "sha256": digest[:16]}
     return identity
+
+
+def _target_variance(dataset: Dataset) -> float | None:
+    """The variance of a regression target (weighted by the rows' weights, if any), for R² = 1 − MSE/var."""
+    import numpy as np
+
+    if dataset.task != "regression":
+        return None
+    if dataset.weights is None:
+        return float(dataset.y.var())
+    return float(np.cov(dataset.y, aweights=dataset.weights, bias=True))
 
 
 def auto_study_name(identity: dict[str, Any]) -> str:

@@ -122,6 +122,14 @@ def model_summary(model: str) -> str:
     return _classes(model)[0].summary
 
 
+def model_weights(model: str) -> str:
+    """Why ``model`` cannot take sample weights (``--weights``), or "" when every class of it can."""
+    for cls in _classes(model):
+        if not cls.weights:
+            return cls.weights_reason or "its fits take no sample weights"
+    return ""
+
+
 def get_family(
     task: str, model: str = "linear", *, seed: int = 0, family: str | None = None, **settings: Any
 ) -> Family:

@@ -137,6 +137,22 @@ def with_offset(offset: np.ndarray | None) -> dict[str, Any]:
     return {} if offset is None else {"offset": offset}
 
 
+def with_weights(sample_weight: np.ndarray | None) -> dict[str, Any]:
+    """The keyword arguments that hand the rows' weights to a family that takes them (nothing without)."""
+    return {} if sample_weight is None else {"sample_weight": sample_weight}
+
+
+def normalized_weights(sample_weight: np.ndarray | None, n: int) -> np.ndarray | None:
+    """The weights rescaled to sum to ``n`` (mean 1), as glmnet does: the loss Σ wᵢℓᵢ / Σ wᵢ is then
+    Σ wᵢℓᵢ / n, so λ keeps its meaning; None stays None."""
+    import numpy as np
+
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    return w * (n / float(w.sum()))
+
+
 def count_nonzero(coef: np.ndarray) -> int:
     """Features with a non-zero coefficient (in any class row of a multiclass model), relative to the
     largest coefficient (``NONZERO_RTOL``)."""
@@ -188,6 +204,10 @@ class Family(ABC):
     #: Whether ``fit``, ``lambda_max`` and ``curvature`` take an ``offset`` (a column entering the linear
     #: predictor with coefficient 1), and fold fits read ``Fold.offset_train`` / ``offset_test``.
     offsets: ClassVar[bool] = False
+    #: Whether ``fit``, ``lambda_max`` and ``curvature`` take a ``sample_weight`` (rows' weights ≥ 0; the loss
+    #: is their weighted mean) and fold fits read ``Fold.weight_train``; if not, why (for the error).
+    weights: ClassVar[bool] = False
+    weights_reason: ClassVar[str] = ""
     #: The scorer used when none is given (empty: the task's default).
     default_scoring: ClassVar[str] = ""
 
@@ -243,9 +263,10 @@ class Family(ABC):
         direction by e/(e + λ). None where the family has no such scale (a network)."""
         return None
 
-    def mixing_scale(self, y: np.ndarray) -> float:
+    def mixing_scale(self, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
         """The scale s of the elastic net's mix (``regtune.policy.SearchSpace``): the target's, for a loss
-        whose coefficients grow with it (least squares: sd(y)); 1 where they do not (logistic)."""
+        whose coefficients grow with it (least squares: sd(y), weighted by the rows' weights if any); 1
+        where they do not (logistic)."""
         return 1.0
 
     def invalid_target(self, y: np.ndarray) -> tuple[int, str] | None:
@@ -257,7 +278,13 @@ class Family(ABC):
         """A scorer the family computes itself for ``name`` (its own deviance), or None for scikit-learn's."""
         return None
 
-    def null_deviance(self, scoring: str, y: np.ndarray, offset: np.ndarray | None = None) -> float | None:
+    def null_deviance(
+        self,
+        scoring: str,
+        y: np.ndarray,
+        offset: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> float | None:
         """The mean deviance ``scoring`` measures of the intercept-only model on (y, offset): the
         denominator of the fraction of deviance explained; None when ``scoring`` is not a deviance."""
         return None
@@ -298,7 +325,7 @@ class Family(ABC):
 
         Families override this to use the fold's caches (Gram matrix, SVD).
         """
-        return self.fit(fold.X_train, fold.y_train, penalty, tol, warm)
+        return self.fit(fold.X_train, fold.y_train, penalty, tol, warm, **with_weights(fold.weight_train))
 
     def scoring_model(self, outcome: FitOutcome, fold: Fold) -> Any:
         """What a scorer calls ``predict`` on for the fold's test rows (a model bound to their offset)."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from regtune.errors import ConfigError, named
-from regtune.models._base import Family, FitOutcome, Jacobian, Penalty, count_nonzero, solve_sym
+from regtune.models._base import Family, FitOutcome, Jacobian, Penalty, count_nonzero, normalized_weights, solve_sym
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,11 +44,11 @@ class DevianceScorer:
     def __init__(self, power: float) -> None:
         self.power = power
 
-    def __call__(self, model: Any, X: np.ndarray, y: np.ndarray) -> float:
+    def __call__(self, model: Any, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
         from regtune.models._glm_solver import mean_deviance, one_blas_thread
 
         with one_blas_thread():
-            return -mean_deviance(y, model.predict(X), self.power)
+            return -mean_deviance(y, model.predict(X), self.power, sample_weight)
 
 
 class LogLinkGLM(Family):
@@ -60,6 +60,7 @@ class LogLinkGLM(Family):
     loadable_types = frozenset({ESTIMATOR})
     differentiable: ClassVar[tuple[str, ...]] = (*DEVIANCE_POWERS, TWEEDIE_SCORER, "neg_mean_squared_error")
     offsets = True
+    weights = True
     #: The Tweedie power of the distribution (1 Poisson, 2 Gamma).
     power: float = 1.0
     #: The distribution in words, for the table.
@@ -92,7 +93,13 @@ class LogLinkGLM(Family):
         power = self.deviance_power(name)
         return None if power is None else DevianceScorer(power)
 
-    def null_deviance(self, scoring: str, y: np.ndarray, offset: np.ndarray | None = None) -> float | None:
+    def null_deviance(
+        self,
+        scoring: str,
+        y: np.ndarray,
+        offset: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> float | None:
         import numpy as np
 
         from regtune.models._glm_solver import mean_deviance, null_intercept
@@ -100,25 +107,37 @@ class LogLinkGLM(Family):
         power = self.deviance_power(scoring)
         if power is None:
             return None
-        eta = null_intercept(y, offset, self.power) + (0.0 if offset is None else offset)
-        return mean_deviance(y, np.exp(np.broadcast_to(eta, y.shape)), power)
+        eta = null_intercept(y, offset, self.power, sample_weight) + (0.0 if offset is None else offset)
+        return mean_deviance(y, np.exp(np.broadcast_to(eta, y.shape)), power, sample_weight)
 
     # --- the λ convention ----------------------------------------------------------------------------
 
     def lambda_max(
-        self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0, offset: np.ndarray | None = None
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        l1_ratio: float = 1.0,
+        offset: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> float:
         import numpy as np
 
         from regtune.models._glm_solver import null_gradient
 
-        top = float(np.max(np.abs(null_gradient(X, y, offset, self.power)), initial=0.0))
+        sw = normalized_weights(sample_weight, X.shape[0])
+        top = float(np.max(np.abs(null_gradient(X, y, offset, self.power, sw)), initial=0.0))
         return top / max(l1_ratio, 1e-3)
 
-    def curvature(self, X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
+    def curvature(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        offset: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> np.ndarray:
         from regtune.models._glm_solver import null_curvature
 
-        return null_curvature(X, y, offset, self.power)
+        return null_curvature(X, y, offset, self.power, normalized_weights(sample_weight, X.shape[0]))
 
     def native(self, penalty: Penalty, n: int) -> dict[str, float]:
         if penalty.kind == "elasticnet":
@@ -140,6 +159,7 @@ class LogLinkGLM(Family):
         tol: float,
         warm: tuple[np.ndarray, np.ndarray] | None = None,
         offset: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> FitOutcome:
         import numpy as np
 
@@ -156,6 +176,7 @@ class LogLinkGLM(Family):
             tol=tol,
             coef_init=None if warm is None else warm[0],
             intercept_init=None if warm is None else float(warm[1][0]),
+            sample_weight=sample_weight,
         )
         model.coef_, model.intercept_ = solution.coef, solution.intercept
         model.n_iter_, model.converged_, model.n_features_in_ = solution.n_iter, solution.converged, X.shape[1]
@@ -169,7 +190,9 @@ class LogLinkGLM(Family):
         tol: float,
         warm: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> FitOutcome:
-        return self.fit(fold.X_train, fold.y_train, penalty, tol, warm, offset=fold.offset_train)
+        return self.fit(
+            fold.X_train, fold.y_train, penalty, tol, warm, offset=fold.offset_train, sample_weight=fold.weight_train
+        )
 
     def scoring_model(self, outcome: FitOutcome, fold: Fold) -> Any:
         from regtune.models._glm_estimator import AtOffset
@@ -194,6 +217,8 @@ class LogLinkGLM(Family):
         lam, r = penalty.lam, penalty.l1_ratio
         eta = X @ w + b + (0.0 if fold.offset_train is None else fold.offset_train)
         _, h = gradient_curvature(fold.y_train, eta, self.power)
+        if fold.weight_train is not None:
+            h = h * fold.weight_train
         active = np.flatnonzero(w)
         root = np.sqrt(h)
         design = np.hstack([X[:, active] * root[:, None], root[:, None]])
@@ -225,7 +250,7 @@ class LogLinkGLM(Family):
         eta = X @ outcome.coef + outcome.intercept[0] + (0.0 if fold.offset_test is None else fold.offset_test)
         mu = np.exp(eta)
         d_eta = X @ d_coef + d_intercept[0]
-        return -float(np.mean(2.0 * mu ** (1 - power) * (mu - y) * d_eta))
+        return -float(np.average(2.0 * mu ** (1 - power) * (mu - y) * d_eta, weights=fold.weight_test))
 
     def invalid_target(self, y: np.ndarray) -> tuple[int, str] | None:
         import numpy as np

@@ -31,7 +31,7 @@ class LogLinkRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self.tol = tol
         self.max_iter = max_iter
 
-    def fit(self, X: Any, y: Any, offset: Any = None) -> LogLinkRegressor:
+    def fit(self, X: Any, y: Any, offset: Any = None, sample_weight: Any = None) -> LogLinkRegressor:
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         solution = fit_glm_enet(
@@ -43,6 +43,7 @@ class LogLinkRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             offset=None if offset is None else np.asarray(offset, dtype=np.float64),
             tol=self.tol,
             max_iter=self.max_iter,
+            sample_weight=None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64),
         )
         self.coef_, self.intercept_ = solution.coef, solution.intercept
         self.n_iter_, self.converged_ = solution.n_iter, solution.converged

@@ -72,9 +72,10 @@ def half_unit_deviance(y: np.ndarray, mu: np.ndarray, power: float) -> np.ndarra
     return out
 
 
-def mean_deviance(y: np.ndarray, mu: np.ndarray, power: float) -> float:
-    """The mean Tweedie deviance (scikit-learn's ``mean_tweedie_deviance(y, mu, power=power)``)."""
-    return float(2.0 * np.mean(half_unit_deviance(y, mu, power)))
+def mean_deviance(y: np.ndarray, mu: np.ndarray, power: float, sample_weight: np.ndarray | None = None) -> float:
+    """The mean Tweedie deviance (scikit-learn's ``mean_tweedie_deviance(y, mu, power=power)``), weighted by
+    ``sample_weight`` if given."""
+    return float(2.0 * np.average(half_unit_deviance(y, mu, power), weights=sample_weight))
 
 
 def gradient_curvature(y: np.ndarray, eta: np.ndarray, power: float) -> tuple[np.ndarray, np.ndarray]:
@@ -88,27 +89,41 @@ def gradient_curvature(y: np.ndarray, eta: np.ndarray, power: float) -> tuple[np
         return lead * (mu - y), (2 - p) * lead * mu + (p - 1) * y * lead
 
 
-def null_intercept(y: np.ndarray, offset: np.ndarray | None, power: float) -> float:
-    """The intercept of the intercept-only model: ``log(Σ y·e^((1−p)o) / Σ e^((2−p)o))`` (log ȳ without offset)."""
+def null_intercept(
+    y: np.ndarray, offset: np.ndarray | None, power: float, sample_weight: np.ndarray | None = None
+) -> float:
+    """The intercept of the intercept-only model: ``log(Σ s·y·e^((1−p)o) / Σ s·e^((2−p)o))`` (log ȳ without
+    offset; s the rows' weights, 1 without)."""
+    s = np.ones_like(y) if sample_weight is None else sample_weight
     if offset is None:
-        return float(np.log(np.mean(y)))
-    top = float(np.sum(y * np.exp((1 - power) * offset)))
-    return float(np.log(top / np.sum(np.exp((2 - power) * offset))))
+        return float(np.log(np.average(y, weights=s)))
+    top = float(np.sum(s * y * np.exp((1 - power) * offset)))
+    return float(np.log(top / np.sum(s * np.exp((2 - power) * offset))))
 
 
-def null_gradient(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None, power: float) -> np.ndarray:
-    """The gradient of the mean loss in the coefficients at the null model (w = 0, the intercept optimal)."""
-    eta = null_intercept(y, offset, power) + (0.0 if offset is None else offset)
+def null_gradient(
+    X: np.ndarray, y: np.ndarray, offset: np.ndarray | None, power: float, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
+    """The gradient of the mean loss in the coefficients at the null model (w = 0, the intercept optimal);
+    ``sample_weight`` (summing to n) weights each row's loss."""
+    eta = null_intercept(y, offset, power, sample_weight) + (0.0 if offset is None else offset)
     g, _ = gradient_curvature(y, np.broadcast_to(eta, y.shape), power)
+    if sample_weight is not None:
+        g = g * sample_weight
     grad: np.ndarray = X.T @ g / X.shape[0]
     return grad
 
 
-def null_curvature(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None, power: float) -> np.ndarray:
+def null_curvature(
+    X: np.ndarray, y: np.ndarray, offset: np.ndarray | None, power: float, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
     """Eigenvalues of the mean loss's Hessian in the coefficients at the null model, the intercept profiled
-    out: eig(X̃ᵀ diag(h) X̃ / n), X̃ centred with the weights h (the null model's IRLS weights)."""
-    eta = null_intercept(y, offset, power) + (0.0 if offset is None else offset)
+    out: eig(X̃ᵀ diag(h) X̃ / n), X̃ centred with the weights h (the null model's IRLS weights, times the rows'
+    weights, which sum to n, if any)."""
+    eta = null_intercept(y, offset, power, sample_weight) + (0.0 if offset is None else offset)
     _, h = gradient_curvature(y, np.broadcast_to(eta, y.shape), power)
+    if sample_weight is not None:
+        h = h * sample_weight
     Xc = np.sqrt(h)[:, None] * (X - (h @ X) / h.sum())
     s = np.linalg.svd(Xc, compute_uv=False)
     eigs: np.ndarray = s * s / X.shape[0]
@@ -116,11 +131,18 @@ def null_curvature(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None, powe
 
 
 def objective(
-    y: np.ndarray, eta: np.ndarray, power: float, w: np.ndarray, lam: float, r: float
-) -> float:  # fmt: skip
-    """½·mean deviance at η plus the penalty of w."""
+    y: np.ndarray,
+    eta: np.ndarray,
+    power: float,
+    w: np.ndarray,
+    lam: float,
+    r: float,
+    sample_weight: np.ndarray | None = None,
+) -> float:
+    """½·mean deviance at η (weighted by ``sample_weight``, which sums to n, if given) plus the penalty of w."""
     with np.errstate(over="ignore"):
-        loss = float(np.mean(half_unit_deviance(y, np.exp(eta), power)))
+        rows = half_unit_deviance(y, np.exp(eta), power)
+        loss = float(np.mean(rows if sample_weight is None else sample_weight * rows))
     return loss + lam * (r * float(np.abs(w).sum()) + 0.5 * (1 - r) * float(w @ w))
 
 
@@ -168,14 +190,17 @@ def fit_glm_enet(
     coef_init: np.ndarray | None = None,
     intercept_init: float | None = None,
     max_iter: int = 200,
+    sample_weight: np.ndarray | None = None,
 ) -> GLMSolution:
     """Fit the penalised log-link GLM of Tweedie ``power`` (1 ≤ power ≤ 2).
 
     Converged when a Newton step moves no coefficient or the intercept by more than ``tol``·max(1, ‖w‖∞),
-    or lowers the objective by less than ``tol²`` of its value.
+    or lowers the objective by less than ``tol²`` of its value. ``sample_weight`` (≥ 0, rescaled to sum to
+    n): the loss is the weighted mean of the rows' half deviances.
     """
+    s = None if sample_weight is None else sample_weight * (X.shape[0] / float(np.sum(sample_weight)))
     with one_blas_thread():
-        return _fit(X, y, power, lam, r, offset, tol, coef_init, intercept_init, max_iter)
+        return _fit(X, y, power, lam, r, offset, tol, coef_init, intercept_init, max_iter, s)
 
 
 def _fit(
@@ -189,33 +214,36 @@ def _fit(
     coef_init: np.ndarray | None,
     intercept_init: float | None,
     max_iter: int,
+    s: np.ndarray | None = None,
 ) -> GLMSolution:
     p = X.shape[1]
-    b_null = null_intercept(y, offset, power)
-    if r > 0 and lam * r >= float(np.max(np.abs(null_gradient(X, y, offset, power)), initial=0.0)) * (1 - NULL_RTOL):
+    b_null = null_intercept(y, offset, power, s)
+    if r > 0 and lam * r >= float(np.max(np.abs(null_gradient(X, y, offset, power, s)), initial=0.0)) * (1 - NULL_RTOL):
         # λ ≥ λ_max: the null model (every coefficient exactly zero) is the optimum.
         return GLMSolution(np.zeros(p), b_null, True, 0)
     w = np.zeros(p) if coef_init is None else np.array(coef_init, dtype=np.float64).ravel()
     b = b_null if intercept_init is None else float(np.ravel(intercept_init)[0])
     base = np.zeros_like(y) if offset is None else offset
     eta = X @ w + b + base
-    f = objective(y, eta, power, w, lam, r)
+    f = objective(y, eta, power, w, lam, r, s)
     if not np.isfinite(f):  # a warm start far off (μ overflows): start from the null model
         w, b = np.zeros(p), b_null
         eta = b + base
-        f = objective(y, eta, power, w, lam, r)
+        f = objective(y, eta, power, w, lam, r, s)
     inner_tol = tol * INNER_TOL
     damping = 1e-8
     for it in range(1, max_iter + 1):
         g, h = gradient_curvature(y, eta, power)
         h = np.maximum(h, MIN_CURVATURE * max(float(h.max()), 1e-300))
         z = eta - base - g / h
+        if s is not None:  # the rows' weights multiply each row's curvature (z, the working response, stays)
+            h = np.maximum(h * s, MIN_CURVATURE * max(float((h * s).max()), 1e-300))
         beta, b_new = _newton_step(X, h, z, lam, r, w, inner_tol, damping)
         d_w, d_b = beta - w, b_new - b
         delta = X @ d_w + d_b
         t = 1.0
         while t >= 1e-6:
-            f_try = objective(y, eta + t * delta, power, w + t * d_w, lam, r)
+            f_try = objective(y, eta + t * delta, power, w + t * d_w, lam, r, s)
             if f_try <= f + 1e-12 * max(1.0, abs(f)):
                 break
             t *= 0.5

@@ -45,15 +45,17 @@ class LogisticSolution:
     n_iter: int
 
 
-def null_gradient_max(X: np.ndarray, Y: np.ndarray) -> float:
-    """``max |Xᵀ(Y − Ȳ)|/n``: the largest gradient of the mean log-loss at W = 0 with the intercepts at their
-    optimum (``Y`` one-hot, one column when binary). The null model is the optimum iff λ·r ≥ this."""
-    Xc = X - X.mean(axis=0)
-    return float(np.max(np.abs(Xc.T @ (Y - Y.mean(axis=0))), initial=0.0)) / int(X.shape[0])
+def null_gradient_max(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    """``max |XᵀS(Y − Ȳ)|/n``: the largest gradient of the mean log-loss at W = 0 with the intercepts at their
+    optimum (``Y`` one-hot, one column when binary; S the rows' weights summing to n, I without). The null
+    model is the optimum iff λ·r ≥ this."""
+    s = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    resid = s[:, None] * (Y - np.average(Y, axis=0, weights=s))
+    return float(np.max(np.abs(X.T @ resid), initial=0.0)) / int(X.shape[0])
 
 
-def _null_intercept(Y: np.ndarray, binary: bool) -> np.ndarray:
-    prior = np.clip(Y.mean(axis=0), 1e-12, 1 - 1e-12)
+def _null_intercept(Y: np.ndarray, binary: bool, sample_weight: np.ndarray | None = None) -> np.ndarray:
+    prior = np.clip(np.average(Y, axis=0, weights=sample_weight), 1e-12, 1 - 1e-12)
     logit: np.ndarray = np.log(prior / (1 - prior)) if binary else np.log(prior)
     return logit
 
@@ -69,13 +71,16 @@ def _log_normalizer(eta: np.ndarray) -> np.ndarray:
     return result
 
 
-def _loss(eta: np.ndarray, Y: np.ndarray, binary: bool) -> float:
-    """Mean log-loss of linear predictors ``eta`` against one-hot ``Y`` (one column when binary)."""
+def _loss(eta: np.ndarray, Y: np.ndarray, binary: bool, sample_weight: np.ndarray | None = None) -> float:
+    """Mean log-loss of linear predictors ``eta`` against one-hot ``Y`` (one column when binary); with
+    ``sample_weight`` (summing to n) the mean of the weighted losses."""
     if binary:
         e, y = eta[:, 0], Y[:, 0]
         # −[y·log σ(η) + (1 − y)·log σ(−η)], computed stably.
-        return float(np.mean(-y * log_expit(e) - (1 - y) * log_expit(-e)))
-    return float(np.mean(_log_normalizer(eta) - (Y * eta).sum(axis=1)))
+        rows = -y * log_expit(e) - (1 - y) * log_expit(-e)
+    else:
+        rows = _log_normalizer(eta) - (Y * eta).sum(axis=1)
+    return float(np.mean(rows if sample_weight is None else sample_weight * rows))
 
 
 def _weighted_enet(
@@ -164,8 +169,10 @@ def _multinomial_step(
     r: float,
     tol: float,
     damping: float,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The proximal-Newton direction (dW, db) of the multinomial problem, with the full Hessian.
+    """The proximal-Newton direction (dW, db) of the multinomial problem, with the full Hessian
+    (``sample_weight``, summing to n, multiplies each row's gradient and Hessian terms).
 
     The unpenalised intercepts are eliminated by a Schur complement (pseudo-inverse: the symmetric
     parametrisation makes their Hessian singular), leaving an elastic net in Gram form for the weights.
@@ -175,7 +182,8 @@ def _multinomial_step(
     n, p = X.shape
     K = Y.shape[1]
     P = np.exp(eta - _log_normalizer(eta)[:, None])
-    R = P - Y
+    s = np.ones(n) if sample_weight is None else sample_weight
+    R = s[:, None] * (P - Y)
     g_w = (R.T @ X / n).ravel()
     g_b = R.mean(axis=0)
     Hww = np.empty((K, p, K, p))
@@ -183,7 +191,7 @@ def _multinomial_step(
     Hbb = np.empty((K, K))
     for k in range(K):
         for j in range(k, K):
-            weight = P[:, k] * ((k == j) - P[:, j]) / n
+            weight = s * P[:, k] * ((k == j) - P[:, j]) / n
             Xw = X * weight[:, None]
             block = X.T @ Xw
             Hww[k, :, j, :] = block
@@ -215,24 +223,33 @@ def _line_search(
     lam: float,
     r: float,
     binary: bool,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[float, float] | None:
     """Backtrack from the full Newton step; the accepted (t, objective), or None if nothing decreases."""
     t = 1.0
     while t >= 1e-6:
-        f_try = _loss(eta + t * delta, Y, binary) + _penalty(W + t * d_W, lam, r)
+        f_try = _loss(eta + t * delta, Y, binary, sample_weight) + _penalty(W + t * d_W, lam, r)
         if f_try <= f + 1e-12 * max(1.0, abs(f)):
             return t, f_try
         t *= 0.5
     return None
 
 
-def kkt_violation(X: np.ndarray, Y: np.ndarray, W: np.ndarray, eta: np.ndarray, lam: float, r: float) -> float:
+def kkt_violation(
+    X: np.ndarray,
+    Y: np.ndarray,
+    W: np.ndarray,
+    eta: np.ndarray,
+    lam: float,
+    r: float,
+    sample_weight: np.ndarray | None = None,
+) -> float:
     """The largest violation of the optimality conditions at (W, b) — ``eta = XWᵀ + b`` — for
     ``mean log-loss + λ(r‖W‖₁ + (1 − r)/2‖W‖²)``: the gradient in each intercept is zero; for a non-zero
     coefficient, ``g + λ(1 − r)w + λr·sign(w) = 0``; for a zero one, ``|g| ≤ λr``."""
     n = X.shape[0]
     P = expit(eta) if Y.shape[1] == 1 else np.exp(eta - _log_normalizer(eta)[:, None])
-    R = P - Y
+    R = P - Y if sample_weight is None else sample_weight[:, None] * (P - Y)
     G = R.T @ X / n + lam * (1 - r) * W
     active = W != 0
     on = np.abs(G[active] + lam * r * np.sign(W[active]))
@@ -251,6 +268,7 @@ def fit_logistic_enet(
     coef_init: np.ndarray | None = None,
     intercept_init: np.ndarray | None = None,
     max_iter: int = 200,
+    sample_weight: np.ndarray | None = None,
 ) -> LogisticSolution:
     """Fit the penalised logistic model.
 
@@ -260,21 +278,23 @@ def fit_logistic_enet(
     λ more than ``tol`` apart (relatively) never return the same solution unless it really is the same.
     When a Newton direction fails to decrease the objective before that, the inner solve is tightened and
     the step tried again; a fit that cannot reach the conditions is reported as not converged.
+    ``sample_weight`` (≥ 0, rescaled to sum to n): the loss is the weighted mean of the rows' log-losses.
     """
+    s = None if sample_weight is None else sample_weight * (X.shape[0] / float(np.sum(sample_weight)))
     p = X.shape[1]
     Y = (y[:, None] == classes[None, :]).astype(np.float64)
     binary = len(classes) == 2
     if binary:
         Y = Y[:, 1:]
-    gmax = null_gradient_max(X, Y)
+    gmax = null_gradient_max(X, Y, s)
     if r > 0 and lam * r >= gmax * (1 - NULL_RTOL):
         # λ ≥ λ_max: the null model (every coefficient exactly zero) is the optimum.
-        return LogisticSolution(np.zeros((Y.shape[1], p)), _null_intercept(Y, binary), True, 0)
+        return LogisticSolution(np.zeros((Y.shape[1], p)), _null_intercept(Y, binary, s), True, 0)
     W = np.zeros((Y.shape[1], p)) if coef_init is None else np.array(coef_init, dtype=np.float64)
-    b = _null_intercept(Y, binary) if intercept_init is None else np.array(intercept_init, dtype=np.float64)
+    b = _null_intercept(Y, binary, s) if intercept_init is None else np.array(intercept_init, dtype=np.float64)
 
     eta = X @ W.T + b
-    f = _loss(eta, Y, binary) + _penalty(W, lam, r)
+    f = _loss(eta, Y, binary, s) + _penalty(W, lam, r)
     inner_tol = tol * INNER_TOL
     damping = 1e-8
     kkt_tol = tol * max(lam * max(r, 0.05), 1e-3 * gmax)
@@ -284,14 +304,14 @@ def fit_logistic_enet(
             prob = expit(eta[:, 0])
             w = np.maximum(prob * (1 - prob), MIN_WEIGHT)
             z = eta[:, 0] + (Y[:, 0] - prob) / w
-            beta, b0 = _weighted_enet(X, w, z, lam, r, W[0], inner_tol, damping)
+            beta, b0 = _weighted_enet(X, w if s is None else w * s, z, lam, r, W[0], inner_tol, damping)
             d_W, d_b = (beta - W[0])[None, :], np.array([b0 - b[0]])
         else:
-            d_W, d_b = _multinomial_step(X, Y, W, b, eta, lam, r, inner_tol, damping)
+            d_W, d_b = _multinomial_step(X, Y, W, b, eta, lam, r, inner_tol, damping, s)
         delta = X @ d_W.T + d_b
-        accepted = _line_search(f, eta, delta, W, d_W, Y, lam, r, binary)
+        accepted = _line_search(f, eta, delta, W, d_W, Y, lam, r, binary, s)
         if accepted is None:  # no decrease along this direction: at the optimum, or an inexact direction
-            if kkt_violation(X, Y, W, eta, lam, r) <= kkt_tol:
+            if kkt_violation(X, Y, W, eta, lam, r, s) <= kkt_tol:
                 return LogisticSolution(W, b, True, it)
             if inner_tol <= MIN_INNER_TOL:
                 return LogisticSolution(W, b, False, it)
@@ -301,7 +321,7 @@ def fit_logistic_enet(
         t, f = accepted
         damping = max(damping / 10, 1e-10) if t == 1.0 else min(damping * 10, 1.0)
         W, b, eta = W + t * d_W, b + t * d_b, eta + t * delta
-        violation = kkt_violation(X, Y, W, eta, lam, r)
+        violation = kkt_violation(X, Y, W, eta, lam, r, s)
         if violation <= kkt_tol:
             return LogisticSolution(W, b, True, it)
         if violation > 0.5 * previous:

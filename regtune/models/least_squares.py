@@ -20,7 +20,16 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from regtune.models._base import Family, FitOutcome, Jacobian, Penalty, catch_convergence, count_nonzero, solve_sym
+from regtune.models._base import (
+    Family,
+    FitOutcome,
+    Jacobian,
+    Penalty,
+    catch_convergence,
+    count_nonzero,
+    normalized_weights,
+    solve_sym,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -71,20 +80,24 @@ def regression_score_derivative(
     quantity: str, fold: Fold, outcome: FitOutcome, d_coef: np.ndarray, d_intercept: np.ndarray
 ) -> float | None:
     """d (fold test ``r2``, ``neg_mean_squared_error`` or ``neg_root_mean_squared_error``) for a change
-    (d_coef, d_intercept) of a linear prediction ``Xw + b``."""
+    (d_coef, d_intercept) of a linear prediction ``Xw + b`` (weighted by the test rows' weights, if any)."""
+    import numpy as np
+
     X, y = fold.X_test, fold.y_test
+    w = np.ones(len(y)) if fold.weight_test is None else fold.weight_test
+    total_w = float(w.sum())
     resid = y - (X @ outcome.coef + outcome.intercept[0])
     d_pred = X @ d_coef + d_intercept[0]
-    inner = float(resid @ d_pred)
+    inner = float((w * resid) @ d_pred)
     if quantity == "r2":
-        total = y - y.mean()
-        ss_tot = float(total @ total)
+        total = y - float(w @ y) / total_w
+        ss_tot = float((w * total) @ total)
         return 2.0 * inner / ss_tot if ss_tot > 0 else 0.0
     if quantity == "neg_mean_squared_error":
-        return 2.0 * inner / len(y)
+        return 2.0 * inner / total_w
     if quantity == "neg_root_mean_squared_error":
-        rmse = math.sqrt(float(resid @ resid) / len(y))
-        return inner / (len(y) * rmse) if rmse > 0 else 0.0
+        rmse = math.sqrt(float((w * resid) @ resid) / total_w)
+        return inner / (total_w * rmse) if rmse > 0 else 0.0
     return None
 
 
@@ -104,24 +117,32 @@ class LeastSquares(Family):
     )
     differentiable: ClassVar[tuple[str, ...]] = ("r2", "neg_mean_squared_error", "neg_root_mean_squared_error")
     own_loss = "neg_mean_squared_error"
+    weights = True
 
     def describe(self) -> dict[str, Any]:
         return {"type": "linear", "estimator": "Lasso / Ridge / ElasticNet"}
 
-    def lambda_max(self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0) -> float:
-        return self._xy_max(X, y) / (int(X.shape[0]) * max(l1_ratio, 1e-3))
+    def lambda_max(
+        self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0, sample_weight: np.ndarray | None = None
+    ) -> float:
+        return self._xy_max(X, y, sample_weight) / (int(X.shape[0]) * max(l1_ratio, 1e-3))
 
-    def curvature(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Eigenvalues of XᵀX/n (centred X): d²/n, the squared singular values over n."""
+    def curvature(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
+        """Eigenvalues of XᵀWX/n (X centred with the weights W, which sum to n; W = I without weights): d²/n,
+        the squared singular values of √W·X over n."""
         import numpy as np
 
-        s = np.linalg.svd(X - X.mean(axis=0), compute_uv=False)
+        Xc, _ = _weighted_centred(X, None, normalized_weights(sample_weight, X.shape[0]))
+        s = np.linalg.svd(Xc, compute_uv=False)
         eigs: np.ndarray = s * s / X.shape[0]
         return eigs
 
-    def mixing_scale(self, y: np.ndarray) -> float:
-        """sd(y) (1/n): the coefficients of least squares grow with the target's units."""
-        sd = float(y.std())
+    def mixing_scale(self, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+        """sd(y) (1/n, weighted by ``sample_weight`` if given): the coefficients of least squares grow with the
+        target's units."""
+        import numpy as np
+
+        sd = float(y.std()) if sample_weight is None else math.sqrt(float(np.cov(y, aweights=sample_weight, bias=True)))
         return sd if sd > 0 else 1.0
 
     def native(self, penalty: Penalty, n: int) -> dict[str, float]:
@@ -148,15 +169,17 @@ class LeastSquares(Family):
         penalty: Penalty,
         tol: float,
         warm: tuple[np.ndarray, np.ndarray] | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> FitOutcome:
         import numpy as np
 
+        sw = normalized_weights(sample_weight, X.shape[0])
         model = self.estimator(penalty, X.shape[0], tol)
-        if _null_is_optimal(self._xy_max(X, y), X.shape[0], penalty):
-            return self._null(model, float(np.mean(y)), X.shape[1])
+        if _null_is_optimal(self._xy_max(X, y, sw), X.shape[0], penalty):
+            return self._null(model, float(np.average(y, weights=sw)), X.shape[1])
         if penalty.is_l2:
             with catch_convergence() as caught:
-                model.fit(X, y)
+                model.fit(X, y, sample_weight=sw)
             coef = np.asarray(model.coef_, dtype=np.float64)
             return FitOutcome(model, coef, np.atleast_1d(float(model.intercept_)), not caught, count_nonzero(coef))
         # With n > p, coordinate descent on the Gram matrix (computed by scikit-learn after centring)
@@ -164,12 +187,12 @@ class LeastSquares(Family):
         model.set_params(warm_start=True, precompute=X.shape[0] > X.shape[1])
         if warm is not None:
             model.coef_ = warm[0].copy()
-        Xc, yc = X - X.mean(axis=0), y - y.mean()
-        target = kkt_target(penalty, self._xy_max(X, y), X.shape[0], tol)
+        Xc, yc = _weighted_centred(X, y, sw)
+        target = kkt_target(penalty, self._xy_max(X, y, sw), X.shape[0], tol)
         cd_tol = tol * INITIAL_TIGHTENING
         for _ in range(MAX_TIGHTENINGS + 1):
             with catch_convergence() as caught:
-                model.set_params(tol=cd_tol).fit(X, y)
+                model.set_params(tol=cd_tol).fit(X, y, sample_weight=sw)
             grad = -Xc.T @ (yc - Xc @ model.coef_) / X.shape[0]
             violation = kkt_violation(grad, model.coef_, penalty)
             if violation <= target or caught:
@@ -181,10 +204,12 @@ class LeastSquares(Family):
         return FitOutcome(model, coef, intercept, not caught and violation <= target, count_nonzero(coef))
 
     @staticmethod
-    def _xy_max(X: np.ndarray, y: np.ndarray) -> float:
+    def _xy_max(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+        """``max |XᵀW(y − ȳ)|`` (X and y centred with the weights W, which sum to n; W = I without weights)."""
         import numpy as np
 
-        return float(np.max(np.abs((X - X.mean(axis=0)).T @ (y - y.mean())), initial=0.0))
+        Xc, yc = _weighted_centred(X, y, normalized_weights(sample_weight, X.shape[0]))
+        return float(np.max(np.abs(Xc.T @ yc), initial=0.0))
 
     @staticmethod
     def _null(model: Any, y_mean: float, p: int) -> FitOutcome:
@@ -213,14 +238,14 @@ class LeastSquares(Family):
         if penalty.is_l2:
             s, Vt, Uty = fold.svd()
             coef = Vt.T @ (s / (s * s + n * penalty.lam) * Uty)
-            y_mean = float(fold.y_train.mean())
+            y_mean = fold.y_mean()
             model = self.estimator(penalty, n, tol)
             model.coef_ = coef
             model.intercept_ = y_mean
             model.n_features_in_ = p
             return FitOutcome(model, coef, np.array([y_mean]), True, count_nonzero(coef))
         if n <= p:
-            return self.fit(fold.X_train, fold.y_train, penalty, tol, warm)
+            return self.fit(fold.X_train, fold.y_train, penalty, tol, warm, sample_weight=fold.weight_train)
         return self._fit_gram(fold, penalty, tol, warm)
 
     def _fit_gram(
@@ -235,7 +260,8 @@ class LeastSquares(Family):
         from sklearn.linear_model import enet_path
 
         gram, xy = fold.gram()
-        y_mean = float(fold.y_train.mean())
+        X_w, y_w = fold.weighted()  # √W·X and √W·(y − ȳ): the weighted problem as an unweighted one
+        y_mean = fold.y_mean()
         model = self.estimator(penalty, fold.n_train, tol)
         if _null_is_optimal(float(np.max(np.abs(xy), initial=0.0)), fold.n_train, penalty):
             return self._null(model, y_mean, xy.shape[0])
@@ -246,8 +272,8 @@ class LeastSquares(Family):
         for _ in range(MAX_TIGHTENINGS + 1):
             with catch_convergence() as caught:
                 _, coefs, _, n_iters = enet_path(
-                    fold.X_train,
-                    fold.centered_y(),
+                    X_w,
+                    y_w,
                     l1_ratio=penalty.l1_ratio,
                     alphas=[penalty.lam],
                     precompute=gram,
@@ -285,7 +311,7 @@ class LeastSquares(Family):
             if "gram" in fold.cache:
                 G = fold.gram()[0][np.ix_(active, active)]
             else:
-                XA = fold.X_train[:, active]
+                XA = fold.weighted()[0][:, active]
                 G = XA.T @ XA
             M = G / n + lam * (1 - r) * np.eye(active.size)
             sign = np.sign(w[active])
@@ -299,3 +325,18 @@ class LeastSquares(Family):
         self, quantity: str, fold: Fold, outcome: FitOutcome, d_coef: np.ndarray, d_intercept: np.ndarray
     ) -> float | None:
         return regression_score_derivative(quantity, fold, outcome, d_coef, d_intercept)
+
+
+def _weighted_centred(
+    X: np.ndarray, y: np.ndarray | None, sample_weight: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(√w·(X − x̄), √w·(y − ȳ))`` with means weighted by ``sample_weight`` (plain centring without weights);
+    ``y`` may be None (then the second part is empty)."""
+    import numpy as np
+
+    target = np.zeros(X.shape[0]) if y is None else y
+    if sample_weight is None:
+        return X - X.mean(axis=0), target - target.mean()
+    root = np.sqrt(sample_weight)
+    Xc = (X - np.average(X, axis=0, weights=sample_weight)) * root[:, None]
+    return Xc, (target - np.average(target, weights=sample_weight)) * root

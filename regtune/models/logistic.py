@@ -22,7 +22,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from regtune.models._base import Family, FitOutcome, Jacobian, Penalty, catch_convergence, count_nonzero, solve_sym
+from regtune.models._base import (
+    Family,
+    FitOutcome,
+    Jacobian,
+    Penalty,
+    catch_convergence,
+    count_nonzero,
+    normalized_weights,
+    solve_sym,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,7 +53,7 @@ MAX_NEWTON_PARAMS = 400
 def log_loss_derivative(fold: Fold, outcome: FitOutcome, d_coef: np.ndarray, d_intercept: np.ndarray) -> float | None:
     """d (fold test ``neg_log_loss``) for a change (d_coef, d_intercept) of a (multinomial) logistic
     model; None when the test fold has a label the model never saw (the log-loss is then not
-    differentiable here)."""
+    differentiable here). Weighted by the test rows' weights, if any."""
     import numpy as np
     from scipy.special import expit, softmax
 
@@ -58,10 +67,11 @@ def log_loss_derivative(fold: Fold, outcome: FitOutcome, d_coef: np.ndarray, d_i
     eta = X @ outcome.coef.T + outcome.intercept
     d_eta = X @ d_coef.T + d_intercept
     if outcome.coef.shape[0] == 1:
-        return float(np.mean(((idx == 1) - expit(eta[:, 0])) * d_eta[:, 0]))
-    P = softmax(eta, axis=1)
-    rows = np.arange(len(y))
-    return float(np.mean(d_eta[rows, idx] - (P * d_eta).sum(axis=1)))
+        per_row = ((idx == 1) - expit(eta[:, 0])) * d_eta[:, 0]
+    else:
+        P = softmax(eta, axis=1)
+        per_row = d_eta[np.arange(len(y)), idx] - (P * d_eta).sum(axis=1)
+    return float(np.average(per_row, weights=fold.weight_test))
 
 
 class Logistic(Family):
@@ -74,11 +84,14 @@ class Logistic(Family):
     loadable_types = frozenset({"sklearn.linear_model._logistic.LogisticRegression"})
     differentiable: ClassVar[tuple[str, ...]] = ("neg_log_loss",)
     own_loss = "neg_log_loss"
+    weights = True
 
     def describe(self) -> dict[str, Any]:
         return {"type": "linear", "estimator": "LogisticRegression"}
 
-    def lambda_max(self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0) -> float:
+    def lambda_max(
+        self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0, sample_weight: np.ndarray | None = None
+    ) -> float:
         """Largest gradient of the mean log-loss at w = 0 (intercepts at their optimum)."""
         import numpy as np
 
@@ -88,16 +101,21 @@ class Logistic(Family):
         Y = (y[:, None] == classes[None, :]).astype(np.float64)
         if len(classes) == 2:
             Y = Y[:, 1:]
-        return null_gradient_max(X, Y) / max(l1_ratio, 1e-3)
+        return null_gradient_max(X, Y, normalized_weights(sample_weight, X.shape[0])) / max(l1_ratio, 1e-3)
 
-    def curvature(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Eigenvalues of the log-loss Hessian at the null model: p̄(1 − p̄)·eig(XᵀX/n) for two classes;
-        for K, the Kronecker product eig(diag(p̄) − p̄p̄ᵀ) ⊗ eig(XᵀX/n) (centred X, p̄ the class shares)."""
+    def curvature(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
+        """Eigenvalues of the log-loss Hessian at the null model: p̄(1 − p̄)·eig(XᵀWX/n) for two classes;
+        for K, the Kronecker product eig(diag(p̄) − p̄p̄ᵀ) ⊗ eig(XᵀWX/n) (X centred, p̄ the class shares; both
+        weighted by the rows' weights W, which sum to n, if any)."""
         import numpy as np
 
-        s = np.linalg.svd(X - X.mean(axis=0), compute_uv=False)
+        from regtune.models.least_squares import _weighted_centred
+
+        sw = normalized_weights(sample_weight, X.shape[0])
+        s = np.linalg.svd(_weighted_centred(X, None, sw)[0], compute_uv=False)
         gram = s * s / X.shape[0]
-        _, counts = np.unique(y, return_counts=True)
+        classes, which = np.unique(y, return_inverse=True)
+        counts = np.bincount(which, weights=sw, minlength=len(classes))
         share = counts / counts.sum()
         if len(share) == 2:
             eigs: np.ndarray = share[0] * share[1] * gram
@@ -126,11 +144,13 @@ class Logistic(Family):
         penalty: Penalty,
         tol: float,
         warm: tuple[np.ndarray, np.ndarray] | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> FitOutcome:
         import numpy as np
 
         from regtune.models._logistic_solver import fit_logistic_enet
 
+        sw = normalized_weights(sample_weight, X.shape[0])
         model = self.estimator(penalty, X.shape[0], tol)
         classes = np.unique(y)
         if penalty.is_l2:
@@ -141,7 +161,7 @@ class Logistic(Family):
             if warm is not None:
                 model.coef_, model.intercept_ = warm[0].copy(), warm[1].copy()
             with catch_convergence() as caught:
-                model.fit(X, y)
+                model.fit(X, y, sample_weight=sw)
             converged = not caught
         else:
             solution = fit_logistic_enet(
@@ -153,6 +173,7 @@ class Logistic(Family):
                 tol=tol,
                 coef_init=None if warm is None else warm[0],
                 intercept_init=None if warm is None else warm[1],
+                sample_weight=sw,
             )
             model.coef_, model.intercept_ = solution.coef, solution.intercept
             model.classes_, model.n_features_in_ = classes, X.shape[1]
@@ -179,6 +200,8 @@ class Logistic(Family):
         else:
             P = softmax(eta, axis=1)
             weights = {(k, m): P[:, k] * ((k == m) - P[:, m]) for k in range(k_rows) for m in range(k, k_rows)}
+        if fold.weight_train is not None:
+            weights = {pair: fold.weight_train * w for pair, w in weights.items()}
         ones = np.ones((n, 1))
         # θ: for each class row, its active coefficients then its intercept.
         active = [np.flatnonzero(coef[k]) for k in range(k_rows)]

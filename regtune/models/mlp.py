@@ -72,6 +72,7 @@ class MLP(Family):
     penalties = ("l2",)
     penalty_reason = "scikit-learn's MLP alpha is an L2 penalty"
     penalty_alternative = f"{named('model')} sgd for L1 / elastic net"
+    weights_reason = "sample weights are wired through --model linear only; use --model linear"
     settings = (
         Setting(
             name="hidden",

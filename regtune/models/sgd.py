@@ -48,6 +48,7 @@ class SGDLinear(Family):
         }
     )
     warm_starts = False  # see the module docstring
+    weights_reason = "sample weights are wired through --model linear only; use --model linear"
 
     def __init__(self, task: str, *, seed: int = 0, warm_start: bool | None = None) -> None:
         from regtune.models.least_squares import LeastSquares
@@ -67,8 +68,8 @@ class SGDLinear(Family):
         """The linear model's: SGD minimises the same objective."""
         return self._linear.curvature(X, y)
 
-    def mixing_scale(self, y: np.ndarray) -> float:
-        return self._linear.mixing_scale(y)
+    def mixing_scale(self, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+        return self._linear.mixing_scale(y, sample_weight)
 
     def native(self, penalty: Penalty, n: int) -> dict[str, float]:
         native = {"alpha": penalty.lam}

@@ -321,6 +321,8 @@ def footer_parts(result: TuneResult) -> list[str]:
     parts = [f"{d['n_rows']:,} rows × {d['n_features']:,} features{encoded}"]
     if d["rows_dropped"]:
         parts.append(f"{d['rows_dropped']:,} rows dropped (missing target)")
+    if d.get("weights"):
+        parts.append(f"weighted by {d['weights']}")
     repeats = f" × {cv['repeats']}" if cv["repeats"] > 1 else ""
     parts += [
         f"{d['task']} ({result.family})",

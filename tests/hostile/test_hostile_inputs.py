@@ -181,6 +181,21 @@ CASES = [
          r"Error: unknown scorer 'adjusted_rand': use a scikit-learn scorer name for regression \(e\.g\. neg_mean_squared_error\)$"),
     Case("every trial fails the same way", tune_file("neg.csv", csv_text(frame().assign(y=lambda d: d.y - 10)), "-y", "y", "--scoring", "neg_mean_squared_log_error", "-n", "40"), 1,
          r"Error: every trial fails: the first 3 of each penalty stopped with ValueError: .*: check the data and the settings"),
+    # Sample weights (--weights): the column and the first bad row, or why the weights cannot be used.
+    Case("a negative weight", tune_file("wneg.csv", csv_text(frame().assign(w=[1.0] * 7 + [-2.0] + [1.0] * 92)), "-y", "y", "--weights", "w"), 1,
+         r"Error: --weights column 'w' must be a number ≥ 0 in every row: row 8 has -2 \(rows count from 1 after the header\)"),
+    Case("a weight that is text", tune_file("wtext.csv", csv_text(frame().assign(w=["1"] * 3 + ["heavy"] + ["1"] * 96)), "-y", "y", "--weights", "w"), 1,
+         r"Error: --weights column 'w' must be a number ≥ 0 in every row: row 4 has 'heavy'"),
+    Case("a missing weight", tune_file("wnan.csv", csv_text(frame().assign(w=[1.0] * 5 + [np.nan] + [1.0] * 94)), "-y", "y", "--weights", "w"), 1,
+         r"Error: --weights column 'w' must be a number ≥ 0 in every row: row 6 has no value"),
+    Case("every weight zero", tune_file("wzero.csv", csv_text(frame().assign(w=0.0)), "-y", "y", "--weights", "w"), 1,
+         r"Error: --weights column 'w' is zero in every row: nothing would be fitted"),
+    Case("a fold whose test rows all weigh 0", tune_file("wfold.csv", csv_text(frame().assign(f=np.arange(100) % 2, w=(np.arange(100) % 2).astype(float))), "-y", "y", "--weights", "w", "--fold-column", "f"), 1,
+         r"Error: every test row of fold 1 has weight 0 in the --weights column: nothing to score there"),
+    Case("weights with the MLP", tune_file("wmlp.csv", csv_text(frame().assign(w=1.0)), "-y", "y", "--weights", "w", "--model", "mlp"), 1,
+         r"Error: --weights does not apply to --model mlp: sample weights are wired through --model linear only"),
+    Case("weights that are the target", tune_file("wy.csv", OK, "-y", "y", "--weights", "y"), 1,
+         r"Error: --weights column 'y' is the target: choose another column"),
 ]  # fmt: skip
 
 
