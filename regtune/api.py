@@ -261,7 +261,7 @@ def _score_held_out(result: TuneResult, held: Dataset) -> HeldOut:
         penalty = Penalty.of(point.penalty, point.lam, point.l1_ratio)
         return refit(context.dataset, context.family, penalty, context.tol).pipeline
 
-    _, scorer = resolve_scorer(result.cv.scoring, held.task)
+    _, scorer = resolve_scorer(result.cv.scoring, held.task, context.family)  # the same scorer as the folds
     return score_refits(result, held, refit_at, scorer)
 
 

@@ -104,15 +104,17 @@ def split_holdout(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset
 
 
 def load_test(path: str, dataset: Dataset, config: TuneConfig) -> Dataset:
-    """The ``test`` table, read and typed as the training table (same target and feature columns, and the
-    weights column when the training rows have weights: the held-out score is then their weighted mean)."""
+    """The ``test`` table, read and typed as the training table (same target and feature columns; the weights
+    column when the training rows have weights: the held-out score is then their weighted mean; the offset or
+    exposure column when the model has one: each test row is predicted at its own)."""
     import pandas as pd
 
-    from regtune.data import coerce_features, read_table, weight_values
+    from regtune.data import coerce_features, offset_values, read_table, weight_values
 
     frame = read_table(path, sep=config.sep)
     frame.columns = [str(c) for c in frame.columns]
-    wanted = [*dataset.X.columns, dataset.target, *([dataset.weights_column] if dataset.weights_column else [])]
+    extra = [c for c in (dataset.weights_column, dataset.offset_column) if c]
+    wanted = [*dataset.X.columns, dataset.target, *extra]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise DataError(
@@ -132,10 +134,25 @@ def load_test(path: str, dataset: Dataset, config: TuneConfig) -> Dataset:
         y = y_series.astype(str).to_numpy() if dataset.y.dtype.kind in "OUS" else y_series.to_numpy()
     from dataclasses import replace
 
-    weights = None
+    weights = offset = None
     if dataset.weights_column:
         weights = weight_values(frame[dataset.weights_column], f"{named('test')} table's {named('weights')}", None)
-    return replace(dataset, source=path, X=X, y=y, groups=None, fold_ids=None, rows_dropped=0, weights=weights)
+    if dataset.offset_column:  # the test rows' own exposures (or offsets), not the training rows'
+        kind = dataset.offset_kind or "offset"
+        flag = f"{named('test')} table's {named(kind)}"
+        offset = offset_values(frame[dataset.offset_column], flag, None, log=kind == "exposure")
+    return replace(
+        dataset,
+        source=path,
+        X=X,
+        y=y,
+        groups=None,
+        fold_ids=None,
+        rows_dropped=0,
+        weights=weights,
+        offset=offset,
+        row_numbers=None,
+    )
 
 
 def score_refits(result: TuneResult, rows: Dataset, refit_one_se: Any, scorer: Any) -> HeldOut:
@@ -146,8 +163,13 @@ def score_refits(result: TuneResult, rows: Dataset, refit_one_se: Any, scorer: A
     from regtune.preprocess import quiet_unknown_categories
 
     def score(pipeline: Any) -> HeldOutScore:
+        model = pipeline
+        if rows.offset is not None:  # each held-out row's mean at its own exposure, as in the folds
+            from regtune.models._glm_estimator import AtOffset
+
+            model = AtOffset(pipeline, rows.offset)
         with quiet_unknown_categories():
-            value = apply_scorer(scorer, pipeline, rows.X, rows.y, rows.weights)
+            value = apply_scorer(scorer, model, rows.X, rows.y, rows.weights)
         r2 = None
         if result.cv.scoring == "neg_mean_squared_error" and len(rows.y) > 1:
             var = (

@@ -61,11 +61,13 @@ class LogLinkRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
 
 
 class AtOffset:
-    """A fitted model bound to the offsets of the rows it will be asked to predict (a fold's test rows)."""
+    """A fitted model (a :class:`LogLinkRegressor`, or a pipeline ending in one) bound to the offsets of the
+    rows it will be asked to predict: a fold's test rows, or held-out rows."""
 
-    def __init__(self, model: LogLinkRegressor, offset: np.ndarray) -> None:
+    def __init__(self, model: Any, offset: np.ndarray) -> None:
         self.model = model
         self.offset = offset
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.model.predict(X, self.offset)
+        prediction: np.ndarray = self.model.predict(X, offset=self.offset)
+        return prediction
