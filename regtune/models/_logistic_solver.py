@@ -42,8 +42,9 @@ INNER_MAX_ITER = 1_000
 MIN_INNER_TOL = 1e-16
 #: A multinomial Newton step moves the non-zero coefficients and the zero ones whose gradient is at least
 #: this share of λr (the others stay at zero): every coordinate that violates its optimality condition is
-#: in, so the fit converges to the same conditions; with a margin, few steps find the set too small.
-SCREEN = 0.5
+#: in, so the fit converges to the same conditions. 0.9: measured on digits, 0.8-1.0 were alike and
+#: 0.5 took 20 % longer, 0.3 50 % (larger Hessians, no fewer steps).
+SCREEN = 0.9
 #: A multinomial fit whose optimality conditions are violated by more than FAR times the tolerance takes
 #: inexact Newton steps: at most EARLY_SWEEPS coordinate-descent sweeps for each.
 FAR = 1e3
@@ -319,11 +320,13 @@ def _multinomial_step(
     tol: float,
     damping: float,
     max_iter: int = INNER_MAX_ITER,
+    XT: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The proximal-Newton direction (dW, db) of the multinomial problem, on a working set.
+    """The proximal-Newton direction (dW, db) of the multinomial problem, on a working set (``XT``: Xᵀ,
+    contiguous, if the caller has it).
 
-    The working set is every non-zero coefficient and every zero one whose gradient is within
-    ``SCREEN``·λr of violating its optimality condition (glmnet's strong rule, in its safe form: it
+    The working set is every non-zero coefficient and every zero one whose gradient is at least
+    ``SCREEN``·λr, near the bound λr of its optimality condition (a strong rule in the safe form: it
     contains every violator, so a zero direction on it means the optimality conditions hold
     everywhere); the others stay at zero this step. On it the Hessian of the mean log-loss is
     ``blockdiag_k(X_kᵀ diag(p_k) X_k) − ZᵀZ`` with ``Z = [diag(p_k) X_k]_k`` (one product for all class
@@ -340,23 +343,24 @@ def _multinomial_step(
     g_b = R.mean(axis=0)
     work = (W != 0) | (np.abs(G) >= SCREEN * lam * r)
     rows, cols = np.nonzero(work)  # row-major: each class's coordinates are contiguous
-    Xs = X[:, cols]
-    Z = Xs * P[:, rows]
+    XT = np.ascontiguousarray(X.T) if XT is None else XT
+    XsT = XT[cols]  # the working set's columns as rows (contiguous copies)
+    ZT = XsT * np.ascontiguousarray(P.T)[rows]
     Hbb = (np.diag(P.sum(axis=0)) - P.T @ P) / n
     # Hbb·1 = 0 and Hwb·1 = 0 exactly: the pseudo-inverse is taken with that null direction known
     # (pinv(Hbb) alone would invert its rounding, ~1e-17, and leave Q with eigenvalues of −1e-5 its scale).
     u = np.full(K, 1 / math.sqrt(K))
     shift = max(float(np.trace(Hbb)), 1e-300)
     Hbb_pinv = np.linalg.pinv(Hbb + shift * np.outer(u, u), hermitian=True) - np.outer(u, u) / shift
-    Hww = -(Z.T @ Z)
+    Hww = -(ZT @ ZT.T)
     bounds = np.searchsorted(rows, np.arange(K + 1))
     for k in range(K):
         lo, hi = int(bounds[k]), int(bounds[k + 1])
         if hi > lo:
-            Hww[lo:hi, lo:hi] += Z[:, lo:hi].T @ Xs[:, lo:hi]
+            Hww[lo:hi, lo:hi] += ZT[lo:hi] @ XsT[lo:hi].T
     Hww /= n
-    Hwb = -(Z.T @ P)
-    Hwb[np.arange(rows.size), rows] += Z.sum(axis=0)
+    Hwb = -(ZT @ P)
+    Hwb[np.arange(rows.size), rows] += ZT.sum(axis=1)
     Hwb /= n
     Hwb -= np.outer(Hwb @ u, u)
     HwbP = Hwb @ Hbb_pinv
@@ -448,6 +452,7 @@ def fit_logistic_enet(
     kkt_tol = tol * max(lam * max(r, 0.05), 1e-3 * gmax)
     previous = math.inf
     current = math.inf if binary else kkt_violation(X, Y, W, eta, lam, r)
+    XT = None if binary else np.ascontiguousarray(X.T)
     for it in range(1, max_iter + 1):
         if binary:
             prob = expit(eta[:, 0])
@@ -459,7 +464,7 @@ def fit_logistic_enet(
             # Far from the optimum an inexact Newton direction does as well as an exact one.
             far = current > FAR * kkt_tol and inner_tol >= tol * INNER_TOL
             sweeps = EARLY_SWEEPS if far else INNER_MAX_ITER
-            d_W, d_b = _multinomial_step(X, Y, W, b, eta, lam, r, inner_tol, damping, sweeps)
+            d_W, d_b = _multinomial_step(X, Y, W, b, eta, lam, r, inner_tol, damping, sweeps, XT)
         delta = X @ d_W.T + d_b
         accepted = _line_search(f, eta, delta, W, d_W, Y, lam, r, binary)
         if accepted is None:  # no decrease along this direction: at the optimum, or an inexact direction
