@@ -46,8 +46,9 @@ MIN_INNER_TOL = 1e-16
 #: 0.5 took 20 % longer, 0.3 50 % (larger Hessians, no fewer steps).
 SCREEN = 0.9
 #: A multinomial fit whose optimality conditions are violated by more than FAR times the tolerance takes
-#: inexact Newton steps: at most EARLY_SWEEPS coordinate-descent sweeps for each.
-FAR = 1e3
+#: inexact Newton steps: at most EARLY_SWEEPS coordinate-descent sweeps for each. Cold starts begin about
+#: 1e7 times the tolerance away, warm starts in a search 1e2-1e4 (those take exact steps).
+FAR = 1e5
 EARLY_SWEEPS = 100
 #: Coordinate-descent sweeps before the solution on the support they found is tried.
 PROBE_SWEEPS = 30

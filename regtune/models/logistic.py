@@ -74,6 +74,7 @@ class Logistic(Family):
     loadable_types = frozenset({"sklearn.linear_model._logistic.LogisticRegression"})
     differentiable: ClassVar[tuple[str, ...]] = ("neg_log_loss",)
     own_loss = "neg_log_loss"
+    warm_predictor = True
 
     def describe(self) -> dict[str, Any]:
         return {"type": "linear", "estimator": "LogisticRegression"}
