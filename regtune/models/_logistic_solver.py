@@ -115,6 +115,7 @@ def _weighted_enet(
     Weighted centring absorbs the intercept; μ = ``damping``·max diag of the Gram matrix is the
     Levenberg–Marquardt term (see :func:`_multinomial_step`). Returns (β, b).
     """
+    from sklearn import config_context
     from sklearn.linear_model import enet_path
 
     sw = w.sum()
@@ -127,7 +128,7 @@ def _weighted_enet(
     mu = damping * max(float(np.max(np.diag(gram))), 1e-12)
     gram[np.diag_indices_from(gram)] += mu
     xy = Xt.T @ zt + mu * beta
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), config_context(skip_parameter_validation=True):
         warnings.simplefilter("ignore")
         _, coefs, _ = enet_path(
             Xt,
@@ -170,6 +171,7 @@ def _enet_gram(
     factored as AᵀA/m over its m positive eigenvalues instead (A = √m·Λ₊^½V₊ᵀ, y = √m·Λ₊^-½V₊ᵀq), an
     ordinary elastic net on (A, y). Either way the stopping rule is a duality gap ≤ ``tol``·qᵀQ⁺q.
     """
+    from sklearn import config_context
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import ElasticNet, enet_path
 
@@ -187,7 +189,7 @@ def _enet_gram(
         for sweeps in (min(PROBE_SWEEPS, max_iter), max_iter - min(PROBE_SWEEPS, max_iter)):
             if sweeps == 0:
                 break
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), config_context(skip_parameter_validation=True):
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 # One "sample": enet_path's scaling by the number of samples is then none.
                 _, coefs, _ = enet_path(
