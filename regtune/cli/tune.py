@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from regtune.cli._common import DEBUG, command, convert, errors, from_config_file, option, stdout_console
+from regtune.cli._common import (
+    DEBUG,
+    command,
+    convert,
+    errors,
+    from_config_file,
+    keep_freed_memory,
+    option,
+    stdout_console,
+)
 from regtune.errors import EXIT_GATE, EXIT_INTERRUPTED
 from regtune.settings import OTHER, STORAGE, Setting
 
@@ -122,6 +131,7 @@ def _config(ctx: typer.Context, run: list[Setting], models: list[Setting], value
 
 def _run(source: str, config: TuneConfig, quiet: bool = False) -> TuneResult:
     """Run the library's tune() with its progress on stderr (a bar in a terminal, plain lines elsewhere)."""
+    keep_freed_memory()
     from rich.console import Console
 
     from regtune.api import tune as run_tune
