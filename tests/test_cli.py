@@ -278,3 +278,15 @@ def test_n_jobs_and_no_prune_flags(reg_csv: Path) -> None:
     result = run("tune", str(reg_csv), "-y", "y", "--n-jobs", "0")
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: --n-jobs must be at least 1, got 0")
+
+
+def test_the_command_keeps_freed_memory_on_glibc() -> None:
+    """glibc's allocator is told to keep freed memory (mallopt accepted both settings)."""
+    import platform
+    import sys
+
+    from regtune.cli._common import keep_freed_memory
+
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    assert keep_freed_memory() is True

@@ -203,6 +203,45 @@ def test_warm_start_solutions_are_not_changed_by_later_fits() -> None:
     np.testing.assert_array_equal(ev.warm.nearest(0, Penalty.of("l1", 0.5))[0], before)
 
 
+def test_predicted_warm_start_moves_along_the_tangent_and_keeps_signs() -> None:
+    from regtune.cv import FoldResult, WarmStarts
+
+    warm = WarmStarts()
+    coef = np.array([[0.5, -0.2, 0.0, 0.05]])
+    d_coef, d_b = np.array([[0.1, 0.1, 0.0, -0.2]]), np.array([0.3])
+    result = FoldResult(0.0, True, 3, coef, np.array([1.0]), None, ((d_coef, d_b), None))
+    warm.remember(0, Penalty.of("l1", 0.1, 1.0), result)
+    target = Penalty.of("l1", 0.1 * np.exp(0.5), 1.0)
+    plain = warm.nearest(0, target)
+    assert plain is not None
+    np.testing.assert_array_equal(plain[0], coef)
+    moved = warm.nearest(0, target, predict=True)
+    assert moved is not None
+    # 0.05 − 0.5·0.2 crosses zero: it stays at zero; the stored solution is not changed.
+    np.testing.assert_allclose(moved[0], [[0.55, -0.15, 0.0, 0.0]])
+    np.testing.assert_allclose(moved[1], [1.15])
+    np.testing.assert_array_equal(coef, [[0.5, -0.2, 0.0, 0.05]])
+    far = warm.nearest(0, Penalty.of("l1", 0.1 * np.exp(3.0), 1.0), predict=True)
+    assert far is not None
+    np.testing.assert_array_equal(far[0], coef)
+
+
+def test_predicted_warm_starts_give_the_same_multinomial_fits() -> None:
+    """Logistic fits start from the predicted point; their solutions are those of plain warm starts."""
+    ds, family, _, folds = _setup("builtin:wine")
+    _, scorer = resolve_scorer(None, ds.task)
+    results = []
+    for predict in (True, False):
+        family.warm_predictor = predict  # type: ignore[misc]
+        ev = Evaluator(folds, family, scorer, tol=1e-8, hyper="neg_log_loss")
+        scores = [ev.evaluate(Penalty.of("elasticnet", lam, 0.5)).fold_scores for lam in (0.05, 0.03, 0.02)]
+        results.append(np.array(scores))
+        tangents = [entry[4] for entry in ev.warm._store[(0, "elasticnet")]]
+        assert all((t is not None) == predict for t in tangents)
+    family.warm_predictor = True  # type: ignore[misc]
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     "source,names",
     [

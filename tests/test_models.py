@@ -112,6 +112,61 @@ def test_multinomial_solver_satisfies_kkt() -> None:
     assert _kkt_residual(grad.ravel(), sol.coef.ravel(), lam, r) < 1e-6
 
 
+def _multinomial_kkt(
+    X: np.ndarray, y: np.ndarray, coef: np.ndarray, intercept: np.ndarray, lam: float, r: float
+) -> float:
+    classes = np.unique(y)
+    eta = X @ coef.T + intercept
+    P = np.exp(eta - eta.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    R = P - (y[:, None] == classes[None, :])
+    grad = R.T @ X / X.shape[0]
+    return max(_kkt_residual(grad.ravel(), coef.ravel(), lam, r), float(np.max(np.abs(R.mean(axis=0)))))
+
+
+@pytest.mark.parametrize("r", [1.0, 0.5])
+@pytest.mark.parametrize("share", [1e-3, 0.05])
+def test_wide_multinomial_solver_cold_and_warm(r: float, share: float) -> None:
+    """Ten classes, 61 columns: the working set and the active-set solves of the Newton steps leave the
+    optimality conditions of every coefficient met, from zero and from a neighbouring λ's solution."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:400], y[:400]
+    X = StandardScaler().fit_transform(X[:, X[:400].std(axis=0) > 0])
+    classes = np.unique(y)
+    lam = Logistic("classification").lambda_max(X, y, r) * share
+    cold = fit_logistic_enet(X, y, classes, lam, r, tol=1e-9)
+    assert cold.converged
+    assert _multinomial_kkt(X, y, cold.coef, cold.intercept, lam, r) < 1e-9
+    near = fit_logistic_enet(X, y, classes, lam * 1.3, r, tol=1e-6)
+    warm = fit_logistic_enet(X, y, classes, lam, r, tol=1e-9, coef_init=near.coef, intercept_init=near.intercept)
+    assert warm.converged
+    assert _multinomial_kkt(X, y, warm.coef, warm.intercept, lam, r) < 1e-9
+    assert 0 < np.count_nonzero(warm.coef) < warm.coef.size
+
+
+@pytest.mark.parametrize("factored", [True, False])
+def test_gram_elastic_net_is_solved_exactly(factored: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``_enet_gram`` solves ½vᵀQv − qᵀv + λP(v) to its optimality conditions, with the Cholesky route or
+    (when that fails) the eigen-decomposition one; from zero and from a nearby point."""
+    from regtune.models import _logistic_solver as solver
+
+    if not factored:
+        monkeypatch.setattr(solver, "_least_squares_norm", lambda Q, q: None)
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(60, 40)) @ np.diag(np.linspace(0.05, 2, 40))
+    Q = A.T @ A / 60
+    q = A.T @ rng.normal(size=60) / 60
+    for r in (1.0, 0.4):
+        lam = 0.3 * float(np.max(np.abs(q))) / r
+        v = solver._enet_gram(Q, q, lam, r, np.zeros(40), 1e-12)
+        again = solver._enet_gram(Q, q, lam, r, v + rng.normal(scale=0.01, size=40) * (v != 0), 1e-12)
+        for answer in (v, again):
+            assert _kkt_residual(Q @ answer - q, answer, lam, r) < 1e-9
+            assert 0 < np.count_nonzero(answer) < 40
+
+
 def test_lambda_max_zeroes_every_l1_coefficient() -> None:
     X, y = _regression()
     lmax = LeastSquares("regression").lambda_max(X, y)

@@ -268,3 +268,30 @@ def command(
     run.__doc__ = help
     run.__name__ = name
     app.command(name, epilog=epilog, no_args_is_help=False)(run)
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc keep the memory a fit frees for the next fit instead of handing it back to the kernel;
+    True when set.
+
+    The solvers allocate and free arrays of megabytes at every Newton step; with glibc's defaults those
+    come from fresh pages every time (mmap, or a heap top trimmed back), and the page faults cost a sixth
+    of a run in system time (``regtune tune`` on digits: 1.44 M minor faults, 4.2 s system of 24.5 s CPU;
+    with mmap only above 32 MiB and trimming above 256 MiB: 61 k faults, 0.45 s, the same peak memory).
+    A setting of this process (and its -j workers), so the command's, not the library's. Elsewhere than
+    glibc: nothing to do.
+    """
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, 32 * 2**20)) and bool(mallopt(m_trim_threshold, 256 * 2**20))

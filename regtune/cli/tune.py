@@ -16,6 +16,7 @@ from regtune.cli._common import (
     convert,
     errors,
     from_config_file,
+    keep_freed_memory,
     option,
     stdout_console,
 )
@@ -161,6 +162,7 @@ def _inputs(sources: list[str]) -> list[str]:
 
 def _run(source: str | list[str], config: TuneConfig, quiet: bool = False) -> TuneResult:
     """Run the library's tune() with its progress on stderr (a bar in a terminal, plain lines elsewhere)."""
+    keep_freed_memory()
     from rich.console import Console
 
     from regtune.api import tune as run_tune

@@ -198,6 +198,9 @@ class Family(ABC):
     #: Whether a fold's fit starts from the nearest λ already solved there. Right for fits solved to
     #: tolerance (the start changes the time, not the answer); not where the answer depends on it.
     warm_starts: bool = True
+    #: Whether a warm start is first moved to the new λ along the stored solution's derivatives (the
+    #: Jacobian the hypergradient computes): fewer Newton steps where those are costly.
+    warm_predictor: ClassVar[bool] = False
     #: The distributions (``--family`` values) this class fits. Without ``--family`` a task gets the first
     #: class of the model (by ``rank``) that serves it; a value may carry a parameter (``tweedie:1.5``).
     distributions: ClassVar[tuple[str, ...]] = ()

@@ -85,6 +85,7 @@ class Logistic(Family):
     differentiable: ClassVar[tuple[str, ...]] = ("neg_log_loss",)
     own_loss = "neg_log_loss"
     weights = True
+    warm_predictor = True
 
     def describe(self) -> dict[str, Any]:
         return {"type": "linear", "estimator": "LogisticRegression"}
@@ -193,27 +194,30 @@ class Logistic(Family):
         k_rows = coef.shape[0]
         lam, r = penalty.lam, penalty.l1_ratio
         eta = X @ coef.T + intercept
-        # Blocks of the log-loss Hessian: weights per (class row, class row) pair.
-        if k_rows == 1:
-            p1 = expit(eta[:, 0])
-            weights = {(0, 0): p1 * (1 - p1)}
-        else:
-            P = softmax(eta, axis=1)
-            weights = {(k, m): P[:, k] * ((k == m) - P[:, m]) for k in range(k_rows) for m in range(k, k_rows)}
-        if fold.weight_train is not None:
-            weights = {pair: fold.weight_train * w for pair, w in weights.items()}
-        ones = np.ones((n, 1))
         # θ: for each class row, its active coefficients then its intercept.
         active = [np.flatnonzero(coef[k]) for k in range(k_rows)]
-        design = [np.hstack([X[:, a], ones]) for a in active]
         sizes = [a.size + 1 for a in active]
         offsets = np.concatenate([[0], np.cumsum(sizes)])
-        H = np.zeros((offsets[-1], offsets[-1]))
-        for (k, m), w in weights.items():
-            block = (design[k].T * w) @ design[m] / n
-            H[offsets[k] : offsets[k + 1], offsets[m] : offsets[m + 1]] = block
-            if k != m:
-                H[offsets[m] : offsets[m + 1], offsets[k] : offsets[k + 1]] = block.T
+        XT1 = np.vstack([X.T, np.ones((1, n))])  # the design's columns as rows, the intercept's last
+        columns = np.concatenate([np.append(a, X.shape[1]) for a in active])
+        DT = XT1[columns]
+        s = fold.weight_train  # the rows' weights (summing to n), or None
+        if k_rows == 1:
+            p1 = expit(eta[:, 0])
+            curvature = p1 * (1 - p1) if s is None else s * p1 * (1 - p1)
+            H = (DT * curvature) @ DT.T / n
+        else:
+            # The log-loss Hessian, block (k, m) = Dₖᵀ diag(s·pₖ(δₖₘ − pₘ)) Dₘ / n, is
+            # blockdiag_k(Dₖᵀ diag(s·pₖ) Dₖ) − ZᵀZ with Z = [diag(√s·pₖ) Dₖ]ₖ: one product for all class pairs.
+            P = softmax(eta, axis=1)
+            row_class = np.repeat(np.arange(k_rows), sizes)
+            ZT = DT * (P if s is None else P * np.sqrt(s)[:, None]).T[row_class]
+            WT = ZT if s is None else DT * (P * s[:, None]).T[row_class]
+            H = -(ZT @ ZT.T)
+            for k in range(k_rows):
+                lo, hi = int(offsets[k]), int(offsets[k + 1])
+                H[lo:hi, lo:hi] += WT[lo:hi] @ DT[lo:hi].T
+            H /= n
         rhs = np.zeros((offsets[-1], 2))
         coef_idx = np.concatenate([offsets[k] + np.arange(active[k].size) for k in range(k_rows)]).astype(int)
         b_idx = offsets[1:] - 1
