@@ -45,7 +45,8 @@ class DevianceScorer:
         self.power = power
 
     def __call__(self, model: Any, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
-        from regtune.models._glm_solver import mean_deviance, one_blas_thread
+        from regtune.models._glm_solver import mean_deviance
+        from regtune.models._logistic_solver import one_blas_thread
 
         with one_blas_thread():
             return -mean_deviance(y, model.predict(X), self.power, sample_weight)
@@ -202,7 +203,7 @@ class LogLinkGLM(Family):
     # --- hypergradients ------------------------------------------------------------------------------
 
     def jacobian(self, fold: Fold, outcome: FitOutcome, penalty: Penalty) -> Jacobian | None:
-        from regtune.models._glm_solver import one_blas_thread
+        from regtune.models._logistic_solver import one_blas_thread
 
         with one_blas_thread():
             return self._jacobian(fold, outcome, penalty)

@@ -20,29 +20,14 @@ Newton steps. The same algorithm as glmnet's and glum's (Friedman, Hastie & Tibs
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy.special import xlogy
 
-from regtune.models._logistic_solver import INNER_TOL, NULL_RTOL, _enet_gram
+from regtune.models._logistic_solver import INNER_TOL, NULL_RTOL, _enet_gram, one_blas_thread
 
 #: Curvatures below this share of the largest are raised to it (a row with μ → 0 carries no information).
 MIN_CURVATURE = 1e-12
-
-_CONTROLLER: list[Any] = []
-
-
-def one_blas_thread() -> Any:
-    """BLAS limited to one thread while the solver runs. Its BLAS calls are small (p × p, or one pass over
-    the n × p matrix): more threads cost more in synchronisation than they save — on the 2-core machine,
-    busy with other jobs, ``regtune tune nmes1988.csv --family poisson`` took 6.7–8.2 s of CPU with two
-    threads and 2.9–3.1 s with one. (threadpoolctl's controller is built once: a limit then costs ~10 µs.)"""
-    if not _CONTROLLER:
-        from threadpoolctl import ThreadpoolController
-
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
 @dataclass

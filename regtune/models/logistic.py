@@ -185,6 +185,12 @@ class Logistic(Family):
         return FitOutcome(model, coef, intercept, converged, count_nonzero(coef))
 
     def jacobian(self, fold: Fold, outcome: FitOutcome, penalty: Penalty) -> Jacobian | None:
+        from regtune.models._logistic_solver import one_blas_thread
+
+        with one_blas_thread():  # small products: threads cost more than they save (as in the solver)
+            return self._jacobian(fold, outcome, penalty)
+
+    def _jacobian(self, fold: Fold, outcome: FitOutcome, penalty: Penalty) -> Jacobian:
         import numpy as np
         from scipy.special import expit, softmax
 
