@@ -185,7 +185,7 @@ def _notes(
     if verdict is not None and verdict["verdict"] == "not_converged":
         toward = verdict.get("lambda_next")
         near = f": a λ near {toward:.4g} would score higher" if toward is not None else ""
-        notes.append(f"λ.min is not pinned yet{near} (more trials, or --search hybrid)")
+        notes.append(f"λ.min is not pinned yet{near}: more trials would pin it (a larger --n-trials, or --add-trials)")
     if interrupted:
         notes.append("interrupted: the result covers the trials completed before the interruption")
     return notes

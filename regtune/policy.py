@@ -504,7 +504,7 @@ def certify(points: list[Point], best: Point, space: SearchSpace) -> dict[str, A
     return {
         "verdict": "not_converged",
         "message": f"not converged: d score / d log λ = {g:.3g}; a λ near {math.exp(step.t):.4g} would score"
-        " higher (more trials, or --search hybrid)",
+        " higher (more trials would pin it)",
         "lambda_next": math.exp(step.t),
     }
 
