@@ -202,8 +202,12 @@ class Objective:
         penalty = Penalty.of(kind, lam, ratio)
 
         def report(score: float, fold: int) -> bool:
-            trial.report(score, fold)
-            return trial.should_prune()
+            # Called between the fold fits, where a signal stops at once: the write itself is protected
+            # (a journal lock cut in its release was an OSError, not an interruption).
+            with protected():
+                trial.report(score, fold)
+                prune = trial.should_prune()
+            return prune
 
         prunable = trial.user_attrs.get("phase") not in ("refine", "gradient")
         try:

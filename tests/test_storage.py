@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -337,3 +338,42 @@ def test_a_waiting_trial_counts_before_a_fresh_one_created_while_it_waited() -> 
     study.enqueue_trial({}, user_attrs={"retry_of": retry.number})
     again = study.ask()
     assert not objective._surplus(again)
+
+
+def test_a_signal_during_a_fold_report_waits_for_its_storage_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fold fits stop at once on Ctrl-C, but the report of a fold's score between them is a storage
+    write: a signal arriving inside it is kept until the write is done (a journal's lock cut in its
+    release once made a SIGINT end as a storage failure, exit 1, instead of an interruption, exit 130)."""
+    import optuna
+
+    from regtune.interrupts import handled
+    from regtune.models import Penalty
+    from regtune.search import Objective
+
+    class Space:
+        def __init__(self) -> None:
+            self.penalties = ("l2",)
+            self.ranges = {"l2": (0.1, 1.0)}
+
+    class Evaluator:
+        def evaluate(self, penalty: Penalty, report: Any) -> None:
+            report(0.5, 0)
+            raise AssertionError("the interruption should have stopped the fits")
+
+    study = optuna.create_study(direction="maximize")
+    storage = study._storage
+    original = storage.set_trial_intermediate_value
+    written: list[int] = []
+
+    def write(trial_id: int, step: int, value: float) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # arrives in the middle of the write
+        original(trial_id, step, value)
+        written.append(step)
+
+    monkeypatch.setattr(storage, "set_trial_intermediate_value", write)
+    objective = Objective(Evaluator(), Space())  # type: ignore[arg-type]
+    trial = study.ask()
+    with pytest.raises(KeyboardInterrupt), handled():
+        objective(trial)
+    assert written == [0]
+    assert study.trials[0].intermediate_values == {0: 0.5}
