@@ -262,7 +262,7 @@ def _score_held_out(result: TuneResult, held: Dataset) -> HeldOut:
         return refit(context.dataset, context.family, penalty, context.tol).pipeline
 
     _, scorer = resolve_scorer(result.cv.scoring, held.task, context.family)  # the same scorer as the folds
-    return score_refits(result, held, refit_at, scorer)
+    return score_refits(result, held, refit_at, scorer, context.family)
 
 
 def _nested(dataset: Dataset, config: TuneConfig, progress: ProgressFn | None, start: float) -> TuneResult:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from regtune.config import TuneConfig
     from regtune.data import Dataset
+    from regtune.models import Family
     from regtune.result import TuneResult
 
 
@@ -155,19 +156,16 @@ def load_test(path: str, dataset: Dataset, config: TuneConfig) -> Dataset:
     )
 
 
-def score_refits(result: TuneResult, rows: Dataset, refit_one_se: Any, scorer: Any) -> HeldOut:
-    """Score the refit models at λ.min and λ.1se of ``result`` on ``rows``."""
+def score_refits(result: TuneResult, rows: Dataset, refit_one_se: Any, scorer: Any, family: Family) -> HeldOut:
+    """Score the refit models at λ.min and λ.1se of ``result`` on ``rows`` (each row at its own offset,
+    :meth:`Family.at_offset`, with the folds' ``scorer``)."""
     import numpy as np
 
     from regtune.cv import apply_scorer
     from regtune.preprocess import quiet_unknown_categories
 
     def score(pipeline: Any) -> HeldOutScore:
-        model = pipeline
-        if rows.offset is not None:  # each held-out row's mean at its own exposure, as in the folds
-            from regtune.models._glm_estimator import AtOffset
-
-            model = AtOffset(pipeline, rows.offset)
+        model = family.at_offset(pipeline, rows.offset)
         with quiet_unknown_categories():
             value = apply_scorer(scorer, model, rows.X, rows.y, rows.weights)
         r2 = None

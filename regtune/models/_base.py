@@ -332,7 +332,12 @@ class Family(ABC):
 
     def scoring_model(self, outcome: FitOutcome, fold: Fold) -> Any:
         """What a scorer calls ``predict`` on for the fold's test rows (a model bound to their offset)."""
-        return outcome.model
+        return self.at_offset(outcome.model, fold.offset_test)
+
+    def at_offset(self, model: Any, offset: np.ndarray | None) -> Any:
+        """``model`` (a fold's estimator or a refit pipeline) bound to the offsets of the rows it will predict:
+        for a family with ``offsets``; the others have none and get ``model`` itself."""
+        return model
 
     # --- hypergradients --------------------------------------------------------------------------
 

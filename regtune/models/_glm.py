@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from regtune.errors import ConfigError, named
 from regtune.models._base import Family, FitOutcome, Jacobian, Penalty, count_nonzero, normalized_weights, solve_sym
+from regtune.models._threads import on_one_blas_thread, one_blas_thread
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,7 +47,6 @@ class DevianceScorer:
 
     def __call__(self, model: Any, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
         from regtune.models._glm_solver import mean_deviance
-        from regtune.models._logistic_solver import one_blas_thread
 
         with one_blas_thread():
             return -mean_deviance(y, model.predict(X), self.power, sample_weight)
@@ -195,20 +195,15 @@ class LogLinkGLM(Family):
             fold.X_train, fold.y_train, penalty, tol, warm, offset=fold.offset_train, sample_weight=fold.weight_train
         )
 
-    def scoring_model(self, outcome: FitOutcome, fold: Fold) -> Any:
+    def at_offset(self, model: Any, offset: np.ndarray | None) -> Any:
         from regtune.models._glm_estimator import AtOffset
 
-        return outcome.model if fold.offset_test is None else AtOffset(outcome.model, fold.offset_test)
+        return model if offset is None else AtOffset(model, offset)
 
     # --- hypergradients ------------------------------------------------------------------------------
 
+    @on_one_blas_thread
     def jacobian(self, fold: Fold, outcome: FitOutcome, penalty: Penalty) -> Jacobian | None:
-        from regtune.models._logistic_solver import one_blas_thread
-
-        with one_blas_thread():
-            return self._jacobian(fold, outcome, penalty)
-
-    def _jacobian(self, fold: Fold, outcome: FitOutcome, penalty: Penalty) -> Jacobian:
         import numpy as np
 
         from regtune.models._glm_solver import gradient_curvature

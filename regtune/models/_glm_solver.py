@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import xlogy
 
-from regtune.models._logistic_solver import INNER_TOL, NULL_RTOL, _enet_gram, one_blas_thread
+from regtune.models._logistic_solver import INNER_TOL, NULL_RTOL, _enet_gram
+from regtune.models._threads import one_blas_thread
 
 #: Curvatures below this share of the largest are raised to it (a row with μ → 0 carries no information).
 MIN_CURVATURE = 1e-12

@@ -24,10 +24,11 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy.special import expit, log_expit
+
+from regtune.models._threads import on_one_blas_thread
 
 MIN_WEIGHT = 1e-6
 #: λ·r within this relative distance below the null model's largest gradient still gives the null model:
@@ -58,22 +59,6 @@ PROBE_SWEEPS = 30
 EXACT_RTOL = 1e-10
 #: Linear solves of the active-set search for the exact solution of one Newton subproblem.
 ACTIVE_SET_STEPS = 6
-
-
-_CONTROLLER: list[Any] = []
-
-
-def one_blas_thread() -> Any:
-    """BLAS limited to one thread while a solver runs (this one, the GLMs'). Their BLAS calls are small (p × p,
-    a working set's Hessian, or one pass over the n × p matrix): more threads cost more in synchronisation
-    than they save — on the 2-core machine ``regtune tune nmes1988.csv --family poisson`` took 6.7–8.2 s of
-    CPU with two threads and 2.9–3.1 s with one, and ``regtune tune digits.csv`` (multinomial) 107–110 s
-    of CPU and 64–67 s wall with two. (threadpoolctl's controller is built once: a limit then costs ~10 µs.)"""
-    if not _CONTROLLER:
-        from threadpoolctl import ThreadpoolController
-
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
 @dataclass
@@ -452,6 +437,7 @@ def kkt_violation(
     return float(max(np.max(on, initial=0.0), np.max(off, initial=0.0), np.max(np.abs(R.mean(axis=0)))))
 
 
+@on_one_blas_thread
 def fit_logistic_enet(
     X: np.ndarray,
     y: np.ndarray,
@@ -465,36 +451,7 @@ def fit_logistic_enet(
     max_iter: int = 200,
     sample_weight: np.ndarray | None = None,
 ) -> LogisticSolution:
-    """Fit the penalised logistic model (:func:`_fit_logistic_enet`), BLAS on one thread (:func:`one_blas_thread`)."""
-    with one_blas_thread():
-        return _fit_logistic_enet(
-            X,
-            y,
-            classes,
-            lam,
-            r,
-            tol=tol,
-            coef_init=coef_init,
-            intercept_init=intercept_init,
-            max_iter=max_iter,
-            sample_weight=sample_weight,
-        )
-
-
-def _fit_logistic_enet(
-    X: np.ndarray,
-    y: np.ndarray,
-    classes: np.ndarray,
-    lam: float,
-    r: float,
-    *,
-    tol: float = 1e-4,
-    coef_init: np.ndarray | None = None,
-    intercept_init: np.ndarray | None = None,
-    max_iter: int = 200,
-    sample_weight: np.ndarray | None = None,
-) -> LogisticSolution:
-    """Fit the penalised logistic model.
+    """Fit the penalised logistic model (BLAS on one thread: :mod:`regtune.models._threads`).
 
     Converged when the optimality conditions hold to ``tol`` relative to the penalty's scale: the largest
     KKT violation (:func:`kkt_violation`) is at most ``tol·max(λ·max(r, 0.05), 1e-3·λ_max)``. So a fit

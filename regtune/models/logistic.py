@@ -32,6 +32,7 @@ from regtune.models._base import (
     normalized_weights,
     solve_sym,
 )
+from regtune.models._threads import on_one_blas_thread
 
 if TYPE_CHECKING:
     import numpy as np
@@ -184,13 +185,8 @@ class Logistic(Family):
         intercept = np.asarray(model.intercept_, dtype=np.float64)
         return FitOutcome(model, coef, intercept, converged, count_nonzero(coef))
 
+    @on_one_blas_thread  # small products: threads cost more than they save (as in the solver)
     def jacobian(self, fold: Fold, outcome: FitOutcome, penalty: Penalty) -> Jacobian | None:
-        from regtune.models._logistic_solver import one_blas_thread
-
-        with one_blas_thread():  # small products: threads cost more than they save (as in the solver)
-            return self._jacobian(fold, outcome, penalty)
-
-    def _jacobian(self, fold: Fold, outcome: FitOutcome, penalty: Penalty) -> Jacobian:
         import numpy as np
         from scipy.special import expit, softmax
 
