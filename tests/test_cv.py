@@ -117,9 +117,12 @@ def test_failed_fits_are_recorded_and_the_search_goes_on(monkeypatch: pytest.Mon
 
 
 def test_unconverged_fits_are_counted_not_printed(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    import regtune.models._logistic_solver as solver
     import regtune.models.least_squares as ls
 
-    monkeypatch.setattr(ls, "MAX_ITER", 1)
+    monkeypatch.setattr(ls, "MAX_ITER", 1)  # coordinate descent stops after one sweep
+    monkeypatch.setattr(solver, "ACTIVE_SET_STEPS", 0)  # and the exact active-set search before it gives up
+    monkeypatch.setattr(solver, "ACTIVE_SET_JOINS", 0)
     result = regtune.tune("builtin:diabetes", n_trials=12, penalties=("l1", "l2"))
     assert result.study["unconverged"] > 0
     assert result.chosen.point.converged

@@ -89,6 +89,32 @@ class FitOutcome:
     n_nonzero: int
 
 
+class LightRegressor:
+    """What a fold's light model (or a wrapper binding offsets) needs to be scored by a scikit-learn scorer
+    without being a scikit-learn estimator: its tags say "regressor" (scikit-learn is imported only when a
+    scorer asks for them)."""
+
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.utils import RegressorTags, Tags, TargetTags
+
+        return Tags(estimator_type="regressor", target_tags=TargetTags(required=True), regressor_tags=RegressorTags())
+
+
+class LinearFit(LightRegressor):
+    """A fold's fitted linear model ``Xw + b``: what its scorer calls ``predict`` on. The family builds the
+    scikit-learn estimator only for a refit pipeline (:meth:`Family.estimator_of`)."""
+
+    def __init__(self, coef: np.ndarray, intercept: float) -> None:
+        self.coef_ = coef
+        self.intercept_ = intercept
+
+    def predict(self, X: Any) -> np.ndarray:
+        import numpy as np
+
+        prediction: np.ndarray = np.asarray(X, dtype=np.float64) @ self.coef_ + self.intercept_
+        return prediction
+
+
 @dataclass
 class Jacobian:
     """How a fold's solution moves with the hyperparameters (implicit differentiation at the optimum).

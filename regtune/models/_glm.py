@@ -24,7 +24,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from regtune.errors import ConfigError, named
-from regtune.models._base import Family, FitOutcome, Jacobian, Penalty, count_nonzero, normalized_weights, solve_sym
+from regtune.models._base import (
+    Family,
+    FitOutcome,
+    Jacobian,
+    LightRegressor,
+    Penalty,
+    count_nonzero,
+    normalized_weights,
+    solve_sym,
+)
 from regtune.models._threads import on_one_blas_thread, one_blas_thread
 
 if TYPE_CHECKING:
@@ -69,7 +78,7 @@ def response(eta: np.ndarray) -> np.ndarray:
     return mean
 
 
-class FoldFit:
+class FoldFit(LightRegressor):
     """A fold's fitted coefficients and what its scorer calls (``predict(X, offset)``): the folds need no
     scikit-learn estimator (:class:`~regtune.models._glm_estimator.LogLinkRegressor` is built for the refit,
     by :meth:`LogLinkGLM.estimator_of`)."""
@@ -82,7 +91,7 @@ class FoldFit:
         return response(linear_predictor(self.coef_, self.intercept_, X, offset))
 
 
-class AtOffset:
+class AtOffset(LightRegressor):
     """A fitted model (a fold's, a :class:`LogLinkRegressor`, or a pipeline ending in one) bound to the offsets
     of the rows it will be asked to predict: a fold's test rows, or held-out rows."""
 

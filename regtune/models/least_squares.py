@@ -24,6 +24,7 @@ from regtune.models._base import (
     Family,
     FitOutcome,
     Jacobian,
+    LinearFit,
     Penalty,
     catch_convergence,
     count_nonzero,
@@ -173,35 +174,57 @@ class LeastSquares(Family):
     ) -> FitOutcome:
         import numpy as np
 
-        sw = normalized_weights(sample_weight, X.shape[0])
-        model = self.estimator(penalty, X.shape[0], tol)
-        if _null_is_optimal(self._xy_max(X, y, sw), X.shape[0], penalty):
-            return self._null(model, float(np.average(y, weights=sw)), X.shape[1])
+        n, p = X.shape
+        sw = normalized_weights(sample_weight, n)
+        if n > p:  # the Gram route: NumPy, no scikit-learn estimator (it is built for a refit pipeline)
+            Xc, yc = _weighted_centred(X, y, sw)
+            gram, xy = Xc.T @ Xc, Xc.T @ yc
+            y_mean = float(np.average(y, weights=sw))
+            x_mean = np.average(X, axis=0, weights=sw)
+            if penalty.is_l2:
+                coef = solve_sym(gram / n + penalty.lam * np.eye(p), xy / n)
+                converged = True
+            else:
+                coef, converged = self._solve_gram(gram, xy, Xc, yc, n, penalty, tol, None if warm is None else warm[0])
+            intercept = y_mean - float(x_mean @ coef)
+            return FitOutcome(LinearFit(coef, intercept), coef, np.array([intercept]), converged, count_nonzero(coef))
+        model = self.estimator(penalty, n, tol)
+        if _null_is_optimal(self._xy_max(X, y, sw), n, penalty):
+            return self._null(model, float(np.average(y, weights=sw)), p)
         if penalty.is_l2:
             with catch_convergence() as caught:
                 model.fit(X, y, sample_weight=sw)
             coef = np.asarray(model.coef_, dtype=np.float64)
             return FitOutcome(model, coef, np.atleast_1d(float(model.intercept_)), not caught, count_nonzero(coef))
-        # With n > p, coordinate descent on the Gram matrix (computed by scikit-learn after centring)
-        # costs O(p²) per sweep instead of O(np).
-        model.set_params(warm_start=True, precompute=X.shape[0] > X.shape[1])
         if warm is not None:
+            model.set_params(warm_start=True)
             model.coef_ = warm[0].copy()
         Xc, yc = _weighted_centred(X, y, sw)
-        target = kkt_target(penalty, self._xy_max(X, y, sw), X.shape[0], tol)
+        target = kkt_target(penalty, self._xy_max(X, y, sw), n, tol)
         cd_tol = tol * INITIAL_TIGHTENING
         for _ in range(MAX_TIGHTENINGS + 1):
             with catch_convergence() as caught:
-                model.set_params(tol=cd_tol).fit(X, y, sample_weight=sw)
-            grad = -Xc.T @ (yc - Xc @ model.coef_) / X.shape[0]
+                model.set_params(tol=cd_tol, warm_start=True).fit(X, y, sample_weight=sw)
+            grad = -Xc.T @ (yc - Xc @ model.coef_) / n
             violation = kkt_violation(grad, model.coef_, penalty)
             if violation <= target or caught:
                 break
             cd_tol *= TIGHTEN
-        model.set_params(precompute=False, tol=tol)  # keep the fitted model small
+        model.set_params(tol=tol)
         coef = np.asarray(model.coef_, dtype=np.float64)
-        intercept = np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64))
-        return FitOutcome(model, coef, intercept, not caught and violation <= target, count_nonzero(coef))
+        intercepts = np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64))
+        return FitOutcome(model, coef, intercepts, not caught and violation <= target, count_nonzero(coef))
+
+    def estimator_of(self, outcome: FitOutcome, penalty: Penalty, n: int, tol: float) -> Any:
+        if not isinstance(outcome.model, LinearFit):
+            return outcome.model
+        model = self.estimator(penalty, n, tol)
+        model.coef_, model.intercept_, model.n_features_in_ = (
+            outcome.coef,
+            float(outcome.intercept[0]),
+            outcome.coef.size,
+        )
+        return model
 
     @staticmethod
     def _xy_max(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
@@ -213,10 +236,13 @@ class LeastSquares(Family):
 
     @staticmethod
     def _null(model: Any, y_mean: float, p: int) -> FitOutcome:
-        """The intercept-only solution, exactly (every coefficient zero)."""
+        """The intercept-only solution, exactly (every coefficient zero), in ``model`` (a light
+        :class:`LinearFit` when None)."""
         import numpy as np
 
         coef = np.zeros(p)
+        if model is None:
+            model = LinearFit(coef, y_mean)
         model.coef_, model.intercept_, model.n_features_in_ = coef, y_mean, p
         return FitOutcome(model, coef, np.array([y_mean]), True, 0)
 
@@ -239,11 +265,7 @@ class LeastSquares(Family):
             s, Vt, Uty = fold.svd()
             coef = Vt.T @ (s / (s * s + n * penalty.lam) * Uty)
             y_mean = fold.y_mean()
-            model = self.estimator(penalty, n, tol)
-            model.coef_ = coef
-            model.intercept_ = y_mean
-            model.n_features_in_ = p
-            return FitOutcome(model, coef, np.array([y_mean]), True, count_nonzero(coef))
+            return FitOutcome(LinearFit(coef, y_mean), coef, np.array([y_mean]), True, count_nonzero(coef))
         if n <= p:
             return self.fit(fold.X_train, fold.y_train, penalty, tol, warm, sample_weight=fold.weight_train)
         return self._fit_gram(fold, penalty, tol, warm)
@@ -255,19 +277,47 @@ class LeastSquares(Family):
         tol: float,
         warm: tuple[np.ndarray, np.ndarray] | None,
     ) -> FitOutcome:
-        """One λ of ``enet_path`` on the fold's cached Gram matrix: no copy or scan of X per trial."""
+        """One λ on the fold's cached Gram matrix: no copy or scan of X per trial."""
         import numpy as np
-        from sklearn.linear_model import enet_path
 
         gram, xy = fold.gram()
         X_w, y_w = fold.weighted()  # √W·X and √W·(y − ȳ): the weighted problem as an unweighted one
+        coef, converged = self._solve_gram(
+            gram, xy, X_w, y_w, fold.n_train, penalty, tol, None if warm is None else warm[0]
+        )
         y_mean = fold.y_mean()
-        model = self.estimator(penalty, fold.n_train, tol)
-        if _null_is_optimal(float(np.max(np.abs(xy), initial=0.0)), fold.n_train, penalty):
-            return self._null(model, y_mean, xy.shape[0])
-        n = fold.n_train
-        target = kkt_target(penalty, float(np.max(np.abs(xy), initial=0.0)), n, tol)
-        start = None if warm is None else warm[0]
+        return FitOutcome(LinearFit(coef, y_mean), coef, np.array([y_mean]), converged, count_nonzero(coef))
+
+    @staticmethod
+    def _solve_gram(
+        gram: np.ndarray,
+        xy: np.ndarray,
+        X_w: np.ndarray,
+        y_w: np.ndarray,
+        n: int,
+        penalty: Penalty,
+        tol: float,
+        start: np.ndarray | None,
+    ) -> tuple[np.ndarray, bool]:
+        """The Lasso / elastic-net coefficients of centred (√W-weighted) data from its Gram matrix ``XᵀX``
+        and ``Xᵀy``, and whether they meet the KKT target: first the exact feature-sign search from
+        ``start`` (or zero), then — when it does not settle — ``enet_path``'s coordinate descent on the same
+        Gram matrix (``X_w``, ``y_w`` the data, for its duality gap), tightened until the KKT conditions hold."""
+        import numpy as np
+
+        from regtune.models._logistic_solver import _on_support
+
+        xy_max = float(np.max(np.abs(xy), initial=0.0))
+        if _null_is_optimal(xy_max, n, penalty):
+            return np.zeros(xy.shape[0]), True
+        target = kkt_target(penalty, xy_max, n, tol)
+        exact = _on_support(
+            gram / n, xy / n, penalty.lam, penalty.l1_ratio, np.zeros_like(xy) if start is None else start
+        )
+        if exact is not None and kkt_violation((gram @ exact - xy) / n, exact, penalty) <= target:
+            return exact, True
+        from sklearn.linear_model import enet_path
+
         cd_tol = tol * INITIAL_TIGHTENING
         for _ in range(MAX_TIGHTENINGS + 1):
             with catch_convergence() as caught:
@@ -290,8 +340,7 @@ class LeastSquares(Family):
             if violation <= target or not converged:
                 break
             cd_tol *= TIGHTEN  # scikit-learn's gap test is relative to ‖y‖²: too loose near a warm start
-        model.coef_, model.intercept_, model.n_features_in_ = coef, y_mean, fold.X_train.shape[1]
-        return FitOutcome(model, coef, np.array([y_mean]), converged and violation <= target, count_nonzero(coef))
+        return coef, converged and violation <= target
 
     def jacobian(self, fold: Fold, outcome: FitOutcome, penalty: Penalty) -> Jacobian | None:
         import numpy as np
