@@ -215,6 +215,68 @@ class Encoder:
             names.extend(f"cat__{col}_{level}" for level in kept)
         return names
 
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted statistics as plain JSON values (a model file's ``linear.json``)."""
+        assert self.mean is not None and self.scale is not None, "fit_transform first"
+        return {
+            "numeric": self.numeric,
+            "categorical": self.categorical,
+            "medians": [] if self.medians is None else [float(v) for v in self.medians],
+            "fills": [v if isinstance(v, str) else int(v) for v in self.fills],
+            "levels": self.levels,
+            "kept": self.kept,
+            "mean": [float(v) for v in self.mean],
+            "scale": [float(v) for v in self.scale],
+        }
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Encoder:
+        """The encoder :meth:`to_dict` described (its shapes checked: ValueError if they do not agree)."""
+        import numpy as np
+
+        encoder = cls(list(doc["numeric"]), list(doc["categorical"]))
+        encoder.medians = np.asarray(doc["medians"], dtype=np.float64)
+        encoder.fills, encoder.levels, encoder.kept = list(doc["fills"]), doc["levels"], doc["kept"]
+        encoder.mean = np.asarray(doc["mean"], dtype=np.float64)
+        encoder.scale = np.asarray(doc["scale"], dtype=np.float64)
+        width = len(encoder.numeric) + sum(len(k) for k in encoder.kept)
+        if (
+            encoder.medians.shape != (len(encoder.numeric),)
+            or not len(encoder.fills) == len(encoder.kept) == len(encoder.categorical)
+            or encoder.mean.shape != (width,)
+            or encoder.scale.shape != (width,)
+        ):
+            raise ValueError(f"the encoding's statistics do not fit its {width} columns")
+        return encoder
+
+    @classmethod
+    def from_sklearn(cls, pre: ColumnTransformer) -> Encoder:
+        """The encoder of a fitted :func:`make_preprocessor` (a saved pipeline's first step)."""
+        import numpy as np
+
+        columns = {name: list(cols) for name, _, cols in pre.transformers_ if name in ("num", "cat")}
+        encoder = cls(columns.get("num", []), columns.get("cat", []))
+        means, scales = [], []
+        for name, part, _ in pre.transformers_:
+            if name not in ("num", "cat"):
+                continue
+            scaler = part.named_steps["scale"]
+            means.append(np.asarray(scaler.mean_, dtype=np.float64))
+            scales.append(np.asarray(scaler.scale_, dtype=np.float64))
+            imputed = list(part.named_steps["impute"].statistics_)
+            if name == "num":
+                encoder.medians = np.asarray(imputed, dtype=np.float64)
+                continue
+            onehot = part.named_steps["onehot"]
+            drop = onehot.drop_idx_ if onehot.drop_idx_ is not None else [None] * len(onehot.categories_)
+            encoder.fills = [v if isinstance(v, str) else int(v) for v in imputed]
+            encoder.levels = [list(c) for c in onehot.categories_]
+            encoder.kept = [
+                lv if d is None else lv[: int(d)] + lv[int(d) + 1 :] for lv, d in zip(encoder.levels, drop, strict=True)
+            ]
+        encoder.mean, encoder.scale = np.concatenate(means), np.concatenate(scales)
+        return encoder
+
     def to_sklearn(self, X: pd.DataFrame) -> ColumnTransformer:
         """:func:`make_preprocessor`'s ``ColumnTransformer`` fitted on the rows ``X`` the encoder was fitted
         on, its scalers set to the encoder's means and scales (weighted ones included), so that it

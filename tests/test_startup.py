@@ -64,3 +64,61 @@ def test_feature_sign_search_from_zero_solves_the_gram_problem_exactly(p: int, r
     assert _gram_violation(Q, q, lam, r, ours) <= 1e-10
     theirs = ElasticNet(alpha=lam, l1_ratio=r, fit_intercept=False, tol=1e-14, max_iter=100_000).fit(X, y).coef_
     np.testing.assert_allclose(ours, theirs, atol=1e-7)
+
+
+PREDICT = r"""
+import sys
+from typer.testing import CliRunner
+from regtune.cli import app
+result = CliRunner().invoke(app, ["predict", sys.argv[1], sys.argv[2]])
+assert result.exit_code == 0, result.output
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"sklearn", "skops", "scipy"})
+print(",".join(heavy) or "none")
+print(result.stdout.splitlines()[1])
+"""
+
+
+@pytest.mark.parametrize("family", ["gaussian", "poisson", "binomial", "multinomial"])
+def test_predict_from_a_linear_model_file_imports_neither_scikit_learn_nor_skops(family: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``regtune predict`` computes a linear model's predictions from its linear.json, the same as the
+    pipeline's (to rounding)."""
+    import pandas as pd
+
+    import regtune
+    from regtune.data import load_dataset
+    from regtune.modelfile import load_model, predict_linear, save_model
+
+    rng = np.random.default_rng(5)
+    n = 240
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "zone": rng.choice(["n", "s", "e"], n)})
+    frame.loc[::13, "zone"] = np.nan
+    eta = frame["a"] - 0.5 * frame["b"]
+    kinds = {"gaussian": eta + rng.normal(size=n), "poisson": rng.poisson(np.exp(eta / 2))}
+    kinds["binomial"] = np.where(eta + rng.logistic(size=n) > 0, "yes", "no")
+    kinds["multinomial"] = np.array(["lo", "mid", "hi"])[np.digitize(eta + rng.normal(size=n), [-0.5, 0.5])]
+    frame["y"] = kinds[family]
+    data = tmp_path / "d.csv"
+    frame.to_csv(data, index=False)
+    extra = {"family": "poisson"} if family == "poisson" else {}
+    result = regtune.tune(str(data), target="y", n_trials=6, folds=3, **extra)
+    model = tmp_path / "m.regtune"
+    save_model(result, model)
+    saved = load_model(model)
+    assert saved.linear is not None
+    X = load_dataset(str(data), target="y").X
+    predicted, proba = predict_linear(saved.linear, X)
+    if family in ("gaussian", "poisson"):
+        np.testing.assert_allclose(predicted, saved.pipeline.predict(X), rtol=1e-12)
+        assert proba is None
+    else:
+        assert predicted.tolist() == saved.pipeline.predict(X).tolist()
+        np.testing.assert_allclose(proba, saved.pipeline.predict_proba(X), rtol=1e-12, atol=1e-15)
+    out = subprocess.run(
+        [sys.executable, "-c", PREDICT, str(model), str(data)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[0] == "none"
+    first = out[1].split(",")[0]  # the first row's prediction, through the command
+    if family in ("binomial", "multinomial"):
+        assert first == str(predicted[0])
+    else:
+        assert float(first) == pytest.approx(float(predicted[0]), rel=1e-12)

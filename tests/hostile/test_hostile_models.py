@@ -4,6 +4,7 @@ read (a zip bomb) and without running anything from the file."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 from hostile_support import assert_done, assert_refused, cli
 
-from regtune.modelfile import META, PIPELINE, RESULT
+from regtune.modelfile import LINEAR, META, PIPELINE, RESULT
 
 Damage = Callable[[dict[str, bytes]], dict[str, bytes]]
 
@@ -61,7 +62,8 @@ def without(key: str) -> Damage:
     return meta_edit(lambda m: {k: v for k, v in m.items() if k != key})
 
 
-def wrong_shape_coef(parts: dict[str, bytes]) -> dict[str, bytes]:
+def changed_pipeline(parts: dict[str, bytes]) -> dict[str, bytes]:
+    """The pipeline's coefficients cut to one column; the metadata's checksum left as it was."""
     import skops.io
 
     from regtune.modelfile import allowed_types
@@ -71,6 +73,16 @@ def wrong_shape_coef(parts: dict[str, bytes]) -> dict[str, bytes]:
     estimator = pipeline[-1]
     estimator.coef_ = np.asarray(estimator.coef_)[..., :1]
     return {**parts, PIPELINE: skops.io.dumps(pipeline)}
+
+
+def wrong_shape_coef(parts: dict[str, bytes]) -> dict[str, bytes]:
+    """The linear form's coefficients cut to one column, with a checksum to match (a consistent forgery)."""
+    form = json.loads(parts[LINEAR])
+    form["coef"] = [row[:1] for row in form["coef"]]
+    linear = json.dumps(form).encode()
+    meta = json.loads(parts[META])
+    meta["sha256"][LINEAR] = hashlib.sha256(linear).hexdigest()
+    return {**parts, LINEAR: linear, META: json.dumps(meta).encode()}
 
 
 def inner_bomb(parts: dict[str, bytes]) -> dict[str, bytes]:
@@ -92,6 +104,8 @@ CASES: list[tuple[str, Damage, str]] = [
     ("metadata not UTF-8", lambda p: {**p, META: json.dumps(json.loads(p[META])).encode("utf-8").replace(b'"task"', b'"t\xe9sk"')}, r"Error: .* is damaged \((UnicodeDecodeError|JSONDecodeError)\)"),
     ("result not an object", lambda p: {**p, RESULT: b"3"}, r"Error: .* is damaged \(its result document is not an object\)"),
     ("coefficients of the wrong shape", wrong_shape_coef, r"Error: .* cannot predict \(.*\): it is damaged"),
+    ("pipeline changed, not its checksum", changed_pipeline, r"Error: .* is damaged \(its pipeline\.skops does not match the checksum in its metadata\)"),
+    ("linear form removed", lambda p: {k: v for k, v in p.items() if k != LINEAR}, r"Error: .* is damaged \(its linear\.json does not match the checksum in its metadata\)"),
     ("zip bomb inside the pipeline", inner_bomb, r"Error: .* is refused: its member 'bomb\.npy' would expand to 200 MiB"),
 ]  # fmt: skip
 
