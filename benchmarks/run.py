@@ -113,7 +113,8 @@ def oracle(
     from regtune.preprocess import make_preprocessor
 
     ds = load_dataset(str(bench.csv), target=bench.target, task=bench.task)
-    family = get_family(ds.task, model, hidden=parse_hidden(hidden), seed=0)
+    own = {"hidden": parse_hidden(hidden)} if model == "mlp" and hidden else {}
+    family = get_family(ds.task, model, seed=0, **own)
     folds = build_folds(ds, assign_folds(ds, TuneConfig(seed=0)), center=family.center_folds)
     _, scorer = resolve_scorer(None, ds.task)
     ev = Evaluator(folds, family, scorer, tol=1e-4, n_jobs=os.cpu_count() or 1).__enter__()

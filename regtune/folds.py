@@ -62,19 +62,40 @@ def assign_folds(dataset: Dataset, config: TuneConfig) -> list[tuple[np.ndarray,
                 f"class {plain(labels[smallest])} has {counts[smallest]} rows, fewer than the {k} folds of"
                 f" stratified CV: use {named('folds')} {max(2, int(counts[smallest]))} or fewer, or drop that class"
             )
-        from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
+        if r == 1:
+            return stratified_kfold(dataset.y, k, seed)
+        from sklearn.model_selection import RepeatedStratifiedKFold
 
-        splitter = (
-            StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-            if r == 1
-            else RepeatedStratifiedKFold(n_splits=k, n_repeats=r, random_state=seed)
-        )
+        splitter = RepeatedStratifiedKFold(n_splits=k, n_repeats=r, random_state=seed)
         return [(tr, te) for tr, te in splitter.split(idx, dataset.y)]
     if r == 1:
         return kfold(n, k, seed)
     from sklearn.model_selection import RepeatedKFold
 
     return list(RepeatedKFold(n_splits=k, n_repeats=r, random_state=seed).split(idx))
+
+
+def stratified_kfold(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (train, test) rows of scikit-learn's ``StratifiedKFold(k, shuffle=True, random_state=seed)``,
+    computed the same way without importing scikit-learn: classes numbered in order of first appearance,
+    each fold's share of every class dealt round-robin over the sorted labels, and each class's fold ids
+    shuffled by one seeded generator, class by class (every class has at least ``k`` rows: checked by the
+    caller)."""
+    import numpy as np
+
+    _, first, inverse = np.unique(y, return_index=True, return_inverse=True)
+    _, by_appearance = np.unique(first, return_inverse=True)
+    encoded = by_appearance[inverse.ravel()]
+    n_classes = len(first)
+    ordered = np.sort(encoded)
+    allocation = np.asarray([np.bincount(ordered[i::k], minlength=n_classes) for i in range(k)])
+    rng = np.random.RandomState(seed)
+    test_folds = np.empty(len(y), dtype=np.intp)
+    for c in range(n_classes):
+        folds_of_class = np.arange(k).repeat(allocation[:, c])
+        rng.shuffle(folds_of_class)
+        test_folds[encoded == c] = folds_of_class
+    return [(np.flatnonzero(test_folds != i), np.flatnonzero(test_folds == i)) for i in range(k)]
 
 
 def kfold(n: int, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -123,6 +123,7 @@ def test_unconverged_fits_are_counted_not_printed(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(ls, "MAX_ITER", 1)  # coordinate descent stops after one sweep
     monkeypatch.setattr(solver, "ACTIVE_SET_STEPS", 0)  # and the exact active-set search before it gives up
     monkeypatch.setattr(solver, "ACTIVE_SET_JOINS", 0)
+    monkeypatch.setattr(solver, "LARGE_ACTIVE_SET_STEPS", 0)
     result = regtune.tune("builtin:diabetes", n_trials=12, penalties=("l1", "l2"))
     assert result.study["unconverged"] > 0
     assert result.chosen.point.converged

@@ -1,4 +1,4 @@
-"""What a run imports: a log-link GLM run needs no scikit-learn (≈2 s of start-up), and the refit pipeline
+"""What a run imports: a linear model's run needs no scikit-learn (≈2 s of start-up), and the refit pipeline
 it did not build is built, equal to the fitted model, when asked for."""
 
 import json
@@ -122,3 +122,32 @@ def test_predict_from_a_linear_model_file_imports_neither_scikit_learn_nor_skops
         assert first == str(predicted[0])
     else:
         assert float(first) == pytest.approx(float(predicted[0]), rel=1e-12)
+
+
+RUN = r"""
+import sys
+import numpy as np, pandas as pd
+import regtune
+rng = np.random.default_rng(11)
+n = 400
+frame = pd.DataFrame(rng.normal(size=(n, 6)), columns=list("abcdef"))
+frame["zone"] = rng.choice(["n", "s", "e"], n)
+eta = frame["a"] - 0.7 * frame["b"] + 0.3 * (frame["zone"] == "s")
+kind = sys.argv[1]
+if kind == "gaussian":
+    frame["y"] = eta + rng.normal(size=n)
+elif kind == "binomial":
+    frame["y"] = np.where(eta + rng.logistic(size=n) > 0, "yes", "no")
+else:
+    frame["y"] = np.array(["lo", "mid", "hi"])[np.digitize(eta + rng.normal(size=n), [-0.6, 0.6])]
+result = regtune.tune(frame, target="y", n_trials=20, seed=2)
+print(sorted(m for m in sys.modules if m.split(".")[0] == "sklearn"), result.chosen.point.penalty)
+"""
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "binomial", "multinomial"])
+def test_least_squares_and_logistic_runs_import_no_scikit_learn(kind: str) -> None:
+    """Least squares (n > p) and logistic regression (a small model) fit every penalty with regtune's own
+    solvers, split the folds in NumPy and score with regtune's scorers."""
+    out = subprocess.run([sys.executable, "-c", RUN, kind], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("[] "), out

@@ -100,6 +100,17 @@ class LightRegressor:
         return Tags(estimator_type="regressor", target_tags=TargetTags(required=True), regressor_tags=RegressorTags())
 
 
+class LightClassifier:
+    """:class:`LightRegressor`'s counterpart for a classifier's fold model: tagged "classifier"."""
+
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.utils import ClassifierTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="classifier", target_tags=TargetTags(required=True), classifier_tags=ClassifierTags()
+        )
+
+
 class LinearFit(LightRegressor):
     """A fold's fitted linear model ``Xw + b``: what its scorer calls ``predict`` on. The family builds the
     scikit-learn estimator only for a refit pipeline (:meth:`Family.estimator_of`)."""

@@ -3,11 +3,12 @@ for classification.
 
 scikit-learn minimises ``C·Σ log-loss + (1 − l1_ratio)/2·‖w‖² + l1_ratio·‖w‖₁``; dividing by ``C·n``
 gives the shared convention ``mean log-loss + λ·P(w)`` with ``C = 1/(n·λ)``. The scikit-learn 1.9 API
-is used: ``l1_ratio`` (0 = L2, 1 = L1) and ``C``, never the deprecated ``penalty=``. L2 fits use
-Newton-Cholesky (lbfgs for large multinomial models); L1 and elastic net use regtune's proximal-Newton
-solver (``_logistic_solver``), which reaches a lower objective than saga in a fraction of its time;
-the estimator it returns is a fitted ``LogisticRegression`` (saga settings) whose coefficients come
-from that solver.
+is used: ``l1_ratio`` (0 = L2, 1 = L1) and ``C``, never the deprecated ``penalty=``. Every fit uses
+regtune's proximal-Newton solver (``_logistic_solver``; for L2 plain Newton), which reaches a lower
+objective than saga in a fraction of its time — except an L2 model with more than MAX_NEWTON_PARAMS
+coefficients (a large multinomial), fitted by scikit-learn's lbfgs. A fold's model is a light
+:class:`LogisticFit`; a refit pipeline ends in a fitted ``LogisticRegression`` whose coefficients come
+from the solver.
 
 Hypergradients (:meth:`Logistic.jacobian`): at the optimum, the gradient of the mean log-loss plus
 ``λ(r·sign(w) + (1 − r)·w)`` vanishes on the active coefficients, and the gradient in the (unpenalised)
@@ -26,6 +27,7 @@ from regtune.models._base import (
     Family,
     FitOutcome,
     Jacobian,
+    LightClassifier,
     Penalty,
     catch_convergence,
     count_nonzero,
@@ -43,10 +45,10 @@ if TYPE_CHECKING:
 MAX_ITER_LBFGS = 2_000
 MAX_ITER_SAGA = 5_000
 MAX_ITER_NEWTON = 200
-#: L2 fits use Newton-Cholesky to ``tol × NEWTON_TOL_FACTOR``: quadratic convergence makes the extra
-#: digits one more step, and the CV curve (and its hypergradient) is then free of solver noise — unless
-#: the model has more than MAX_NEWTON_PARAMS coefficients (its Hessian gets costly: e.g. digits, 10 × 65),
-#: where lbfgs solves to ``tol``.
+#: L2 fits use Newton to ``tol × NEWTON_TOL_FACTOR``: quadratic convergence makes the extra digits one
+#: more step, and the CV curve (and its hypergradient) is then free of solver noise — unless the model has
+#: more than MAX_NEWTON_PARAMS coefficients (its Hessian gets costly: e.g. digits, 10 × 65), where
+#: scikit-learn's lbfgs solves to ``tol``.
 NEWTON_TOL_FACTOR = 1e-2
 MAX_NEWTON_PARAMS = 400
 
@@ -73,6 +75,42 @@ def log_loss_derivative(fold: Fold, outcome: FitOutcome, d_coef: np.ndarray, d_i
         P = softmax(eta, axis=1)
         per_row = d_eta[np.arange(len(y)), idx] - (P * d_eta).sum(axis=1)
     return float(np.average(per_row, weights=fold.weight_test))
+
+
+class LogisticFit(LightClassifier):
+    """A fold's fitted logistic model (regtune's solver): what its scorer calls ``predict_proba`` and
+    ``predict`` on, as scikit-learn's ``LogisticRegression`` computes them; the estimator itself is built
+    for a refit pipeline (:meth:`Logistic.estimator_of`)."""
+
+    def __init__(self, coef: np.ndarray, intercept: np.ndarray, classes: np.ndarray) -> None:
+        self.coef_ = coef
+        self.intercept_ = intercept
+        self.classes_ = classes
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        import numpy as np
+
+        scores: np.ndarray = np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        import numpy as np
+        from scipy.special import expit, softmax
+
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            p = expit(scores)
+            proba: np.ndarray = np.vstack([1 - p, p]).T
+            return proba
+        result: np.ndarray = softmax(scores, axis=1)
+        return result
+
+    def predict(self, X: Any) -> np.ndarray:
+
+        scores = self.decision_function(X)
+        picked = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        labels: np.ndarray = self.classes_[picked]
+        return labels
 
 
 class Logistic(Family):
@@ -153,37 +191,46 @@ class Logistic(Family):
         from regtune.models._logistic_solver import fit_logistic_enet
 
         sw = normalized_weights(sample_weight, X.shape[0])
-        model = self.estimator(penalty, X.shape[0], tol)
         classes = np.unique(y)
-        if penalty.is_l2:
+        rows = 1 if len(classes) == 2 else len(classes)
+        if penalty.is_l2 and rows * (X.shape[1] + 1) > MAX_NEWTON_PARAMS:
+            # A large multinomial ridge: scikit-learn's lbfgs (a Newton step's Hessian costs more).
+            model = self.estimator(penalty, X.shape[0], tol)
             model.set_params(warm_start=True)
-            rows = 1 if len(classes) == 2 else len(classes)
-            if rows * (X.shape[1] + 1) <= MAX_NEWTON_PARAMS:
-                model.set_params(solver="newton-cholesky", tol=tol * NEWTON_TOL_FACTOR, max_iter=MAX_ITER_NEWTON)
             if warm is not None:
                 model.coef_, model.intercept_ = warm[0].copy(), warm[1].copy()
             with catch_convergence() as caught:
                 model.fit(X, y, sample_weight=sw)
-            converged = not caught
-        else:
-            solution = fit_logistic_enet(
-                X,
-                y,
-                classes,
-                penalty.lam,
-                penalty.l1_ratio,
-                tol=tol,
-                coef_init=None if warm is None else warm[0],
-                intercept_init=None if warm is None else warm[1],
-                sample_weight=sw,
-            )
-            model.coef_, model.intercept_ = solution.coef, solution.intercept
-            model.classes_, model.n_features_in_ = classes, X.shape[1]
-            model.n_iter_ = np.array([solution.n_iter])
-            converged = solution.converged
-        coef = np.asarray(model.coef_, dtype=np.float64)
-        intercept = np.asarray(model.intercept_, dtype=np.float64)
-        return FitOutcome(model, coef, intercept, converged, count_nonzero(coef))
+            coef = np.asarray(model.coef_, dtype=np.float64)
+            intercept = np.asarray(model.intercept_, dtype=np.float64)
+            return FitOutcome(model, coef, intercept, not caught, count_nonzero(coef))
+        # regtune's proximal-Newton solver; for L2 plain Newton, to tol × NEWTON_TOL_FACTOR.
+        solution = fit_logistic_enet(
+            X,
+            y,
+            classes,
+            penalty.lam,
+            penalty.l1_ratio,
+            tol=tol * NEWTON_TOL_FACTOR if penalty.is_l2 else tol,
+            coef_init=None if warm is None else warm[0],
+            intercept_init=None if warm is None else warm[1],
+            sample_weight=sw,
+        )
+        coef = np.asarray(solution.coef, dtype=np.float64)
+        intercept = np.asarray(solution.intercept, dtype=np.float64)
+        model = LogisticFit(coef, intercept, classes)
+        return FitOutcome(model, coef, intercept, solution.converged, count_nonzero(coef))
+
+    def estimator_of(self, outcome: FitOutcome, penalty: Penalty, n: int, tol: float) -> Any:
+        import numpy as np
+
+        if not isinstance(outcome.model, LogisticFit):
+            return outcome.model
+        model = self.estimator(penalty, n, tol)
+        model.coef_, model.intercept_ = outcome.coef, outcome.intercept
+        model.classes_, model.n_features_in_ = outcome.model.classes_, outcome.coef.shape[1]
+        model.n_iter_ = np.array([0])
+        return model
 
     @on_one_blas_thread  # small products: threads cost more than they save (as in the solver)
     def jacobian(self, fold: Fold, outcome: FitOutcome, penalty: Penalty) -> Jacobian | None:
