@@ -143,6 +143,8 @@ def tune_dataset(
     from regtune.search import resolve_study_name, run_search, study_identity
 
     start = time.perf_counter() if start is None else start
+    if config.impute is not None and config.impute != dataset.impute:
+        dataset = replace(dataset, impute=config.impute)
     family = get_family(dataset.task, config.model, seed=config.seed, family=config.family, **config.model_settings)
     if dataset.weights is not None and not family.weights:
         raise ConfigError(
@@ -157,7 +159,8 @@ def tune_dataset(
     folds = build_folds(dataset, splits, center=family.center_folds)
     n_encoded = int(folds[0].X_train.shape[1])
 
-    X_all = fit_transform(make_preprocessor(dataset.numeric, dataset.categorical), dataset.X, dataset.weights)
+    pre_all = make_preprocessor(dataset.numeric, dataset.categorical, dataset.impute)
+    X_all = fit_transform(pre_all, dataset.X, dataset.weights)
     scale = family.mixing_scale(dataset.y, dataset.weights)
     ranges = lambda_ranges(
         family,

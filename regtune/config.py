@@ -34,6 +34,7 @@ TASKS: tuple[str, ...] = ("auto", "regression", "classification")
 RULES: tuple[str, ...] = ("min", "1se")
 SEARCHES: tuple[str, ...] = ("tpe", "gradient", "hybrid")
 PENALTIES: tuple[str, ...] = ("l1", "l2", "elasticnet")
+IMPUTATIONS: tuple[str, ...] = ("median", "mean")
 
 #: Trials of a run that sets neither ``n_trials`` nor ``add_trials``.
 DEFAULT_N_TRIALS = 60
@@ -298,6 +299,13 @@ class TuneConfig:
         " budget, new best points refined by more steps).",
         panel=SEARCH,
         choices=SEARCHES,
+    )
+    impute: str | None = setting(
+        None,
+        help="How a missing numeric value is filled in each fold: by the median (default) or the mean"
+        " of the fold's training rows.",
+        panel=INPUT,
+        choices=IMPUTATIONS,
     )
     #: The model's own settings (declared by its family); see :func:`regtune.models.model_settings`.
     model_settings: Mapping[str, Any] = field(default_factory=dict)

@@ -167,7 +167,7 @@ def build_folds(dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]], *
     folds = []
     for i, (train, test) in enumerate(splits):
         weights = None if dataset.weights is None else _fold_weights(dataset.weights, train, test, i)
-        pre = make_preprocessor(dataset.numeric, dataset.categorical)
+        pre = make_preprocessor(dataset.numeric, dataset.categorical, dataset.impute)
         X_train = fit_transform(pre, dataset.X.iloc[train], None if weights is None else weights[0])
         with quiet_unknown_categories():
             X_test = np.ascontiguousarray(pre.transform(dataset.X.iloc[test]), dtype=np.float64)

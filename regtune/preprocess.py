@@ -17,10 +17,11 @@ if TYPE_CHECKING:
     from sklearn.compose import ColumnTransformer
 
 
-def make_preprocessor(numeric: list[str], categorical: list[str]) -> ColumnTransformer:
-    """Numeric: median imputation then standardization. Categorical: most-frequent imputation, one-hot
-    encoding (one column for a two-level category; unknown categories at predict time are encoded as all
-    zeros — for a two-level column, as its first level), then standardization. Dense output."""
+def make_preprocessor(numeric: list[str], categorical: list[str], impute: str = "median") -> ColumnTransformer:
+    """Numeric: median (or, with ``impute="mean"``, mean) imputation then standardization. Categorical:
+    most-frequent imputation, one-hot encoding (one column for a two-level category; unknown categories at
+    predict time are encoded as all zeros — for a two-level column, as its first level), then
+    standardization. Dense output."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
@@ -33,7 +34,7 @@ def make_preprocessor(numeric: list[str], categorical: list[str]) -> ColumnTrans
                 "num",
                 Pipeline(
                     [
-                        ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                        ("impute", SimpleImputer(strategy=impute, keep_empty_features=True)),
                         ("scale", StandardScaler()),
                     ]
                 ),

@@ -33,7 +33,7 @@ def refit(dataset: Dataset, family: Family, penalty: Penalty, tol: float) -> Ref
     from regtune.models._base import with_offset, with_weights
     from regtune.preprocess import fit_transform, make_preprocessor
 
-    pre = make_preprocessor(dataset.numeric, dataset.categorical)
+    pre = make_preprocessor(dataset.numeric, dataset.categorical, dataset.impute)
     X = fit_transform(pre, dataset.X, dataset.weights)
     outcome = family.fit(X, dataset.y, penalty, tol, **with_offset(dataset.offset), **with_weights(dataset.weights))
     pipeline = Pipeline([("preprocess", pre), ("model", outcome.model)])
