@@ -82,6 +82,10 @@ def tune(
     elif settings:
         config = config.with_(**settings)
 
+    if config.engine == "dask":  # the table stays on the cluster: the statistics come back, never the rows
+        from regtune.scale.tune import tune_dask
+
+        return tune_dask(source, config, progress=progress)
     task = config.task
     if config.family is not None and task == "auto":  # the distribution says what the target is
         task = distribution_task(config.model, config.family)

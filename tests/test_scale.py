@@ -1,0 +1,163 @@
+"""``--engine dask``: the statistics against the local preprocessing, and the whole study against
+``--engine local`` with the same fold ids and mean imputation, on a 2-worker LocalCluster."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import regtune
+from regtune.data import coerce_features
+from regtune.errors import ConfigError
+from regtune.scale.hashfolds import hash_fold_ids
+
+PARTS = 8
+K = 5
+SEED = 3
+
+
+def _table(n: int = 320, seed: int = 0) -> pd.DataFrame:
+    """A table with numeric columns, a 4-level and a 2-level categorical, and missing values in both kinds."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3)) * [1.0, 2.0, 0.5] + [0.0, 1.0, -2.0]
+    colour = rng.choice(["red", "green", "blue", "grey"], size=n, p=[0.4, 0.3, 0.2, 0.1])
+    size = rng.choice(["S", "L"], size=n)
+    effect = {"red": 0.0, "green": 1.0, "blue": -1.0, "grey": 2.0}
+    y = x @ [1.5, -0.5, 0.0] + np.array([effect[c] for c in colour]) + (size == "L") + rng.normal(size=n)
+    frame = pd.DataFrame({"id": np.arange(n) * 7 + 11, "x1": x[:, 0], "x2": x[:, 1], "x3": x[:, 2]})
+    frame["colour"] = pd.Series(colour, dtype=object)
+    frame["size"] = pd.Series(size, dtype=object)
+    frame["y"] = y
+    for col, share in (("x1", 0.1), ("x2", 0.05), ("colour", 0.08), ("size", 0.05)):
+        frame.loc[rng.random(n) < share, col] = np.nan if col.startswith("x") else None
+    return frame
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Any:
+    """A LocalCluster of 2 single-threaded worker processes, shared by the session's tests."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, memory_limit="400MiB", dashboard_address=None
+    ) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    """The table in 8 Parquet files, and the whole table with the dask engine's fold ids (hash of ``id``)."""
+    folder = tmp_path_factory.mktemp("parquet")
+    frame = _table()
+    pieces = np.array_split(np.arange(len(frame)), PARTS)
+    with_folds = []
+    for i, rows in enumerate(pieces):
+        piece = frame.iloc[rows].reset_index(drop=True)
+        piece.to_parquet(folder / f"part-{i:02d}.parquet", index=False)
+        with_folds.append(piece.assign(fold=hash_fold_ids(piece, i, K, SEED, row_key="id")))
+    return folder, pd.concat(with_folds, ignore_index=True)
+
+
+def _study(result: Any) -> list[tuple[int, str, float, float, list[float]]]:
+    return [(p.trial, p.penalty, p.lam, p.l1_ratio, p.fold_scores) for p in result.curve]
+
+
+def test_hash_folds_do_not_depend_on_the_partitioning() -> None:
+    frame = _table(200)
+    whole = hash_fold_ids(frame, 0, K, SEED, row_key="id")
+    halves = [hash_fold_ids(frame.iloc[rows], 9, K, SEED, row_key="id") for rows in np.array_split(np.arange(200), 2)]
+    assert np.array_equal(whole, np.concatenate(halves))
+    assert set(whole.tolist()) == set(range(K))
+    assert not np.array_equal(whole, hash_fold_ids(frame, 0, K, SEED + 1, row_key="id"))  # the seed matters
+
+
+@pytest.mark.parametrize(
+    ("penalties", "scoring"), [(("l1", "l2", "elasticnet"), None), (("elasticnet",), "neg_root_mean_squared_error")]
+)
+def test_dask_engine_is_the_local_study(
+    cluster: Any, parts: tuple[Path, pd.DataFrame], penalties: tuple[str, ...], scoring: str | None
+) -> None:
+    folder, with_folds = parts
+    common = {"target": "y", "n_trials": 14, "seed": SEED, "penalties": penalties, "scoring": scoring}
+    local = regtune.tune(with_folds, fold_column="fold", drop=("id",), impute="mean", **common)
+    scaled = regtune.tune(str(folder), engine="dask", scheduler=cluster.scheduler_address, row_key="id", **common)
+    _same_study(local, scaled)
+    assert scaled.chosen.point.penalty == local.chosen.point.penalty
+    assert scaled.dataset.n_columns_encoded == local.dataset.n_columns_encoded
+    assert [p.d_log_lambda is None for p in scaled.curve] == [p.d_log_lambda is None for p in local.curve]
+    # The refit from the whole table's statistics predicts as the local refit does.
+    X = coerce_features(with_folds.drop(columns=["y", "fold", "id"]), ["x1", "x2", "x3"], ["colour", "size"])
+    assert np.allclose(local.model.predict(X), scaled.model.predict(X), rtol=1e-6, atol=1e-6)
+    assert type(scaled.model[-1]) is type(local.model[-1])
+
+
+def _same_study(a_result: Any, b_result: Any) -> None:
+    """Same trials (penalty, λ, l1_ratio) and the same fold scores, to 1e-9."""
+    a, b = _study(a_result), _study(b_result)
+    assert [t[:2] for t in a] == [t[:2] for t in b]
+    for (_, _, lam_a, r_a, scores_a), (_, _, lam_b, r_b, scores_b) in zip(a, b, strict=True):
+        assert math.isclose(lam_a, lam_b, rel_tol=1e-9)
+        assert math.isclose(r_a, r_b, rel_tol=1e-9, abs_tol=1e-12)
+        assert np.allclose(scores_a, scores_b, rtol=1e-9, atol=0)
+
+
+def test_fold_column_and_given_categories(cluster: Any, parts: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
+    """The hash's fold ids given as a fold column, and the levels given with ``categories`` (no first pass for
+    them), make the same study as the row key's hash and the levels found by the first pass."""
+    _, with_folds = parts
+    for i, rows in enumerate(np.array_split(np.arange(len(with_folds)), PARTS)):
+        with_folds.iloc[rows].to_parquet(tmp_path / f"p{i}.parquet", index=False)
+    common = {"target": "y", "n_trials": 6, "seed": SEED, "engine": "dask", "scheduler": cluster.scheduler_address}
+    hashed = regtune.tune(str(tmp_path), row_key="id", drop=("fold",), **common)
+    given = regtune.tune(
+        str(tmp_path / "*.parquet"),
+        fold_column="fold",
+        drop=("id",),
+        categories="colour=red|green|blue|grey;size=L|S",
+        **common,
+    )
+    _same_study(hashed, given)
+
+
+def test_unreachable_scheduler_is_one_line(parts: tuple[Path, pd.DataFrame], monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from regtune.cli import app
+    from regtune.scale import cluster
+
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 1)
+    folder, _ = parts
+    result = CliRunner().invoke(
+        app, ["tune", str(folder), "-y", "y", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9", "-n", "2"]
+    )
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot reach the dask scheduler tcp://127.0.0.1:9 ")
+
+
+def test_median_is_not_offered_on_dask() -> None:
+    with pytest.raises(ConfigError, match="median needs a full sort"):
+        regtune.TuneConfig.of(engine="dask", impute="median")
+
+
+def test_partition_sums_do_not_depend_on_the_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from regtune.scale import stats
+
+    frame = _table(100)
+    frame.loc[[3, 50], "y"] = np.nan
+    layout = stats.Layout(("x1", "x2", "x3"), (("colour", ("blue", "green", "red")), ("size", ("L", "S"))))
+    folds = hash_fold_ids(frame, 0, K, SEED, row_key="id")
+    whole = stats.partition_stats(frame, "y", folds, K, layout)
+    monkeypatch.setattr(stats, "CHUNK_ROWS", 7)
+    chunked = stats.partition_stats(frame, "y", folds, K, layout)
+    assert whole.dropped == chunked.dropped == 2
+    assert np.allclose(whole.R, chunked.R) and np.allclose(whole.S, chunked.S) and np.allclose(whole.yy, chunked.yy)
+    # Row counts, and "grey" (not among the levels given) encoded as no level at all.
+    keep = frame["y"].notna().to_numpy()
+    assert whole.R[:, 0, 0].sum() == keep.sum()
+    level_rows = whole.total().R[0, 7:10].sum() + whole.total().R[0, 10]  # the three levels + missing
+    assert level_rows == (keep & (frame["colour"] != "grey").to_numpy()).sum()
