@@ -161,3 +161,59 @@ def test_partition_sums_do_not_depend_on_the_chunks(monkeypatch: pytest.MonkeyPa
     assert whole.R[:, 0, 0].sum() == keep.sum()
     level_rows = whole.total().R[0, 7:10].sum() + whole.total().R[0, 10]  # the three levels + missing
     assert level_rows == (keep & (frame["colour"] != "grey").to_numpy()).sum()
+
+
+def _slow_partitions(rows: int) -> None:
+    """On a worker: turn a partition into sums ``rows`` rows at a time (a slow pass, to kill a worker in it)."""
+    import importlib
+
+    importlib.import_module("regtune.scale.stats").CHUNK_ROWS = rows
+
+
+def test_a_worker_killed_mid_pass_is_recomputed(cluster: Any, tmp_path: Path) -> None:
+    """SIGKILL one of the 2 workers while the pass runs: Dask recomputes its partitions on the other (and on
+    the worker its nanny restarts), and the sums are those of a pass without a fault."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from distributed import Client
+
+    from regtune.config import TuneConfig
+    from regtune.scale.cluster import first_pass, plan, read_source, second_pass
+    from regtune.scale.stats import Layout
+
+    frame = _table(3200, seed=5)
+    for i, rows in enumerate(np.array_split(np.arange(len(frame)), PARTS)):
+        frame.iloc[rows].to_parquet(tmp_path / f"part-{i}.parquet", index=False)
+    with Client(cluster.scheduler_address) as client:
+        table = read_source(str(tmp_path), None)
+        the_plan = plan(table, TuneConfig.of(target="y", engine="dask", row_key="id", folds=K, seed=SEED))
+        levels = first_pass(client, table, the_plan, the_plan.categorical)
+        layout = Layout(tuple(the_plan.numeric), tuple((c, tuple(sorted(levels[c]))) for c in the_plan.categorical))
+        reference = second_pass(client, table, the_plan, layout)
+
+        client.run(_slow_partitions, 1)
+        pids = list(client.run(os.getpid).values())
+        outcome: dict[str, Any] = {}
+        worker = threading.Thread(target=lambda: outcome.update(sums=second_pass(client, table, the_plan, layout)))
+        worker.start()
+
+        def done_partitions(dask_scheduler: Any) -> int:
+            return sum(
+                str(key).startswith("_stats-") and ts.state == "memory" for key, ts in dask_scheduler.tasks.items()
+            )
+
+        deadline = time.monotonic() + 60
+        while client.run_on_scheduler(done_partitions) < 1 and worker.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        killed_mid_pass = worker.is_alive()
+        os.kill(pids[0], signal.SIGKILL)
+        worker.join(timeout=120)
+        client.wait_for_workers(2, timeout=60)
+        client.run(_slow_partitions, 65_536)
+    assert killed_mid_pass, "the pass ended before a worker could be killed in it"
+    sums = outcome["sums"]
+    assert np.allclose(sums.R, reference.R, rtol=1e-12) and np.allclose(sums.S, reference.S, rtol=1e-12)
+    assert np.allclose(sums.yy, reference.yy, rtol=1e-12) and sums.dropped == reference.dropped
