@@ -52,14 +52,17 @@ def cluster() -> Any:
 def parts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
     """The table in 8 Parquet files, and the whole table with the dask engine's fold ids (hash of ``id``)."""
     folder = tmp_path_factory.mktemp("parquet")
-    frame = _table()
-    pieces = np.array_split(np.arange(len(frame)), PARTS)
+    return folder, _write_parts(_table(), folder)
+
+
+def _write_parts(frame: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """``frame`` in 8 Parquet files in ``folder``; returned with the dask engine's fold ids (hash of ``id``)."""
     with_folds = []
-    for i, rows in enumerate(pieces):
+    for i, rows in enumerate(np.array_split(np.arange(len(frame)), PARTS)):
         piece = frame.iloc[rows].reset_index(drop=True)
         piece.to_parquet(folder / f"part-{i:02d}.parquet", index=False)
         with_folds.append(piece.assign(fold=hash_fold_ids(piece, i, K, SEED, row_key="id")))
-    return folder, pd.concat(with_folds, ignore_index=True)
+    return pd.concat(with_folds, ignore_index=True)
 
 
 def _study(result: Any) -> list[tuple[int, str, float, float, list[float]]]:
@@ -93,6 +96,19 @@ def test_dask_engine_is_the_local_study(
     X = coerce_features(with_folds.drop(columns=["y", "fold", "id"]), ["x1", "x2", "x3"], ["colour", "size"])
     assert np.allclose(local.model.predict(X), scaled.model.predict(X), rtol=1e-6, atol=1e-6)
     assert type(scaled.model[-1]) is type(local.model[-1])
+
+
+def test_large_means_keep_their_digits(cluster: Any, tmp_path: Path) -> None:
+    """A column around 1e7 that varies by about 1, and a target around 1e6: the sums are taken around a
+    partition's means, so the study is still the local one to 1e-9."""
+    frame = _table()
+    frame["x1"] += 1e7
+    frame["y"] += 1e6
+    with_folds = _write_parts(frame, tmp_path)
+    common = {"target": "y", "n_trials": 8, "seed": SEED}
+    local = regtune.tune(with_folds, fold_column="fold", drop=("id",), impute="mean", **common)
+    scaled = regtune.tune(str(tmp_path), engine="dask", scheduler=cluster.scheduler_address, row_key="id", **common)
+    _same_study(local, scaled)
 
 
 def _same_study(a_result: Any, b_result: Any) -> None:

@@ -146,6 +146,18 @@ def plan(frame: Any, config: TuneConfig) -> Plan:
     return Plan(target, numeric, categorical, config.folds, config.seed, config.row_key, config.fold_column)
 
 
+def centres(made: Any, frame: Any, plan: Plan) -> tuple[tuple[float, ...], float]:
+    """A value near the centre of each numeric column and of the target: their means in the first partition
+    (computed on a worker; 0 for a column missing there). The sums are taken around them."""
+    import math
+
+    columns = [*plan.numeric, plan.target]
+    means = made.compute(frame.partitions[0][columns].mean(), sync=True)
+    values = [float(means[c]) for c in columns]
+    values = [v if math.isfinite(v) else 0.0 for v in values]
+    return tuple(values[:-1]), values[-1]
+
+
 def _levels(frame: pd.DataFrame, partition: int, plan: Plan, find: list[str]) -> dict[str, Any]:
     """A partition's distinct values of the categorical columns ``find`` and of the fold column."""
     found: dict[str, Any] = {c: set(frame[c].dropna().astype(str).unique().tolist()) for c in find}

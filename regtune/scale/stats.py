@@ -42,6 +42,13 @@ class Layout:
     numeric: tuple[str, ...]
     #: Every categorical column with its levels (as text, sorted as scikit-learn's encoder sorts them).
     categorical: tuple[tuple[str, tuple[str, ...]], ...]
+    #: A value near the centre of each numeric column and of the target (e.g. a partition's means),
+    #: subtracted before the sums so that sums of squares keep their digits (none: 0).
+    shifts: tuple[float, ...] = ()
+    y_shift: float = 0.0
+
+    def shift(self, i: int) -> float:
+        return self.shifts[i] if self.shifts else 0.0
 
     @property
     def width(self) -> int:
@@ -118,7 +125,7 @@ def raw_rows(frame: pd.DataFrame, layout: Layout) -> np.ndarray:
     for i, col in enumerate(layout.numeric):
         values = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
         missing = np.isnan(values)
-        r[:, layout.value_at(i)] = np.where(missing, 0.0, values)
+        r[:, layout.value_at(i)] = np.where(missing, 0.0, values - layout.shift(i))
         r[:, layout.mask_at(i)] = missing
     for (col, levels), (positions, missing_at) in zip(layout.categorical, layout.level_positions(), strict=True):
         series = frame[col]
@@ -140,7 +147,7 @@ def partition_stats(frame: pd.DataFrame, target: str, folds: np.ndarray, k: int,
     dropped = 0
     for begin in range(0, len(frame), CHUNK_ROWS):  # a partition's raw rows a chunk at a time: bounded memory
         chunk = frame.iloc[begin : begin + CHUNK_ROWS]
-        y = chunk[target].to_numpy(dtype=np.float64, na_value=np.nan)
+        y = chunk[target].to_numpy(dtype=np.float64, na_value=np.nan) - layout.y_shift
         keep = ~np.isnan(y)
         dropped += int((~keep).sum())
         r = raw_rows(chunk, layout)[keep]
@@ -168,6 +175,8 @@ class Encoding:
     fill_levels: list[str | None]
     #: The levels each categorical column's encoder knows (those the training part holds).
     known_levels: list[list[str]]
+    #: ``mean`` minus the shifts (``A[:, 0]``), computed without them.
+    mean_shifted: np.ndarray
 
     def matrix(self) -> np.ndarray:
         """``M`` with ``[x; 1] = M r``: the standardized columns, then the constant."""
@@ -176,7 +185,7 @@ class Encoding:
         p = self.A.shape[0]
         M = np.zeros((p + 1, self.A.shape[1]))
         M[:p] = self.A / self.scale[:, None]
-        M[:p, 0] -= self.mean / self.scale
+        M[:p, 0] = -self.mean_shifted / self.scale  # (shift − mean)/scale, without the shift's digits
         M[p, 0] = 1.0
         return M
 
@@ -192,12 +201,14 @@ def encoding(train: Sums, layout: Layout) -> Encoding:
     for i, col in enumerate(layout.numeric):
         v, m = layout.value_at(i), layout.mask_at(i)
         observed = n - train.R[0, m]
-        mu = float(train.R[0, v] / observed) if observed > 0 else 0.0  # keep_empty_features: 0 when all missing
+        shift = layout.shift(i)
+        # The mean of the shifted values; keep_empty_features: an all-missing column is filled with 0.
+        mu = float(train.R[0, v] / observed) if observed > 0 else -shift
         row = np.zeros(layout.width)
-        row[v], row[m] = 1.0, mu
+        row[0], row[v], row[m] = shift, 1.0, mu  # z = shift + (x − shift) + mean·missing
         rows.append(row)
         names.append(col)
-        means.append(mu)
+        means.append(mu + shift)
     fills: list[str | None] = []
     known: list[list[str]] = []
     for (col, levels), (positions, missing_at) in zip(layout.categorical, layout.level_positions(), strict=True):
@@ -217,13 +228,17 @@ def encoding(train: Sums, layout: Layout) -> Encoding:
             rows.append(row)
             names.append(f"{col}_{levels[j]}")
     A = np.array(rows) if rows else np.zeros((0, layout.width))
-    first = A @ train.R[:, 0] / n
-    second = np.einsum("ij,jk,ik->i", A, train.R, A) / n
+    # The moments of z without its constant part (the shifts): the variance keeps its digits.
+    A0 = A.copy()
+    A0[:, 0] = 0.0
+    first = A0 @ train.R[:, 0] / n
+    second = np.einsum("ij,jk,ik->i", A0, train.R, A0) / n
     var = np.maximum(second - first * first, 0.0)
+    mean = first + A[:, 0]
     eps = np.finfo(np.float64).eps
-    constant = var <= n * eps * (var + first * first) + (n * first * eps) ** 2
+    constant = var <= n * eps * (var + first * first) + (n * mean * eps) ** 2
     scale = np.where(constant, 1.0, np.sqrt(var))
-    return Encoding(A, first, scale, names, means, fills, known)
+    return Encoding(A, mean, scale, names, means, fills, known, first)
 
 
 @dataclass
@@ -234,18 +249,20 @@ class TestStats:
     q: np.ndarray
     yy: float
     n: int
+    #: What was subtracted from the target before the sums (``Layout.y_shift``).
+    y_shift: float = 0.0
 
     def sse(self, coef: np.ndarray, intercept: float) -> float:
         import numpy as np
 
-        theta = np.append(coef, intercept)
+        theta = np.append(coef, intercept - self.y_shift)
         return float(self.yy - 2.0 * theta @ self.q + theta @ self.Q @ theta)
 
     def residual_inner(self, coef: np.ndarray, intercept: float, d_coef: np.ndarray, d_intercept: float) -> float:
         """``Σ (y − xᵀw − b)(xᵀdw + db)`` over the validation rows."""
         import numpy as np
 
-        theta = np.append(coef, intercept)
+        theta = np.append(coef, intercept - self.y_shift)
         return float(np.append(d_coef, d_intercept) @ (self.q - self.Q @ theta))
 
     def total_ss(self) -> float:
@@ -305,8 +322,7 @@ def stats_fold(index: int, train: Sums, test: Sums | None, layout: Layout) -> St
     gram = np.ascontiguousarray(moments[:p, :p] - np.outer(moments[:p, p], moments[:p, p]) / n)
     gram = (gram + gram.T) / 2
     xs = M @ train.S  # Σ [x;1] y
-    sum_y = float(train.S[0])
-    y_mean = sum_y / n
+    y_mean = float(train.S[0]) / n  # of the shifted target
     xy = xs[:p] - moments[:p, p] * y_mean
     fold = StatsFold(
         index,
@@ -316,13 +332,13 @@ def stats_fold(index: int, train: Sums, test: Sums | None, layout: Layout) -> St
         np.zeros((0, p)),
         np.empty(0),
         np.empty(0),
-        y_train_mean=y_mean,
+        y_train_mean=y_mean + layout.y_shift,
         yy_centred=train.yy - n * y_mean * y_mean,
         encoding=enc,
     )
     fold.cache["gram"] = (gram, xy)
     if test is not None:
-        fold.test_stats = TestStats(M @ test.R @ M.T, M @ test.S, test.yy, test.n)
+        fold.test_stats = TestStats(M @ test.R @ M.T, M @ test.S, test.yy, test.n, layout.y_shift)
     return fold
 
 

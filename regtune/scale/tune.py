@@ -63,7 +63,7 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
     from regtune.policy import SearchSpace, lambda_ranges
     from regtune.result import CVInfo, DatasetInfo, StudyInfo
     from regtune.scale import parse_categories
-    from regtune.scale.cluster import client, first_pass, plan, read_source, second_pass
+    from regtune.scale.cluster import centres, client, first_pass, plan, read_source, second_pass
     from regtune.scale.hashfolds import fold_order
     from regtune.scale.stats import Layout, StatsScorer, check_varies, stats_fold
     from regtune.search import resolve_study_name, run_search
@@ -90,7 +90,7 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
                     f" {config.max_categories}): leave it out with {named('drop')}, or raise {named('max_categories')}"
                 )
             categorical.append((col, tuple(found)))
-        layout = Layout(tuple(the_plan.numeric), tuple(categorical))
+        layout = Layout(tuple(the_plan.numeric), tuple(categorical), *centres(made, frame, the_plan))
         stats = second_pass(made, frame, the_plan, layout)
 
     k = the_plan.k
@@ -117,7 +117,9 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
     space = SearchSpace(penalties=config.penalties, ranges=ranges, mixing_scale=scale)
     n_encoded = int(folds[0].X_train.shape[1])
     features = [*the_plan.numeric, *the_plan.categorical]
-    identity = _identity(source, config, the_plan, layout, stats, scoring, space, n_encoded, n_rows, features)
+    identity = _identity(
+        source, config, the_plan, layout, stats, scoring, space, n_encoded, n_rows, features, full.yy_centred / n_rows
+    )
     hyper = family.hyper_quantity(scoring)
     with Evaluator(list(folds), family, scorer, config.tol, n_jobs=config.n_jobs, hyper=hyper) as evaluator:
         outcome = run_search(
@@ -240,6 +242,7 @@ def _identity(
     n_encoded: int,
     n_rows: int,
     features: list[str],
+    target_variance: float,
 ) -> dict[str, Any]:
     """What a stored study is about (as :func:`regtune.search.study_identity`; the data's hash is that of
     its statistics)."""
@@ -249,8 +252,6 @@ def _identity(
     for part in (stats.R, stats.S, stats.yy):
         digest.update(part.tobytes())
     folds = f"hash:{the_plan.row_key or 'partition,row'}:{config.seed}" if not config.fold_column else "column"
-    full_y = stats.total()
-    mean = full_y.S[0] / n_rows
     return {
         "source": str(source),
         "data_hash": digest.hexdigest()[:16],
@@ -272,7 +273,7 @@ def _identity(
         "n_columns_encoded": n_encoded,
         "rows_dropped": stats.dropped,
         "n_classes": None,
-        "target_variance": float(full_y.yy / n_rows - mean * mean),
+        "target_variance": target_variance,
         "search_space": 2,
         "mixing_scale": space.mixing_scale,
         "engine": "dask",
