@@ -85,6 +85,8 @@ def tune(
     if config.engine == "dask":  # the table stays on the cluster: the statistics come back, never the rows
         from regtune.scale.tune import tune_dask
 
+        if y is not None:
+            raise ConfigError(f"{named('engine')} dask reads the target from the files: give its column as target")
         return tune_dask(source, config, progress=progress)
     task = config.task
     if config.family is not None and task == "auto":  # the distribution says what the target is
@@ -147,6 +149,8 @@ def tune_dataset(
     from regtune.search import resolve_study_name, run_search, study_identity
 
     start = time.perf_counter() if start is None else start
+    if config.engine != "local":
+        raise ConfigError(f"a table in memory is tuned by {named('engine')} local: give {named('engine')} dask a file")
     if config.impute is not None and config.impute != dataset.impute:
         dataset = replace(dataset, impute=config.impute)
     family = get_family(dataset.task, config.model, seed=config.seed, family=config.family, **config.model_settings)

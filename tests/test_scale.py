@@ -233,3 +233,31 @@ def test_a_worker_killed_mid_pass_is_recomputed(cluster: Any, tmp_path: Path) ->
     sums = outcome["sums"]
     assert np.allclose(sums.R, reference.R, rtol=1e-12) and np.allclose(sums.S, reference.S, rtol=1e-12)
     assert np.allclose(sums.yy, reference.yy, rtol=1e-12) and sums.dropped == reference.dropped
+
+
+def test_engine_from_the_environment_and_the_settings_file(
+    parts: tuple[Path, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from regtune.cli import app
+    from regtune.scale import cluster
+
+    folder, _ = parts
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    by_env = runner.invoke(app, ["tune", str(folder), "-y", "y", "--impute", "median"], env={"REGTUNE_ENGINE": "dask"})
+    assert by_env.exit_code == 1 and "--impute median needs a full sort" in by_env.output
+    (tmp_path / "regtune.toml").write_text('engine = "dask"\n')  # else --scheduler would be refused
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 1)
+    by_file = runner.invoke(app, ["tune", str(folder), "-y", "y", "--scheduler", "tcp://127.0.0.1:9"])
+    assert by_file.exit_code == 1, by_file.output
+    assert by_file.output.startswith("Error: cannot reach the dask scheduler tcp://127.0.0.1:9 ")
+
+
+def test_tables_in_memory_stay_local(parts: tuple[Path, pd.DataFrame]) -> None:
+    _, with_folds = parts
+    with pytest.raises(ConfigError, match="dask reads files"):
+        regtune.tune(with_folds, target="y", engine="dask")
+    with pytest.raises(ConfigError, match="reads the target from the files"):
+        regtune.tune("x.parquet", y=with_folds["y"], engine="dask")

@@ -10,10 +10,11 @@ same fold ids and the same (mean) imputation give the same study as ``--engine l
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from regtune.errors import DataError, named
+from regtune.errors import ConfigError, DataError, named
 from regtune.scale.stats import StatsLeastSquares
 
 if TYPE_CHECKING:
@@ -70,6 +71,11 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
     from regtune.storage import mask_url
 
     start = time.perf_counter()
+    if not isinstance(source, str | os.PathLike):
+        raise ConfigError(
+            f"{named('engine')} dask reads files (a Parquet directory or glob, CSV globs), not a"
+            f" {type(source).__name__}: write the table to Parquet, or use {named('engine')} local"
+        )
     given = parse_categories(config.categories) if config.categories else {}
     with client(config.scheduler) as made:
         frame = read_source(str(source), config.sep)
