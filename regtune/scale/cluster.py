@@ -197,7 +197,8 @@ def first_pass(made: Any, frame: Any, plan: Plan, find: list[str]) -> dict[str, 
     """The categorical columns' levels (sorted as text) and the fold column's ids, in one pass."""
     from dask.delayed import delayed
 
-    parts = frame[plan.columns].to_delayed()
+    needed = [*find, *([plan.fold_column] if plan.fold_column is not None else [])]
+    parts = frame[needed].to_delayed()  # only these columns are read (Parquet reads columns apart)
     summaries = [delayed(_levels)(part, i, plan, find) for i, part in enumerate(parts)]
     result: dict[str, Any] = made.compute(_tree(summaries, _merge_levels), sync=True)
     return result

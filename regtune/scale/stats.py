@@ -122,11 +122,13 @@ def raw_rows(frame: pd.DataFrame, layout: Layout) -> np.ndarray:
     n = len(frame)
     r = np.zeros((n, layout.width))
     r[:, 0] = 1.0
-    for i, col in enumerate(layout.numeric):
-        values = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
+    q = len(layout.numeric)
+    if q:
+        values = frame[list(layout.numeric)].to_numpy(dtype=np.float64, na_value=np.nan)
         missing = np.isnan(values)
-        r[:, layout.value_at(i)] = np.where(missing, 0.0, values - layout.shift(i))
-        r[:, layout.mask_at(i)] = missing
+        shifts = np.asarray(layout.shifts if layout.shifts else np.zeros(q))
+        r[:, 1 : 1 + q] = np.where(missing, 0.0, values - shifts)
+        r[:, 1 + q : 1 + 2 * q] = missing
     for (col, levels), (positions, missing_at) in zip(layout.categorical, layout.level_positions(), strict=True):
         series = frame[col]
         present = series.notna().to_numpy()
@@ -141,6 +143,7 @@ def raw_rows(frame: pd.DataFrame, layout: Layout) -> np.ndarray:
 def partition_stats(frame: pd.DataFrame, target: str, folds: np.ndarray, k: int, layout: Layout) -> PartStats:
     """The per-fold-id sums of one partition; ``folds`` holds each row's fold id (0 … k − 1)."""
     import numpy as np
+    from scipy.linalg.blas import dsyrk
 
     d = layout.width
     R, S, yy = np.zeros((k, d, d)), np.zeros((k, d)), np.zeros(k)
@@ -150,14 +153,21 @@ def partition_stats(frame: pd.DataFrame, target: str, folds: np.ndarray, k: int,
         y = chunk[target].to_numpy(dtype=np.float64, na_value=np.nan) - layout.y_shift
         keep = ~np.isnan(y)
         dropped += int((~keep).sum())
-        r = raw_rows(chunk, layout)[keep]
-        y, ids = y[keep], np.asarray(folds[begin : begin + CHUNK_ROWS])[keep]
+        kept = np.flatnonzero(keep)
+        ids = np.asarray(folds[begin : begin + CHUNK_ROWS])[kept]
+        order = kept[np.argsort(ids, kind="stable")]  # each fold id's rows together: one copy, not one per fold
+        r = raw_rows(chunk, layout)[order]
+        y, ids = y[order], np.asarray(folds[begin : begin + CHUNK_ROWS])[order]
+        bounds = np.searchsorted(ids, np.arange(k + 1))
         for j in range(k):
-            rows = ids == j
-            rj, yj = r[rows], y[rows]
-            R[j] += rj.T @ rj
-            S[j] += rj.T @ yj
-            yy[j] += float(yj @ yj)
+            rj, yj = r[bounds[j] : bounds[j + 1]], y[bounds[j] : bounds[j + 1]]
+            if len(yj):
+                # rjᵀrj's upper triangle (BLAS syrk: half gemm's work), on rjᵀ as a Fortran-ordered view.
+                R[j] += dsyrk(1.0, rj.T, trans=0, lower=0)
+                S[j] += rj.T @ yj
+                yy[j] += float(yj @ yj)
+    upper = np.triu(R)
+    R = upper + np.transpose(np.triu(R, 1), (0, 2, 1))
     return PartStats(R, S, yy, dropped)
 
 
