@@ -144,7 +144,7 @@ def tune_dataset(
     from regtune.folds import assign_folds, build_folds
     from regtune.models import Penalty, get_family
     from regtune.policy import SearchSpace, lambda_ranges
-    from regtune.preprocess import fit_transform, make_preprocessor
+    from regtune.preprocess import Encoder
     from regtune.refit import refit
     from regtune.search import resolve_study_name, run_search, study_identity
 
@@ -167,8 +167,7 @@ def tune_dataset(
     folds = build_folds(dataset, splits, center=family.center_folds)
     n_encoded = int(folds[0].X_train.shape[1])
 
-    pre_all = make_preprocessor(dataset.numeric, dataset.categorical, dataset.impute)
-    X_all = fit_transform(pre_all, dataset.X, dataset.weights)
+    X_all = Encoder(dataset.numeric, dataset.categorical, dataset.impute).fit_transform(dataset.X, dataset.weights)
     scale = family.mixing_scale(dataset.y, dataset.weights)
     ranges = lambda_ranges(
         family,
@@ -343,10 +342,10 @@ def show(storage: str, study_name: str | None = None, *, rule: str = "min") -> T
 
     def from_folds(point: Point) -> Refit:
         # No refit: its non-zero count is unknown (the fold mean stays the point's n_nonzero).
-        return Refit(None, family.native(Penalty.of(point.penalty, point.lam, point.l1_ratio), dataset.n_rows), None)
+        return Refit(family.native(Penalty.of(point.penalty, point.lam, point.l1_ratio), dataset.n_rows), None)
 
     return assemble(
-        points_from_trials(study.trials),
+        points_from_trials(study.get_trials(deepcopy=False)),
         space,
         family,
         rule,

@@ -59,7 +59,7 @@ def assemble(
 
     chosen_src = selection.best if rule == "min" else selection.one_se
     chosen = chosen_point(chosen_src, rule=rule)
-    pipeline = refits[chosen_src.trial].pipeline
+    fitted = refits[chosen_src.trial]
     unconverged = [p for p in points if p.usable and not p.converged]
     states = [p.state for p in points]
     counts = {s: states.count(s) for s in ("complete", "pruned", "failed")}
@@ -82,9 +82,8 @@ def assemble(
             failed=counts["failed"],
             unconverged=len(unconverged),
         ),
-        model=pipeline,
-        coefficients=coefficients(pipeline),
-        original=original_scale(pipeline),
+        coefficients=coefficients(fitted),
+        original=original_scale(fitted),
         warnings=_notes(points, chosen, space, verdict, interrupted),
         elapsed_s=time.perf_counter() - start,
         versions=versions(),
@@ -93,6 +92,7 @@ def assemble(
         model_info=family.describe(),
         model_label=family.label(),
         native_name=family.native_name(),
+        build_model=None if fitted.build is None else lambda: fitted.pipeline,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from regtune.errors import ConfigError, RegtuneError, named
 
@@ -30,13 +30,16 @@ DEFAULT_SCORING = {"regression": "neg_mean_squared_error", "classification": "ne
 
 def resolve_scorer(name: str | None, task: str, family: Family | None = None) -> tuple[str, Any]:
     """The scorer for ``name`` (default: the family's, else per task), checked to fit the task; a scorer the
-    family computes itself (its deviance) comes from the family."""
-    from sklearn.metrics import get_scorer, get_scorer_names
-
+    family computes itself (its deviance) comes from the family. The scorers regtune computes itself
+    (the family's, :class:`FastScorer`'s) do not import scikit-learn's metrics."""
     name = name or (family.default_scoring if family is not None else "") or DEFAULT_SCORING[task]
     own = family.scorer(name) if family is not None else None
     if own is not None:
         return name, own
+    if FastScorer.TASKS.get(name) == task:
+        return name, FastScorer(name)
+    from sklearn.metrics import get_scorer, get_scorer_names
+
     if name not in get_scorer_names():
         import difflib
 
@@ -52,7 +55,7 @@ def resolve_scorer(name: str | None, task: str, family: Family | None = None) ->
             f"scorer {name!r} does not fit a {task} task (it is a {kind} or clustering metric):"
             f" use e.g. {DEFAULT_SCORING[task]}"
         )
-    return name, FastScorer(name, scorer) if name in FastScorer.NAMES else scorer
+    return name, scorer
 
 
 def _fits(scorer: Any, task: str) -> bool:
@@ -70,11 +73,22 @@ class FastScorer:
     has not seen) falls back to the scikit-learn scorer.
     """
 
-    NAMES = ("r2", "neg_mean_squared_error", "neg_log_loss", "accuracy")
+    #: The scorers computed here, and the task each measures.
+    TASKS: ClassVar[dict[str, str]] = {
+        "r2": "regression",
+        "neg_mean_squared_error": "regression",
+        "neg_log_loss": "classification",
+        "accuracy": "classification",
+    }
 
-    def __init__(self, name: str, fallback: Any) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.fallback = fallback
+
+    def fallback(self, model: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+        """scikit-learn's own scorer (imported only when needed)."""
+        from sklearn.metrics import get_scorer
+
+        return apply_scorer(get_scorer(self.name), model, X, y, sample_weight)
 
     def __call__(self, model: Any, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
         import numpy as np
@@ -94,7 +108,7 @@ class FastScorer:
         classes = model.classes_
         idx = np.searchsorted(classes, y)
         if np.any(idx >= len(classes)) or np.any(classes[np.minimum(idx, len(classes) - 1)] != y):
-            return apply_scorer(self.fallback, model, X, y, sample_weight)
+            return self.fallback(model, X, y, sample_weight)
         if self.name == "accuracy":
             return float(w @ (model.predict(X) == y)) / total_w
         proba = model.predict_proba(X)

@@ -24,15 +24,9 @@ def assign_folds(dataset: Dataset, config: TuneConfig) -> list[tuple[np.ndarray,
 
     Classification uses stratified folds; ``groups`` uses GroupKFold (shuffled with the seed);
     ``fold_column`` uses the user's own fold ids (one fold per distinct id, like glmnet's ``foldid``).
+    Plain K-fold is :func:`kfold` (scikit-learn's ``KFold``, without importing scikit-learn).
     """
     import numpy as np
-    from sklearn.model_selection import (
-        GroupKFold,
-        KFold,
-        RepeatedKFold,
-        RepeatedStratifiedKFold,
-        StratifiedKFold,
-    )
 
     n = dataset.n_rows
     idx = np.arange(n)
@@ -51,6 +45,8 @@ def assign_folds(dataset: Dataset, config: TuneConfig) -> list[tuple[np.ndarray,
                 f"{named('groups')} column has {n_groups} distinct groups for {k} folds:"
                 f" use {named('folds')} {n_groups} or fewer"
             )
+        from sklearn.model_selection import GroupKFold
+
         splitter: Any = GroupKFold(n_splits=k, shuffle=True, random_state=seed)
         return [(tr, te) for tr, te in splitter.split(idx, groups=dataset.groups)]
     if dataset.task == "classification":
@@ -66,18 +62,37 @@ def assign_folds(dataset: Dataset, config: TuneConfig) -> list[tuple[np.ndarray,
                 f"class {plain(labels[smallest])} has {counts[smallest]} rows, fewer than the {k} folds of"
                 f" stratified CV: use {named('folds')} {max(2, int(counts[smallest]))} or fewer, or drop that class"
             )
+        from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
+
         splitter = (
             StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
             if r == 1
             else RepeatedStratifiedKFold(n_splits=k, n_repeats=r, random_state=seed)
         )
         return [(tr, te) for tr, te in splitter.split(idx, dataset.y)]
-    splitter = (
-        KFold(n_splits=k, shuffle=True, random_state=seed)
-        if r == 1
-        else RepeatedKFold(n_splits=k, n_repeats=r, random_state=seed)
-    )
-    return [(tr, te) for tr, te in splitter.split(idx)]
+    if r == 1:
+        return kfold(n, k, seed)
+    from sklearn.model_selection import RepeatedKFold
+
+    return list(RepeatedKFold(n_splits=k, n_repeats=r, random_state=seed).split(idx))
+
+
+def kfold(n: int, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (train, test) rows of scikit-learn's ``KFold(k, shuffle=True, random_state=seed)`` on ``n`` rows,
+    computed the same way (one seeded shuffle, then k consecutive blocks, the first ``n % k`` one row
+    larger; both parts in row order) without importing scikit-learn (≈2 s on this machine)."""
+    import numpy as np
+
+    order = np.arange(n)
+    np.random.RandomState(seed).shuffle(order)
+    sizes = np.full(k, n // k, dtype=int)
+    sizes[: n % k] += 1
+    splits = []
+    for stop, size in zip(np.cumsum(sizes), sizes, strict=True):
+        mask = np.zeros(n, dtype=bool)
+        mask[order[stop - size : stop]] = True
+        splits.append((np.flatnonzero(~mask), np.flatnonzero(mask)))
+    return splits
 
 
 @dataclass
@@ -162,15 +177,14 @@ def build_folds(dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]], *
     import numpy as np
 
     from regtune.models._base import normalized_weights
-    from regtune.preprocess import fit_transform, make_preprocessor, quiet_unknown_categories
+    from regtune.preprocess import Encoder
 
     folds = []
     for i, (train, test) in enumerate(splits):
         weights = None if dataset.weights is None else _fold_weights(dataset.weights, train, test, i)
-        pre = make_preprocessor(dataset.numeric, dataset.categorical, dataset.impute)
-        X_train = fit_transform(pre, dataset.X.iloc[train], None if weights is None else weights[0])
-        with quiet_unknown_categories():
-            X_test = np.ascontiguousarray(pre.transform(dataset.X.iloc[test]), dtype=np.float64)
+        encoder = Encoder(dataset.numeric, dataset.categorical, dataset.impute)
+        X_train = encoder.fit_transform(dataset.X.iloc[train], None if weights is None else weights[0])
+        X_test = encoder.transform(dataset.X.iloc[test])
         if X_train.shape[1] == 0 or not np.ptp(X_train, axis=0).any():
             raise _nothing_varies(dataset, len(train), i)
         if center:

@@ -4,6 +4,11 @@ It is always fitted on training rows only (a fold's training part, or all rows f
 so the validation rows never leak into medians, categories or scales. As glmnet does, every encoded
 column — dummies included — is standardized, so λ is on glmnet's scale; a two-level categorical becomes
 one 0/1 column (two would be exactly collinear and say the same thing twice).
+
+Two forms compute the same numbers: :class:`Encoder` in NumPy, which the folds and the refit use (it
+imports neither scikit-learn, ≈2 s of start-up on a small machine, nor its per-call validation), and the
+scikit-learn ``ColumnTransformer`` of :func:`make_preprocessor`, which a saved model's pipeline carries
+(:meth:`Encoder.to_sklearn` builds it with the encoder's own statistics).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
     from sklearn.compose import ColumnTransformer
 
 
@@ -101,3 +107,132 @@ def quiet_unknown_categories() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
         yield
+
+
+class Encoder:
+    """:func:`make_preprocessor`'s pipeline in NumPy, with the same statistics and output.
+
+    Numeric columns: missing values become the training median (``impute="mean"``: the mean; 0 for a column
+    with none), then ``(x − mean) / scale``. Categorical columns (text, missing as NaN): missing values
+    become the most frequent level (the smallest of tied ones; the fill ``0`` for a column with no value),
+    one 0/1 column per level in sorted order — the first dropped when there are exactly two — with unseen
+    levels all zeros, then standardized the same way. Means and variances follow scikit-learn's ``StandardScaler``
+    (its corrected two-pass variance, and scale 1 for a column it finds constant), so the matrices match
+    its pipeline's to rounding (``tests/test_preprocess.py``).
+    """
+
+    def __init__(self, numeric: list[str], categorical: list[str], impute: str = "median") -> None:
+        self.numeric = list(numeric)
+        self.categorical = list(categorical)
+        self.impute = impute
+        self.medians: np.ndarray | None = None
+        self.fills: list[Any] = []
+        #: Every level of each categorical column (sorted), and the levels that get a column.
+        self.levels: list[list[Any]] = []
+        self.kept: list[list[Any]] = []
+        self.mean: np.ndarray | None = None
+        self.scale: np.ndarray | None = None
+
+    # --- fitting -----------------------------------------------------------------------------------
+
+    def fit_transform(self, X: pd.DataFrame, sample_weight: np.ndarray | None = None) -> np.ndarray:
+        """Fit on the rows of ``X`` and return them encoded (C-contiguous float64). With ``sample_weight``
+        the standardization uses the weighted mean and standard deviation, as :func:`fit_transform`."""
+        import warnings
+        from collections import Counter
+
+        import numpy as np
+
+        if self.numeric:
+            values = X[self.numeric].to_numpy(dtype=np.float64)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: median 0
+                centre = np.nanmean if self.impute == "mean" else np.nanmedian
+                medians = centre(values, axis=0) if values.shape[0] else np.zeros(values.shape[1])
+            self.medians = np.where(np.isnan(medians), 0.0, medians)
+        self.fills, self.levels, self.kept = [], [], []
+        for col in self.categorical:
+            column = X[col].to_numpy(dtype=object)
+            counts = Counter(column[column == column].tolist())  # NaN is the one value not equal to itself
+            top = max(counts.values(), default=0)
+            fill: Any = min(v for v, c in counts.items() if c == top) if counts else 0
+            levels = sorted(counts) or [fill]
+            self.fills.append(fill)
+            self.levels.append(levels)
+            self.kept.append(levels[1:] if len(levels) == 2 else levels)
+        raw = self._raw(X)
+        n = raw.shape[0]
+        total = raw.sum(axis=0)
+        mean = total / n
+        centred = raw - mean
+        correction = centred.sum(axis=0)
+        var = ((centred * centred).sum(axis=0) - correction**2 / n) / n
+        eps = np.finfo(np.float64).eps
+        constant = var <= n * eps * var + (n * mean * eps) ** 2
+        scale = np.sqrt(var)
+        scale[constant] = 1.0
+        self.mean, self.scale = mean, scale
+        centred /= scale
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            w = w / w.sum()
+            w_mean = w @ centred
+            sd = np.sqrt(w @ (centred - w_mean) ** 2)
+            sd = np.where(sd > 1e-8, sd, 1.0)
+            self.mean = self.mean + self.scale * w_mean
+            self.scale = self.scale * sd
+            centred = (centred - w_mean) / sd
+        return np.ascontiguousarray(centred)
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Encode new rows with the fitted statistics (C-contiguous float64)."""
+        import numpy as np
+
+        assert self.mean is not None and self.scale is not None, "fit_transform first"
+        return np.ascontiguousarray((self._raw(X) - self.mean) / self.scale)
+
+    def _raw(self, X: pd.DataFrame) -> np.ndarray:
+        """The imputed numeric columns and the 0/1 level columns, before standardization."""
+        import numpy as np
+
+        blocks = []
+        if self.numeric:
+            assert self.medians is not None
+            values = X[self.numeric].to_numpy(dtype=np.float64)
+            missing = np.isnan(values)
+            if missing.any():
+                values = np.where(missing, self.medians, values)
+            blocks.append(values)
+        for col, fill, kept in zip(self.categorical, self.fills, self.kept, strict=True):
+            column = X[col].to_numpy(dtype=object).copy()
+            column[column != column] = fill
+            blocks.append(np.column_stack([column == level for level in kept]).astype(np.float64))
+        return np.hstack(blocks) if blocks else np.zeros((len(X), 0))
+
+    # --- what the encoded columns are ----------------------------------------------------------------
+
+    def get_feature_names_out(self) -> list[str]:
+        """The output columns' names, as :func:`make_preprocessor`'s: ``num__x``, ``cat__colour_red``."""
+        names = [f"num__{c}" for c in self.numeric]
+        for col, kept in zip(self.categorical, self.kept, strict=True):
+            names.extend(f"cat__{col}_{level}" for level in kept)
+        return names
+
+    def to_sklearn(self, X: pd.DataFrame) -> ColumnTransformer:
+        """:func:`make_preprocessor`'s ``ColumnTransformer`` fitted on the rows ``X`` the encoder was fitted
+        on, its scalers set to the encoder's means and scales (weighted ones included), so that it
+        transforms new rows as :meth:`transform` does."""
+        import numpy as np
+
+        assert self.mean is not None and self.scale is not None, "fit_transform first"
+        pre = make_preprocessor(self.numeric, self.categorical, self.impute)
+        pre.fit(X)
+        for name, part, _ in pre.transformers_:
+            if name not in ("num", "cat"):
+                continue
+            where = pre.output_indices_[name]
+            scaler = part.named_steps["scale"]
+            scaler.mean_ = np.array(self.mean[where])
+            scaler.scale_ = np.array(self.scale[where])
+            scaler.var_ = scaler.scale_**2
+        return pre

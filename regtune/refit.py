@@ -6,7 +6,8 @@ family fits the chosen penalty with the same λ convention as in the folds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -14,41 +15,77 @@ if TYPE_CHECKING:
 
     from regtune.data import Dataset
     from regtune.models import Family, Penalty
+    from regtune.preprocess import Encoder
 
 
 @dataclass
 class Refit:
-    """The refit pipeline (None for a stored study), the estimator's own parameters, its non-zeros."""
+    """The chosen model refit on all rows: the estimator's own parameters, its non-zeros, its coefficients
+    (with the encoding they are on), and the scikit-learn pipeline, built on first use of :attr:`pipeline`
+    (a run that writes no model file never imports scikit-learn for it)."""
 
-    pipeline: Any
     native: dict[str, float]
     #: None for a stored study (no refit).
     n_nonzero: int | None
+    #: The encoding fitted on all rows, and the family's fitted model on its columns (None: a stored study).
+    encoder: Encoder | None = None
+    model: Any = None
+    build: Callable[[], Any] | None = field(default=None, repr=False)
+    _pipeline: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def pipeline(self) -> Any:
+        """The refit scikit-learn Pipeline (preprocessing, then the estimator); None for a stored study."""
+        if self._pipeline is None and self.build is not None:
+            self._pipeline = self.build()
+        return self._pipeline
 
 
 def refit(dataset: Dataset, family: Family, penalty: Penalty, tol: float) -> Refit:
     """Fit preprocessing and model on all rows of ``dataset`` at ``penalty``."""
-    from sklearn.pipeline import Pipeline
-
     from regtune.models._base import with_offset, with_weights
-    from regtune.preprocess import fit_transform, make_preprocessor
+    from regtune.preprocess import Encoder
 
-    pre = make_preprocessor(dataset.numeric, dataset.categorical, dataset.impute)
-    X = fit_transform(pre, dataset.X, dataset.weights)
+    encoder = Encoder(dataset.numeric, dataset.categorical, dataset.impute)
+    X = encoder.fit_transform(dataset.X, dataset.weights)
     outcome = family.fit(X, dataset.y, penalty, tol, **with_offset(dataset.offset), **with_weights(dataset.weights))
-    pipeline = Pipeline([("preprocess", pre), ("model", outcome.model)])
-    return Refit(pipeline, family.native(penalty, dataset.n_rows), outcome.n_nonzero)
+
+    def build() -> Any:
+        from sklearn.pipeline import Pipeline
+
+        estimator = family.estimator_of(outcome, penalty, dataset.n_rows, tol)
+        return Pipeline([("preprocess", encoder.to_sklearn(dataset.X)), ("model", estimator)])
+
+    return Refit(family.native(penalty, dataset.n_rows), outcome.n_nonzero, encoder, outcome.model, build)
 
 
-def coefficient_names(pipeline: Any) -> list[str]:
-    """Names of the model's coefficients, in the order of ``coef_.ravel()`` (``feature [class]`` per class
-    row when the model has one row of coefficients per class); none for a neural network."""
+def _parts(source: Any) -> tuple[list[str], Any, Any, Any] | None:
+    """(encoded column names, fitted model, their means, their scales) of a :class:`Refit` or a refit
+    pipeline; None when there is no linear model (a stored study, a neural network)."""
+    if source is None:
+        return None
+    if isinstance(source, Refit):
+        if source.encoder is None or not hasattr(source.model, "coef_"):
+            return None
+        assert source.encoder.mean is not None and source.encoder.scale is not None
+        names = [n.split("__", 1)[-1] for n in source.encoder.get_feature_names_out()]
+        return names, source.model, source.encoder.mean, source.encoder.scale
+    if not hasattr(source[-1], "coef_"):
+        return None
+    mean, scale = encoded_scaling(source[0])
+    return [str(n).split("__", 1)[-1] for n in source[:-1].get_feature_names_out()], source[-1], mean, scale
+
+
+def coefficient_names(source: Any) -> list[str]:
+    """Names of the model's coefficients (of a :class:`Refit` or a refit pipeline), in the order of
+    ``coef_.ravel()`` (``feature [class]`` per class row when the model has one row of coefficients per
+    class); none for a neural network."""
     import numpy as np
 
-    model = pipeline[-1]
-    if not hasattr(model, "coef_"):  # a neural network: no coefficient per feature
+    parts = _parts(source)
+    if parts is None:  # a neural network: no coefficient per feature
         return []
-    names = [str(n).split("__", 1)[-1] for n in pipeline[:-1].get_feature_names_out()]
+    names, model = parts[0], parts[1]
     rows = np.atleast_2d(np.asarray(model.coef_)).shape[0]
     if rows == 1:
         return names
@@ -56,15 +93,16 @@ def coefficient_names(pipeline: Any) -> list[str]:
     return [f"{name} [{classes[k]}]" for k in range(rows) for name in names]
 
 
-def coefficients(pipeline: Any) -> list[tuple[str, float]]:
-    """(name, value) of every coefficient of the pipeline's model, on the standardized encoded columns the
-    model was fitted on; none for a neural network."""
+def coefficients(source: Any) -> list[tuple[str, float]]:
+    """(name, value) of every coefficient of the model (of a :class:`Refit` or a refit pipeline), on the
+    standardized encoded columns it was fitted on; none for a neural network."""
     import numpy as np
 
-    if pipeline is None or not hasattr(pipeline[-1], "coef_"):
+    parts = _parts(source)
+    if parts is None:
         return []
-    values = np.asarray(pipeline[-1].coef_, dtype=np.float64).ravel()
-    return [(n, float(v)) for n, v in zip(coefficient_names(pipeline), values, strict=True)]
+    values = np.asarray(parts[1].coef_, dtype=np.float64).ravel()
+    return [(n, float(v)) for n, v in zip(coefficient_names(source), values, strict=True)]
 
 
 @dataclass
@@ -92,26 +130,30 @@ def encoded_scaling(preprocess: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(means), np.concatenate(scales)
 
 
-def original_arrays(pipeline: Any) -> tuple[Any, Any, Any]:
-    """The pipeline's linear model on the original scale of each encoded column: (β/scale, b − Σ β·mean/scale,
-    b) with a row per class (β 2-D, the intercepts 1-D), b the intercepts as fitted."""
+def original_arrays(source: Any) -> tuple[Any, Any, Any]:
+    """The linear model (of a :class:`Refit` or a refit pipeline) on the original scale of each encoded
+    column: (β/scale, b − Σ β·mean/scale, b) with a row per class (β 2-D, the intercepts 1-D), b the
+    intercepts as fitted."""
     import numpy as np
 
-    model = pipeline[-1]
+    parts = _parts(source)
+    assert parts is not None, "a linear model"
+    _, model, mean, scale = parts
     coef = np.atleast_2d(np.asarray(model.coef_, dtype=np.float64))
     intercept = np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64))
-    mean, scale = encoded_scaling(pipeline[0])
     original = coef / scale
     return original, intercept - original @ mean, intercept
 
 
-def original_scale(pipeline: Any) -> OriginalScale:
-    """β/scale for every coefficient, and b − Σ β·mean/scale for each intercept (per class row)."""
-    if pipeline is None or not hasattr(pipeline[-1], "coef_"):
+def original_scale(source: Any) -> OriginalScale:
+    """β/scale for every coefficient, and b − Σ β·mean/scale for each intercept (per class row), of a
+    :class:`Refit` or a refit pipeline."""
+    parts = _parts(source)
+    if parts is None:
         return OriginalScale([], [])
-    model = pipeline[-1]
-    original, shifted, intercept = original_arrays(pipeline)
-    names = coefficient_names(pipeline)
+    model = parts[1]
+    original, shifted, intercept = original_arrays(source)
+    names = coefficient_names(source)
     rows = original.shape[0]
     labels = ["(intercept)"] if rows == 1 else [f"(intercept) [{c}]" for c in model.classes_]
     return OriginalScale(

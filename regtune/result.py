@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -296,7 +297,6 @@ class TuneResult:
     per_penalty: list[PenaltySummary]
     curve: list[Point]
     study: StudyInfo
-    model: Any = field(repr=False)
     #: The refit model's coefficients on the standardized encoded columns it was fitted on.
     coefficients: list[tuple[str, float]]
     warnings: list[str]
@@ -318,6 +318,23 @@ class TuneResult:
     #: Scores on rows the search never saw (``holdout`` / ``test``), and of the procedure (``nested``).
     held_out: HeldOut | None = None
     nested: Nested | None = None
+    #: Builds :attr:`model` on its first use (None: no model, a stored study).
+    build_model: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
+    _model: Any = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def model(self) -> Any:
+        """The refit model: a scikit-learn Pipeline (regtune's preprocessing, then the estimator at the chosen
+        point), built on first use — a run that neither saves nor plots it never imports scikit-learn for
+        it; None for a stored study."""
+        if self._model is None and self.build_model is not None:
+            self._model = self.build_model()
+            self.build_model = None
+        return self._model
+
+    def __getstate__(self) -> dict[str, Any]:
+        self.model  # noqa: B018 - build it: the builder is a closure, and a pickle needs the model itself
+        return dict(self.__dict__)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``regtune.result/2`` document (stable keys; new keys are added, never renamed)."""

@@ -700,7 +700,7 @@ def run_search(
                     time.sleep(0.5)
                     continue
                 if done + running >= n_explore and waiting == 0:
-                    points = points_from_trials(study.trials)
+                    points = points_from_trials(study.get_trials(deepcopy=False))
                     phase = "gradient"
                     proposal = propose_gradient(points, space) if gradient else None
                     if proposal is None:
@@ -727,7 +727,7 @@ def run_search(
     with handled():
         try:
             with protected():
-                trials = study.trials
+                trials = study.get_trials(deepcopy=False)
                 points = points_from_trials(trials)
         except KeyboardInterrupt:  # a signal while reading the curve: kept until it was read
             interrupted = True
@@ -795,7 +795,7 @@ def list_studies(storage: str) -> list[dict[str, Any]]:
     rows = []
     for summary in _summaries(backend):
         study = optuna.load_study(study_name=summary.study_name, storage=backend)
-        points = points_from_trials(study.trials)
+        points = points_from_trials(study.get_trials(deepcopy=False))
         states = [p.state for p in points]
         identity = study.user_attrs.get("regtune") or {}
         usable = [p.mean for p in points if p.usable]

@@ -54,3 +54,12 @@ def test_fold_imputes_by_its_training_mean() -> None:
 def test_unknown_imputation_is_refused() -> None:
     with pytest.raises(ConfigError, match="unknown impute 'mode'"):
         TuneConfig.of(impute="mode")
+
+
+def test_numpy_encoder_imputes_the_mean_as_scikit_learn() -> None:
+    from regtune.preprocess import Encoder, make_preprocessor
+
+    frame = _frame().drop(columns=["y"])
+    ours = Encoder(["x1", "x2"], [], "mean").fit_transform(frame)
+    theirs = make_preprocessor(["x1", "x2"], [], "mean").fit_transform(frame)
+    assert np.allclose(ours, theirs, rtol=1e-12, atol=1e-12)

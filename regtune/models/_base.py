@@ -314,6 +314,11 @@ class Family(ABC):
     ) -> FitOutcome:
         """Fit the λ objective on (X, y), starting from ``warm`` = (coef, intercept) when given."""
 
+    def estimator_of(self, outcome: FitOutcome, penalty: Penalty, n: int, tol: float) -> Any:
+        """The scikit-learn estimator of a fit on ``n`` rows (what a refit pipeline ends in): the fit's own
+        model, unless the family fits with a lighter object and builds its estimator here."""
+        return outcome.model
+
     def prepare_fold(self, fold: Fold) -> None:  # noqa: B027 - optional hook, no-op by default
         """Build the fold's caches now (before worker processes fork, so they share them)."""
 

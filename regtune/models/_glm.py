@@ -52,6 +52,49 @@ class DevianceScorer:
             return -mean_deviance(y, model.predict(X), self.power, sample_weight)
 
 
+def linear_predictor(coef: np.ndarray, intercept: float, X: Any, offset: Any = None) -> np.ndarray:
+    """``Xw + b`` (+ the offset)."""
+    import numpy as np
+
+    eta: np.ndarray = np.asarray(X, dtype=np.float64) @ coef + intercept
+    return eta if offset is None else eta + np.asarray(offset, dtype=np.float64)
+
+
+def response(eta: np.ndarray) -> np.ndarray:
+    """The mean ``exp(η)`` (inf where it overflows, without a warning)."""
+    import numpy as np
+
+    with np.errstate(over="ignore"):
+        mean: np.ndarray = np.exp(eta)
+    return mean
+
+
+class FoldFit:
+    """A fold's fitted coefficients and what its scorer calls (``predict(X, offset)``): the folds need no
+    scikit-learn estimator (:class:`~regtune.models._glm_estimator.LogLinkRegressor` is built for the refit,
+    by :meth:`LogLinkGLM.estimator_of`)."""
+
+    def __init__(self, coef: np.ndarray, intercept: float) -> None:
+        self.coef_ = coef
+        self.intercept_ = intercept
+
+    def predict(self, X: Any, offset: Any = None) -> np.ndarray:
+        return response(linear_predictor(self.coef_, self.intercept_, X, offset))
+
+
+class AtOffset:
+    """A fitted model (a fold's, a :class:`LogLinkRegressor`, or a pipeline ending in one) bound to the offsets
+    of the rows it will be asked to predict: a fold's test rows, or held-out rows."""
+
+    def __init__(self, model: Any, offset: np.ndarray) -> None:
+        self.model = model
+        self.offset = offset
+
+    def predict(self, X: Any) -> np.ndarray:
+        prediction: np.ndarray = self.model.predict(X, offset=self.offset)
+        return prediction
+
+
 class LogLinkGLM(Family):
     """A penalised GLM with a log link and a Tweedie variance ``μ^power`` (subclasses: one distribution each)."""
 
@@ -166,7 +209,6 @@ class LogLinkGLM(Family):
 
         from regtune.models._glm_solver import fit_glm_enet
 
-        model = self.estimator(penalty, X.shape[0], tol)
         solution = fit_glm_enet(
             X,
             y,
@@ -179,10 +221,15 @@ class LogLinkGLM(Family):
             intercept_init=None if warm is None else float(warm[1][0]),
             sample_weight=sample_weight,
         )
-        model.coef_, model.intercept_ = solution.coef, solution.intercept
-        model.n_iter_, model.converged_, model.n_features_in_ = solution.n_iter, solution.converged, X.shape[1]
         coef = solution.coef
+        model = FoldFit(coef, solution.intercept)
         return FitOutcome(model, coef, np.array([solution.intercept]), solution.converged, count_nonzero(coef))
+
+    def estimator_of(self, outcome: FitOutcome, penalty: Penalty, n: int, tol: float) -> Any:
+        model = self.estimator(penalty, n, tol)
+        model.coef_, model.intercept_ = outcome.coef, float(outcome.intercept[0])
+        model.converged_, model.n_features_in_ = outcome.converged, outcome.coef.shape[0]
+        return model
 
     def fit_fold(
         self,
@@ -196,8 +243,6 @@ class LogLinkGLM(Family):
         )
 
     def at_offset(self, model: Any, offset: np.ndarray | None) -> Any:
-        from regtune.models._glm_estimator import AtOffset
-
         return model if offset is None else AtOffset(model, offset)
 
     # --- hypergradients ------------------------------------------------------------------------------

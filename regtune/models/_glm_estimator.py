@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
+from regtune.models._glm import linear_predictor, response
 from regtune.models._glm_solver import fit_glm_enet
 
 
@@ -51,23 +52,7 @@ class LogLinkRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def linear_predictor(self, X: Any, offset: Any = None) -> np.ndarray:
-        eta: np.ndarray = np.asarray(X, dtype=np.float64) @ self.coef_ + self.intercept_
-        return eta if offset is None else eta + np.asarray(offset, dtype=np.float64)
+        return linear_predictor(self.coef_, self.intercept_, X, offset)
 
     def predict(self, X: Any, offset: Any = None) -> np.ndarray:
-        with np.errstate(over="ignore"):
-            mean: np.ndarray = np.exp(self.linear_predictor(X, offset))
-        return mean
-
-
-class AtOffset:
-    """A fitted model (a :class:`LogLinkRegressor`, or a pipeline ending in one) bound to the offsets of the
-    rows it will be asked to predict: a fold's test rows, or held-out rows."""
-
-    def __init__(self, model: Any, offset: np.ndarray) -> None:
-        self.model = model
-        self.offset = offset
-
-    def predict(self, X: Any) -> np.ndarray:
-        prediction: np.ndarray = self.model.predict(X, offset=self.offset)
-        return prediction
+        return response(self.linear_predictor(X, offset))

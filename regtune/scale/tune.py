@@ -194,47 +194,49 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
 
 
 def refit_from_stats(full: StatsFold, layout: Layout, family: StatsLeastSquares, penalty: Any, tol: float) -> Refit:
-    """The chosen model on every row, from the whole table's statistics, as the local engine's refit: a
-    scikit-learn Pipeline of regtune's preprocessing (fitted attributes set from the statistics: the
-    numeric means, the fill levels, the levels, the means and scales of the encoded columns) and the
-    family's estimator with the coefficients solved on the whole table's Gram matrix."""
+    """The chosen model on every row, from the whole table's statistics, as the local engine's refit: an
+    :class:`~regtune.preprocess.Encoder` with the statistics it would have fitted (the numeric means, the
+    fill levels, the levels, the means and scales of the encoded columns), the family's estimator with the
+    coefficients solved on the whole table's Gram matrix, and on first use the same scikit-learn Pipeline."""
     import numpy as np
-    import pandas as pd
-    from sklearn.pipeline import Pipeline
 
-    from regtune.preprocess import make_preprocessor
+    from regtune.preprocess import Encoder
     from regtune.refit import Refit
 
     enc = full.encoding
     assert enc is not None
     numeric = list(layout.numeric)
     categorical = [c for c, _ in layout.categorical]
-    rows = max([2, *(len(levels) for levels in enc.known_levels)])
-    sample: dict[str, Any] = {c: np.zeros(rows) for c in numeric}
-    for (col, _), levels in zip(layout.categorical, enc.known_levels, strict=True):
-        sample[col] = np.array([levels[min(i, len(levels) - 1)] for i in range(rows)], dtype=object)
-    pre = make_preprocessor(numeric, categorical, "mean")
-    pre.fit(pd.DataFrame(sample, columns=[*numeric, *categorical]))
-    at = 0
-    for name, part, _ in pre.transformers_:
-        if name == "num":
-            part.named_steps["impute"].statistics_ = np.array(enc.numeric_means)
-        elif name == "cat":
-            part.named_steps["impute"].statistics_ = np.array(enc.fill_levels, dtype=object)
-        else:
-            continue
-        scaler = part.named_steps["scale"]
-        width = len(scaler.mean_)
-        scaler.mean_ = enc.mean[at : at + width].copy()
-        scaler.scale_ = enc.scale[at : at + width].copy()
-        scaler.var_ = scaler.scale_**2
-        scaler.n_samples_seen_ = full.n_train
-        at += width
-    if at != len(enc.mean):  # the fitted encoder must have the columns the statistics describe
+    encoder = Encoder(numeric, categorical, "mean")
+    encoder.medians = np.array(enc.numeric_means) if numeric else None
+    encoder.fills = list(enc.fill_levels)
+    encoder.levels = [list(levels) for levels in enc.known_levels]
+    encoder.kept = [levels[1:] if len(levels) == 2 else list(levels) for levels in encoder.levels]
+    encoder.mean, encoder.scale = enc.mean.copy(), enc.scale.copy()
+    if len(encoder.get_feature_names_out()) != len(enc.mean):  # the encoder describes the statistics' columns
         raise DataError("the refit's encoded columns do not match the statistics' (a level read differently)")
     outcome = family.fit_fold(full, penalty, tol)
-    pipeline = Pipeline([("preprocess", pre), ("model", outcome.model)])
-    return Refit(pipeline, family.native(penalty, full.n_train), outcome.n_nonzero)
+
+    def build() -> Any:
+        import pandas as pd
+        from sklearn.pipeline import Pipeline
+
+        # A few rows holding every level fit the scikit-learn steps' shapes and categories; their
+        # statistics are then the encoder's (to_sklearn sets the scalers; the imputers are set here).
+        rows = max([2, *(len(levels) for levels in encoder.levels)])
+        sample: dict[str, Any] = {c: np.zeros(rows) for c in numeric}
+        for col, levels in zip(categorical, encoder.levels, strict=True):
+            sample[col] = np.array([levels[min(i, len(levels) - 1)] for i in range(rows)], dtype=object)
+        pre = encoder.to_sklearn(pd.DataFrame(sample, columns=[*numeric, *categorical]))
+        for name, part, _ in pre.transformers_:
+            if name == "num":
+                part.named_steps["impute"].statistics_ = np.array(enc.numeric_means)
+            elif name == "cat":
+                part.named_steps["impute"].statistics_ = np.array(enc.fill_levels, dtype=object)
+        estimator = family.estimator_of(outcome, penalty, full.n_train, tol)
+        return Pipeline([("preprocess", pre), ("model", estimator)])
+
+    return Refit(family.native(penalty, full.n_train), outcome.n_nonzero, encoder, outcome.model, build)
 
 
 def _identity(
