@@ -261,3 +261,20 @@ def test_tables_in_memory_stay_local(parts: tuple[Path, pd.DataFrame]) -> None:
         regtune.tune(with_folds, target="y", engine="dask")
     with pytest.raises(ConfigError, match="reads the target from the files"):
         regtune.tune("x.parquet", y=with_folds["y"], engine="dask")
+
+
+def test_a_table_the_workers_cannot_read_is_one_line(cluster: Any, tmp_path: Path) -> None:
+    from regtune.errors import DataError
+
+    n = 30_000  # past the rows dask guesses a CSV's types from
+    frame = pd.DataFrame({"a": np.arange(n, dtype=float).astype(object), "y": np.linspace(0, 1, n)})
+    frame.loc[n - 1, "a"] = "oops"
+    frame.to_csv(tmp_path / "mixed.csv", index=False)
+    common = {"target": "y", "engine": "dask", "scheduler": cluster.scheduler_address, "n_trials": 2}
+    with pytest.raises(DataError, match=r"^the cluster could not read the table \(ValueError: Mismatched dtypes"):
+        regtune.tune(str(tmp_path / "mixed.csv"), **common)
+    # regtune's own error, raised on a worker, arrives as it is.
+    holes = _table(40).assign(fold=[None, *range(39)])
+    holes.to_parquet(tmp_path / "holes.parquet", index=False)
+    with pytest.raises(DataError, match="has missing values: give every row a fold"):
+        regtune.tune(str(tmp_path / "holes.parquet"), fold_column="fold", drop=("id",), **common)

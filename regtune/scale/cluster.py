@@ -47,8 +47,14 @@ def client(scheduler: str | None) -> Iterator[Any]:
         with made:
             yield made
         return
+    import logging
+
     cluster = LocalCluster(  # type: ignore[no-untyped-call]
-        n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=os.cpu_count() or 1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,  # a failed task is the one-line error of :func:`compute`, not a log
     )
     try:
         with Client(cluster) as made:  # type: ignore[no-untyped-call]
@@ -152,7 +158,7 @@ def centres(made: Any, frame: Any, plan: Plan) -> tuple[tuple[float, ...], float
     import math
 
     columns = [*plan.numeric, plan.target]
-    means = made.compute(frame.partitions[0][columns].mean(), sync=True)
+    means = compute(made, frame.partitions[0][columns].mean())
     values = [float(means[c]) for c in columns]
     values = [v if math.isfinite(v) else 0.0 for v in values]
     return tuple(values[:-1]), values[-1]
@@ -200,7 +206,7 @@ def first_pass(made: Any, frame: Any, plan: Plan, find: list[str]) -> dict[str, 
     needed = [*find, *([plan.fold_column] if plan.fold_column is not None else [])]
     parts = frame[needed].to_delayed()  # only these columns are read (Parquet reads columns apart)
     summaries = [delayed(_levels)(part, i, plan, find) for i, part in enumerate(parts)]
-    result: dict[str, Any] = made.compute(_tree(summaries, _merge_levels), sync=True)
+    result: dict[str, Any] = compute(made, _tree(summaries, _merge_levels))
     return result
 
 
@@ -210,5 +216,23 @@ def second_pass(made: Any, frame: Any, plan: Plan, layout: Layout) -> PartStats:
 
     parts = frame[plan.columns].to_delayed()
     summaries = [delayed(_stats)(part, i, plan, layout) for i, part in enumerate(parts)]
-    result: PartStats = made.compute(_tree(summaries, _add), sync=True)
+    result: PartStats = compute(made, _tree(summaries, _add))
     return result
+
+
+def compute(made: Any, value: Any) -> Any:
+    """``value`` computed on the cluster; a failure there (a file that does not parse, a worker that keeps
+    dying) is one line, regtune's own errors (raised on a worker) as they are."""
+    from regtune.errors import RegtuneError
+
+    try:
+        return made.compute(value, sync=True)
+    except RegtuneError:
+        raise
+    except Exception as exc:
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise DataError(
+            f"the cluster could not read the table ({type(exc).__name__}: {detail}): check that each column holds"
+            " one type in every file (a CSV's types are guessed from its first rows; Parquet keeps them) and that"
+            " the workers have the memory a partition needs"
+        ) from exc
