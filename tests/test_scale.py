@@ -278,3 +278,26 @@ def test_a_table_the_workers_cannot_read_is_one_line(cluster: Any, tmp_path: Pat
     holes.to_parquet(tmp_path / "holes.parquet", index=False)
     with pytest.raises(DataError, match="has missing values: give every row a fold"):
         regtune.tune(str(tmp_path / "holes.parquet"), fold_column="fold", drop=("id",), **common)
+
+
+def test_sources_the_engine_reads_and_refuses(cluster: Any, parts: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
+    from regtune.errors import DataError
+
+    _, with_folds = parts
+    common = {"target": "y", "engine": "dask", "scheduler": cluster.scheduler_address, "n_trials": 4, "seed": SEED}
+    csv = tmp_path / "csv"
+    csv.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(with_folds)), 3)):
+        with_folds.iloc[rows].drop(columns=["fold"]).to_csv(csv / f"p{i}.csv", index=False)
+    from_csv = regtune.tune(str(csv), row_key="id", **common)  # a folder of CSV files
+    from_parquet = regtune.tune(str(parts[0]), row_key="id", **common)
+    _same_study(from_csv, from_parquet)  # the row key's hash: the same folds from other files
+    (tmp_path / "fake.parquet").write_text("not parquet\n")
+    with pytest.raises(DataError, match=r"^cannot read .*fake\.parquet as Parquet \(ArrowInvalid"):
+        regtune.tune(str(tmp_path / "fake.parquet"), **common)
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "a.parquet").write_bytes((parts[0] / "part-00.parquet").read_bytes())
+    (mixed / "b.csv").write_text((csv / "p0.csv").read_text())
+    with pytest.raises(ConfigError, match="the files mix the two"):
+        regtune.tune(str(mixed / "*"), **common)

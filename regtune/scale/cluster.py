@@ -74,22 +74,45 @@ def read_source(source: str, sep: str | None) -> Any:
             f" use {named('engine')} local"
         )
     if os.path.isdir(text):
-        if not glob.glob(os.path.join(text, "**", "*"), recursive=True):
+        inside = sorted(glob.glob(os.path.join(text, "**", "*"), recursive=True))
+        files = [f for f in inside if os.path.isfile(f) and not os.path.basename(f).startswith((".", "_"))]
+        if not files:
             raise DataError(f"{text} is an empty folder: nothing to read")
-        return dd.read_parquet(text)
+        if all(f.lower().endswith(CSV) for f in files):  # a folder of CSV files
+            return _read(files, sep)
+        return _guarded(text, "a Parquet dataset", lambda: dd.read_parquet(text))
     matches = sorted(glob.glob(text)) if glob.has_magic(text) else ([text] if os.path.exists(text) else [])
     if not matches:
         raise DataError(f"no file matches {text}")
-    lower = [m.lower() for m in matches]
+    return _read(matches, sep)
+
+
+def _read(files: list[str], sep: str | None) -> Any:
+    """Parquet or CSV files (all of one kind, by their names) as one lazy table."""
+    import dask.dataframe as dd
+
+    lower = [m.lower() for m in files]
     if all(m.endswith(PARQUET) for m in lower):
-        return dd.read_parquet(matches)
+        return _guarded(files[0], "Parquet", lambda: dd.read_parquet(files))
     if all(m.endswith(CSV) for m in lower):
         compressed = any(m.endswith((".gz", ".zst")) for m in lower)
         delimiter = sep or ("\t" if all(".tsv" in m for m in lower) else ",")
-        return dd.read_csv(matches, sep=delimiter, blocksize=None if compressed else "64MB")
-    raise ConfigError(
-        f"{named('engine')} dask reads Parquet (.parquet) or CSV (.csv, .tsv) files, named so: {matches[0]} is neither"
-    )
+        return _guarded(
+            files[0], "CSV", lambda: dd.read_csv(files, sep=delimiter, blocksize=None if compressed else "64MB")
+        )
+    odd = next((f for f, m in zip(files, lower, strict=True) if not m.endswith(PARQUET + CSV)), None)
+    what = f"{odd} is neither" if odd else "the files mix the two: give a glob of one kind (*.parquet)"
+    raise ConfigError(f"{named('engine')} dask reads Parquet (.parquet) or CSV (.csv, .tsv) files, named so: {what}")
+
+
+def _guarded(where: str, kind: str, read: Callable[[], Any]) -> Any:
+    """``read()``, its failure (a file that is not what its name says) one line naming the file."""
+    try:
+        return read()
+    except Exception as exc:
+        cause = exc.__cause__ or exc
+        detail = (str(cause).strip().splitlines() or [""])[0][:160]
+        raise DataError(f"cannot read {where} as {kind} ({type(cause).__name__}: {detail}): check the file") from exc
 
 
 @dataclass
