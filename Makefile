@@ -9,7 +9,7 @@ PIP    := $(BIN)/python -m pip install --quiet --quiet
 UV     := $(BIN)/python -m uv
 LOCK_FLAGS := --quiet --universal --python-version 3.11 --generate-hashes --no-header
 
-.PHONY: demo test test-slow test-package test-latest test-oldest lint format clean bench bench-quick lock
+.PHONY: demo test test-slow test-package test-latest test-oldest lint format clean bench bench-quick bench-scale lock
 
 $(STAMP): pyproject.toml requirements/run.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -90,3 +90,10 @@ bench: $(DEV)
 bench-quick: $(DEV)
 	$(BIN)/python benchmarks/run.py --quick
 	$(BIN)/python benchmarks/search_modes.py --quick
+
+## bench-scale: --engine dask on a synthetic Parquet directory (ROWS × COLS, default 20M × 50, written once to
+## /tmp/regtune-bench-scale, not committed) against one plain dask pass over the same files: time and memory
+ROWS ?= 20000000
+COLS ?= 50
+bench-scale: $(DEV)
+	$(BIN)/python benchmarks/scale.py --rows $(ROWS) --cols $(COLS)

@@ -82,6 +82,12 @@ def tune(
     elif settings:
         config = config.with_(**settings)
 
+    if config.engine == "dask":  # the table stays on the cluster: the statistics come back, never the rows
+        from regtune.scale.tune import tune_dask
+
+        if y is not None:
+            raise ConfigError(f"{named('engine')} dask reads the target from the files: give its column as target")
+        return tune_dask(source, config, progress=progress)
     task = config.task
     if config.family is not None and task == "auto":  # the distribution says what the target is
         task = distribution_task(config.model, config.family)
@@ -143,6 +149,10 @@ def tune_dataset(
     from regtune.search import resolve_study_name, run_search, study_identity
 
     start = time.perf_counter() if start is None else start
+    if config.engine != "local":
+        raise ConfigError(f"a table in memory is tuned by {named('engine')} local: give {named('engine')} dask a file")
+    if config.impute is not None and config.impute != dataset.impute:
+        dataset = replace(dataset, impute=config.impute)
     family = get_family(dataset.task, config.model, seed=config.seed, family=config.family, **config.model_settings)
     if dataset.weights is not None and not family.weights:
         raise ConfigError(
@@ -157,7 +167,7 @@ def tune_dataset(
     folds = build_folds(dataset, splits, center=family.center_folds)
     n_encoded = int(folds[0].X_train.shape[1])
 
-    X_all = Encoder(dataset.numeric, dataset.categorical).fit_transform(dataset.X, dataset.weights)
+    X_all = Encoder(dataset.numeric, dataset.categorical, dataset.impute).fit_transform(dataset.X, dataset.weights)
     scale = family.mixing_scale(dataset.y, dataset.weights)
     ranges = lambda_ranges(
         family,

@@ -18,6 +18,7 @@ from typing import Any
 from regtune.errors import ConfigError, named
 from regtune.settings import (
     CV,
+    ENGINE,
     INPUT,
     MODEL,
     SEARCH,
@@ -34,6 +35,8 @@ TASKS: tuple[str, ...] = ("auto", "regression", "classification")
 RULES: tuple[str, ...] = ("min", "1se")
 SEARCHES: tuple[str, ...] = ("tpe", "gradient", "hybrid")
 PENALTIES: tuple[str, ...] = ("l1", "l2", "elasticnet")
+ENGINES: tuple[str, ...] = ("local", "dask")
+IMPUTATIONS: tuple[str, ...] = ("median", "mean")
 
 #: Trials of a run that sets neither ``n_trials`` nor ``add_trials``.
 DEFAULT_N_TRIALS = 60
@@ -299,6 +302,43 @@ class TuneConfig:
         panel=SEARCH,
         choices=SEARCHES,
     )
+    impute: str | None = setting(
+        None,
+        help="How a missing numeric value is filled in each fold: by the median (default locally) or the mean"
+        " (the only one --engine dask offers) of the fold's training rows.",
+        panel=INPUT,
+        choices=IMPUTATIONS,
+    )
+    engine: str = setting(
+        "local",
+        help="local: the table in this process's memory. dask: read and reduced partition by partition on a"
+        " dask.distributed cluster (linear least squares; needs regtune[dask]).",
+        panel=ENGINE,
+        choices=ENGINES,
+        envvar="REGTUNE_ENGINE",
+    )
+    scheduler: str | None = setting(
+        None,
+        help="Address of a running dask.distributed scheduler (tcp://host:8786) for --engine dask. Default: a"
+        " LocalCluster sized to this machine.",
+        panel=ENGINE,
+        envvar="REGTUNE_SCHEDULER",
+        metavar="ADDRESS",
+    )
+    row_key: str | None = setting(
+        None,
+        help="--engine dask: column whose seeded hash gives each row its fold (default: the partition and the"
+        " row's place in it). Not a feature.",
+        panel=ENGINE,
+        metavar="COL",
+    )
+    categories: str | None = setting(
+        None,
+        help="--engine dask: the levels of categorical columns, saving the pass that finds them, as"
+        " 'col=a|b|c;col2=x|y'. Levels not listed are encoded as unseen.",
+        panel=ENGINE,
+        metavar="SPEC",
+    )
     #: The model's own settings (declared by its family); see :func:`regtune.models.model_settings`.
     model_settings: Mapping[str, Any] = field(default_factory=dict)
 
@@ -332,8 +372,10 @@ class TuneConfig:
                 f" the total the study should reach; {named('add_trials')}: more than it holds): give one of them"
             )
         from regtune.evaluate import check_settings
+        from regtune.scale import check_engine
 
         check_settings(self)
+        check_engine(self)
         if self.timeout is not None and not math.isfinite(self.timeout):
             raise ConfigError(f"{named('timeout')} must be a positive number of seconds, got {self.timeout}")
 

@@ -60,6 +60,8 @@ class Dataset:
     #: The weight of each row (``--weights``; ≥ 0, not all 0) and its column; None without weights.
     weights: np.ndarray | None = None
     weights_column: str | None = None
+    #: How a missing numeric value is filled in a fold (``--impute``): by the training rows' median or mean.
+    impute: str = "median"
     #: The 1-based data row (header not counted) of each kept row in the source, for messages.
     row_numbers: np.ndarray | None = None
 

@@ -203,7 +203,7 @@ def build_folds(dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]], *
     folds = []
     for i, (train, test) in enumerate(splits):
         weights = None if dataset.weights is None else _fold_weights(dataset.weights, train, test, i)
-        encoder = Encoder(dataset.numeric, dataset.categorical)
+        encoder = Encoder(dataset.numeric, dataset.categorical, dataset.impute)
         X_train = encoder.fit_transform(dataset.X.iloc[train], None if weights is None else weights[0])
         X_test = encoder.transform(dataset.X.iloc[test])
         if X_train.shape[1] == 0 or not np.ptp(X_train, axis=0).any():

@@ -23,10 +23,11 @@ if TYPE_CHECKING:
     from sklearn.compose import ColumnTransformer
 
 
-def make_preprocessor(numeric: list[str], categorical: list[str]) -> ColumnTransformer:
-    """Numeric: median imputation then standardization. Categorical: most-frequent imputation, one-hot
-    encoding (one column for a two-level category; unknown categories at predict time are encoded as all
-    zeros — for a two-level column, as its first level), then standardization. Dense output."""
+def make_preprocessor(numeric: list[str], categorical: list[str], impute: str = "median") -> ColumnTransformer:
+    """Numeric: median (or, with ``impute="mean"``, mean) imputation then standardization. Categorical:
+    most-frequent imputation, one-hot encoding (one column for a two-level category; unknown categories at
+    predict time are encoded as all zeros — for a two-level column, as its first level), then
+    standardization. Dense output."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
@@ -39,7 +40,7 @@ def make_preprocessor(numeric: list[str], categorical: list[str]) -> ColumnTrans
                 "num",
                 Pipeline(
                     [
-                        ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                        ("impute", SimpleImputer(strategy=impute, keep_empty_features=True)),
                         ("scale", StandardScaler()),
                     ]
                 ),
@@ -111,18 +112,19 @@ def quiet_unknown_categories() -> Iterator[None]:
 class Encoder:
     """:func:`make_preprocessor`'s pipeline in NumPy, with the same statistics and output.
 
-    Numeric columns: missing values become the training median (0 for a column with none), then
-    ``(x − mean) / scale``. Categorical columns (text, missing as NaN): missing values become the most
-    frequent level (the smallest of tied ones; the fill ``0`` for a column with no value), one 0/1 column
-    per level in sorted order — the first dropped when there are exactly two — with unseen levels all
-    zeros, then standardized the same way. Means and variances follow scikit-learn's ``StandardScaler``
+    Numeric columns: missing values become the training median (``impute="mean"``: the mean; 0 for a column
+    with none), then ``(x − mean) / scale``. Categorical columns (text, missing as NaN): missing values
+    become the most frequent level (the smallest of tied ones; the fill ``0`` for a column with no value),
+    one 0/1 column per level in sorted order — the first dropped when there are exactly two — with unseen
+    levels all zeros, then standardized the same way. Means and variances follow scikit-learn's ``StandardScaler``
     (its corrected two-pass variance, and scale 1 for a column it finds constant), so the matrices match
     its pipeline's to rounding (``tests/test_preprocess.py``).
     """
 
-    def __init__(self, numeric: list[str], categorical: list[str]) -> None:
+    def __init__(self, numeric: list[str], categorical: list[str], impute: str = "median") -> None:
         self.numeric = list(numeric)
         self.categorical = list(categorical)
+        self.impute = impute
         self.medians: np.ndarray | None = None
         self.fills: list[Any] = []
         #: Every level of each categorical column (sorted), and the levels that get a column.
@@ -145,7 +147,8 @@ class Encoder:
             values = X[self.numeric].to_numpy(dtype=np.float64)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: median 0
-                medians = np.nanmedian(values, axis=0) if values.shape[0] else np.zeros(values.shape[1])
+                centre = np.nanmean if self.impute == "mean" else np.nanmedian
+                medians = centre(values, axis=0) if values.shape[0] else np.zeros(values.shape[1])
             self.medians = np.where(np.isnan(medians), 0.0, medians)
         self.fills, self.levels, self.kept = [], [], []
         for col in self.categorical:
@@ -284,7 +287,7 @@ class Encoder:
         import numpy as np
 
         assert self.mean is not None and self.scale is not None, "fit_transform first"
-        pre = make_preprocessor(self.numeric, self.categorical)
+        pre = make_preprocessor(self.numeric, self.categorical, self.impute)
         pre.fit(X)
         for name, part, _ in pre.transformers_:
             if name not in ("num", "cat"):

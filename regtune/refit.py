@@ -46,7 +46,7 @@ def refit(dataset: Dataset, family: Family, penalty: Penalty, tol: float) -> Ref
     from regtune.models._base import with_offset, with_weights
     from regtune.preprocess import Encoder
 
-    encoder = Encoder(dataset.numeric, dataset.categorical)
+    encoder = Encoder(dataset.numeric, dataset.categorical, dataset.impute)
     X = encoder.fit_transform(dataset.X, dataset.weights)
     outcome = family.fit(X, dataset.y, penalty, tol, **with_offset(dataset.offset), **with_weights(dataset.weights))
 

@@ -492,6 +492,8 @@ def study_identity(
         "search_space": 2,
         "mixing_scale": space.mixing_scale,
     }
+    if dataset.impute != "median":  # another imputation, another study (median studies keep their identity)
+        identity["impute"] = dataset.impute
     if config.model != "linear":  # linear studies keep the 0.1 identity, so they still resume
         identity["model_settings"] = family.describe()
     if config.family is not None:  # the distribution, its offset and null deviance (for the deviance explained)

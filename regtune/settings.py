@@ -22,10 +22,11 @@ INPUT = "Input"
 CV = "Cross-validation"
 SEARCH = "Search"
 MODEL = "Model"
+ENGINE = "Engine (larger than memory)"
 OUTPUTS = "Outputs"
 STORAGE = "Storage and CI"
 OTHER = "Other"
-PANELS = (INPUT, CV, SEARCH, MODEL, OUTPUTS, STORAGE, OTHER)
+PANELS = (INPUT, CV, SEARCH, MODEL, ENGINE, OUTPUTS, STORAGE, OTHER)
 
 Check = Callable[[Any], "str | None"]
 

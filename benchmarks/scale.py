@@ -1,0 +1,118 @@
+"""``make bench-scale``: ``regtune tune --engine dask`` against a plain Dask pass over the same Parquet files.
+
+A synthetic table (``--rows`` × ``--cols`` numeric columns, one 4-level categorical, 2 % missing values in
+one column, a linear target) is written as ``--files`` Parquet files under ``--dir`` (once; not
+committed). Each contender runs as its own process on its own ``LocalCluster`` (one single-threaded worker
+per core), its start-up included; the process tree's resident memory is sampled every 50 ms:
+
+- ``dask sum``: ``dd.read_parquet(DIR).sum().compute()``, one plain pass over the files;
+- ``regtune``: ``regtune tune DIR -y y --engine dask`` (the levels' pass, the sums' pass, 60 trials, the
+  refit).
+
+The table gives the wall time, the peak memory of the client process and of the whole tree (client,
+scheduler, nannies, workers), and the issue's gates: client under 1 GiB, the whole tree under a quarter of
+the table's size in memory, regtune's time at most 1.5 × the plain pass's. The comparison with Spark
+MLlib's CrossValidator is not part of it.
+
+    .venv/bin/python benchmarks/scale.py --rows 2000000 --cols 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BASELINE = """
+import sys
+import dask.dataframe as dd
+from distributed import Client, LocalCluster
+if __name__ == "__main__":
+    with LocalCluster(threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster):
+        dd.read_parquet(sys.argv[1]).sum(numeric_only=True).compute()
+"""
+
+
+def generate(folder: Path, rows: int, cols: int, files: int, seed: int = 0) -> None:
+    """The synthetic table in ``files`` Parquet files (skipped when ``folder`` already holds this one)."""
+    import numpy as np
+    import pandas as pd
+
+    marker = folder / "_regtune_bench.json"
+    spec = {"rows": rows, "cols": cols, "files": files, "seed": seed}
+    if marker.exists() and json.loads(marker.read_text()) == spec:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.parquet"):
+        old.unlink()
+    rng = np.random.default_rng(seed)
+    beta = rng.normal(size=cols) * (rng.random(cols) < 0.3)
+    for i, n in enumerate(np.diff(np.linspace(0, rows, files + 1).astype(int))):
+        X = rng.normal(size=(n, cols))
+        frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(cols)])
+        frame["region"] = rng.choice(["north", "south", "east", "west"], size=n)
+        frame["y"] = X @ beta + (frame["region"] == "north") + rng.normal(size=n)
+        frame.loc[rng.random(n) < 0.02, "x0"] = np.nan
+        frame.to_parquet(folder / f"part-{i:04d}.parquet", index=False)
+    marker.write_text(json.dumps(spec))
+
+
+def measure(command: list[str]) -> dict[str, float]:
+    """Wall time, and peak resident memory of the process and of its process tree (sampled every 50 ms)."""
+    import psutil
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    top = psutil.Process(proc.pid)
+    client = total = 0
+    while proc.poll() is None:
+        try:
+            tree = [top, *top.children(recursive=True)]
+            rss = {p.pid: p.memory_info().rss for p in tree}
+            client = max(client, rss.get(top.pid, 0))
+            total = max(total, sum(rss.values()))
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}): {err[-500:]}")
+    return {"wall": wall, "client": client / 2**20, "total": total / 2**20}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=20_000_000)
+    parser.add_argument("--cols", type=int, default=50)
+    parser.add_argument("--files", type=int, default=0, help="default: one file per 500,000 rows")
+    parser.add_argument("--dir", default="/tmp/regtune-bench-scale")
+    args = parser.parse_args()
+    folder = Path(args.dir)
+    files = args.files or max(1, -(-args.rows // 500_000))
+    generate(folder, args.rows, args.cols, files)
+    size = args.rows * (args.cols + 2) * 8 / 2**20  # float64 columns, the categorical as 8-byte codes
+    bin_dir = Path(sys.executable).parent
+    base = measure([sys.executable, "-c", BASELINE, str(folder)])
+    ours = measure([str(bin_dir / "regtune"), "tune", str(folder), "-y", "y", "--engine", "dask", "-q"])
+    print(f"{args.rows:,} rows × {args.cols} numeric columns + 1 categorical, {files} Parquet files;")
+    print(f"the table in memory: {size:,.0f} MiB (float64)\n")
+    print("| contender | wall s | peak client MiB | peak total MiB |")
+    print("|---|---|---|---|")
+    for name, m in (("dask sum (one pass)", base), ("regtune --engine dask", ours)):
+        print(f"| {name} | {m['wall']:.1f} | {m['client']:.0f} | {m['total']:.0f} |")
+    print()
+    gates = [
+        ("client under 1 GiB", ours["client"] < 1024),
+        ("whole tree under a quarter of the table", ours["total"] < size / 4),
+        (f"time ≤ 1.5 × the plain pass ({ours['wall'] / base['wall']:.2f}×)", ours["wall"] <= 1.5 * base["wall"]),
+    ]
+    for text, met in gates:
+        print(f"- {text}: {'met' if met else 'not met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,261 @@
+"""The cluster side of ``--engine dask``: the client, the sources, and the passes over the partitions.
+
+Each pass maps every partition to a small summary on the worker that reads it and sums the summaries in
+a tree; only the sums (a few p × p arrays per fold) reach this process, never a row.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from regtune.errors import ConfigError, DataError, named
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from regtune.config import TuneConfig
+    from regtune.scale.stats import Layout, PartStats
+
+#: Seconds to wait for a scheduler given with ``--scheduler`` before saying it cannot be reached.
+CONNECT_TIMEOUT = 5
+PARQUET = (".parquet", ".pq", ".parq")
+CSV = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".csv.zst")
+
+
+@contextmanager
+def client(scheduler: str | None) -> Iterator[Any]:
+    """A dask.distributed client: of the running scheduler at ``scheduler``, or of a LocalCluster sized to
+    this machine (one single-threaded worker process per core; it spills to disk beyond its memory)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigError(f"{named('engine')} dask needs dask and distributed: pip install 'regtune[dask]'") from None
+    if scheduler is not None:
+        try:
+            made = Client(scheduler, timeout=CONNECT_TIMEOUT)  # type: ignore[no-untyped-call]
+        except (OSError, TimeoutError, ValueError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(
+                f"cannot reach the dask scheduler {scheduler} ({reason[:120]}): start it (dask scheduler) or fix"
+                f" {named('scheduler')}"
+            ) from None
+        with made:
+            yield made
+        return
+    import logging
+
+    cluster = LocalCluster(  # type: ignore[no-untyped-call]
+        n_workers=os.cpu_count() or 1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,  # a failed task is the one-line error of :func:`compute`, not a log
+    )
+    try:
+        with Client(cluster) as made:  # type: ignore[no-untyped-call]
+            yield made
+    finally:
+        cluster.close()
+
+
+def read_source(source: str, sep: str | None) -> Any:
+    """The table as a lazy ``dask.dataframe``: a Parquet directory, file or glob, or CSV files or a glob."""
+    import dask.dataframe as dd
+
+    text = str(source)
+    if text == "-" or text.startswith("builtin:"):
+        raise ConfigError(
+            f"{named('engine')} dask reads files (a Parquet directory or glob, CSV globs), not {text}:"
+            f" use {named('engine')} local"
+        )
+    if os.path.isdir(text):
+        inside = sorted(glob.glob(os.path.join(text, "**", "*"), recursive=True))
+        files = [f for f in inside if os.path.isfile(f) and not os.path.basename(f).startswith((".", "_"))]
+        if not files:
+            raise DataError(f"{text} is an empty folder: nothing to read")
+        if all(f.lower().endswith(CSV) for f in files):  # a folder of CSV files
+            return _read(files, sep)
+        return _guarded(text, "a Parquet dataset", lambda: dd.read_parquet(text))
+    matches = sorted(glob.glob(text)) if glob.has_magic(text) else ([text] if os.path.exists(text) else [])
+    if not matches:
+        raise DataError(f"no file matches {text}")
+    return _read(matches, sep)
+
+
+def _read(files: list[str], sep: str | None) -> Any:
+    """Parquet or CSV files (all of one kind, by their names) as one lazy table."""
+    import dask.dataframe as dd
+
+    lower = [m.lower() for m in files]
+    if all(m.endswith(PARQUET) for m in lower):
+        return _guarded(files[0], "Parquet", lambda: dd.read_parquet(files))
+    if all(m.endswith(CSV) for m in lower):
+        compressed = any(m.endswith((".gz", ".zst")) for m in lower)
+        delimiter = sep or ("\t" if all(".tsv" in m for m in lower) else ",")
+        return _guarded(
+            files[0], "CSV", lambda: dd.read_csv(files, sep=delimiter, blocksize=None if compressed else "64MB")
+        )
+    odd = next((f for f, m in zip(files, lower, strict=True) if not m.endswith(PARQUET + CSV)), None)
+    what = f"{odd} is neither" if odd else "the files mix the two: give a glob of one kind (*.parquet)"
+    raise ConfigError(f"{named('engine')} dask reads Parquet (.parquet) or CSV (.csv, .tsv) files, named so: {what}")
+
+
+def _guarded(where: str, kind: str, read: Callable[[], Any]) -> Any:
+    """``read()``, its failure (a file that is not what its name says) one line naming the file."""
+    try:
+        return read()
+    except Exception as exc:
+        cause = exc.__cause__ or exc
+        detail = (str(cause).strip().splitlines() or [""])[0][:160]
+        raise DataError(f"cannot read {where} as {kind} ({type(cause).__name__}: {detail}): check the file") from exc
+
+
+@dataclass
+class Plan:
+    """What the passes read: the columns, the kinds of the features, how each row gets its fold."""
+
+    target: str
+    numeric: list[str]
+    categorical: list[str]
+    k: int
+    seed: int
+    row_key: str | None = None
+    fold_column: str | None = None
+    #: Each fold id's fold index (``--fold-column``), after the first pass.
+    fold_order: dict[object, int] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> list[str]:
+        extra = [c for c in (self.row_key, self.fold_column) if c is not None]
+        return [*self.numeric, *self.categorical, self.target, *extra]
+
+    def fold_ids(self, frame: pd.DataFrame, partition: int) -> Any:
+        from regtune.scale.hashfolds import column_fold_ids, hash_fold_ids
+
+        if self.fold_column is not None:
+            return column_fold_ids(frame, self.fold_column, self.fold_order)
+        return hash_fold_ids(frame, partition, self.k, self.seed, self.row_key)
+
+
+def plan(frame: Any, config: TuneConfig) -> Plan:
+    """The columns of a lazy table and their kinds (from its schema), checked against the settings."""
+    import pandas as pd
+
+    columns = [str(c) for c in frame.columns]
+    target = config.target
+    if target is None:
+        raise ConfigError(f"give the target column with {named('target')} (columns: {', '.join(columns[:8])})")
+    named_columns = [("target", target), ("row_key", config.row_key), ("fold_column", config.fold_column)]
+    named_columns += [("features", c) for c in config.features] + [("drop", c) for c in config.drop]
+    named_columns += [("categorical", c) for c in config.categorical]
+    for setting_name, column in named_columns:
+        if column is not None and column not in columns:
+            raise DataError(f"no column {column!r} ({named(setting_name)}): the columns are {', '.join(columns[:12])}")
+    if not pd.api.types.is_numeric_dtype(frame[target].dtype) or pd.api.types.is_bool_dtype(frame[target].dtype):
+        raise DataError(
+            f"target {target!r} is not numeric: {named('engine')} dask tunes least squares only so far"
+            f" (use {named('engine')} local for classification)"
+        )
+    skip = {target, config.row_key, config.fold_column, *config.drop}
+    chosen = list(config.features) or [c for c in columns if c not in skip]
+    numeric, categorical = [], []
+    for col in chosen:
+        dtype = frame[col].dtype
+        if col in config.categorical or not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            categorical.append(col)
+        else:
+            numeric.append(col)
+    if not chosen:
+        raise DataError("no feature columns left: check --features and --drop")
+    return Plan(target, numeric, categorical, config.folds, config.seed, config.row_key, config.fold_column)
+
+
+def centres(made: Any, frame: Any, plan: Plan) -> tuple[tuple[float, ...], float]:
+    """A value near the centre of each numeric column and of the target: their means in the first partition
+    (computed on a worker; 0 for a column missing there). The sums are taken around them."""
+    import math
+
+    columns = [*plan.numeric, plan.target]
+    means = compute(made, frame.partitions[0][columns].mean())
+    values = [float(means[c]) for c in columns]
+    values = [v if math.isfinite(v) else 0.0 for v in values]
+    return tuple(values[:-1]), values[-1]
+
+
+def _levels(frame: pd.DataFrame, partition: int, plan: Plan, find: list[str]) -> dict[str, Any]:
+    """A partition's distinct values of the categorical columns ``find`` and of the fold column."""
+    found: dict[str, Any] = {c: set(frame[c].dropna().astype(str).unique().tolist()) for c in find}
+    if plan.fold_column is not None:
+        column = frame[plan.fold_column]
+        if column.isna().any():
+            raise DataError(f"{named('fold_column')} {plan.fold_column!r} has missing values: give every row a fold")
+        found["\0folds"] = set(column.unique().tolist())
+    return found
+
+
+def _merge_levels(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    return {key: a[key] | b[key] for key in a}
+
+
+def _stats(frame: pd.DataFrame, partition: int, plan: Plan, layout: Layout) -> PartStats:
+    from regtune.scale.stats import partition_stats
+
+    return partition_stats(frame, plan.target, plan.fold_ids(frame, partition), plan.k, layout)
+
+
+def _add(a: Any, b: Any) -> Any:
+    return a + b
+
+
+def _tree(parts: list[Any], combine: Callable[[Any, Any], Any]) -> Any:
+    """The delayed values ``parts`` combined pairwise, in a tree (depth log₂ of their number)."""
+    from dask.delayed import delayed
+
+    while len(parts) > 1:
+        pairs = [delayed(combine)(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        parts = pairs + ([parts[-1]] if len(parts) % 2 else [])
+    return parts[0]
+
+
+def first_pass(made: Any, frame: Any, plan: Plan, find: list[str]) -> dict[str, Any]:
+    """The categorical columns' levels (sorted as text) and the fold column's ids, in one pass."""
+    from dask.delayed import delayed
+
+    needed = [*find, *([plan.fold_column] if plan.fold_column is not None else [])]
+    parts = frame[needed].to_delayed()  # only these columns are read (Parquet reads columns apart)
+    summaries = [delayed(_levels)(part, i, plan, find) for i, part in enumerate(parts)]
+    result: dict[str, Any] = compute(made, _tree(summaries, _merge_levels))
+    return result
+
+
+def second_pass(made: Any, frame: Any, plan: Plan, layout: Layout) -> PartStats:
+    """Every fold id's sums, partition by partition on the workers, summed in a tree."""
+    from dask.delayed import delayed
+
+    parts = frame[plan.columns].to_delayed()
+    summaries = [delayed(_stats)(part, i, plan, layout) for i, part in enumerate(parts)]
+    result: PartStats = compute(made, _tree(summaries, _add))
+    return result
+
+
+def compute(made: Any, value: Any) -> Any:
+    """``value`` computed on the cluster; a failure there (a file that does not parse, a worker that keeps
+    dying) is one line, regtune's own errors (raised on a worker) as they are."""
+    from regtune.errors import RegtuneError
+
+    try:
+        return made.compute(value, sync=True)
+    except RegtuneError:
+        raise
+    except Exception as exc:
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise DataError(
+            f"the cluster could not read the table ({type(exc).__name__}: {detail}): check that each column holds"
+            " one type in every file (a CSV's types are guessed from its first rows; Parquet keeps them) and that"
+            " the workers have the memory a partition needs"
+        ) from exc

@@ -1,0 +1,441 @@
+"""The sufficient statistics of least squares, per fold, and the folds made of them (NumPy only).
+
+Each row becomes a *raw* vector ``r``: a 1, every numeric column with a missing value read as 0, every
+numeric column's missing mask, and for every categorical column one indicator per level and one for a
+missing value. A partition contributes, for each fold id k, ``Σ r rᵀ``, ``Σ r y`` and ``Σ y²`` over its
+rows of fold k (:func:`partition_stats`); the sums over partitions are all the engine keeps.
+
+Everything regtune's in-fold preprocessing (:mod:`regtune.preprocess`) does is linear in ``r`` once the
+training part's statistics are known: the training mean of a numeric column fills its missing values
+(``x₀ + μ·m``), the training part's most frequent level fills a missing category, the levels the training
+part holds are one-hot encoded (one column for two levels, the first dropped), and every encoded column
+is centred and divided by its training standard deviation. So a fold's encoded row is ``x = M r`` for a
+matrix ``M`` made of its training statistics (:func:`encoding`), its training Gram matrix, ``Xᵀ(y − ȳ)``,
+and its validation rows' ``Σ x xᵀ``, ``Σ x y`` come out of the raw sums, and the validation squared
+error of coefficients θ is the quadratic form ``Σy² − 2θᵀΣxy + θᵀ(Σxxᵀ)θ``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from regtune.errors import DataError, named
+from regtune.folds import Fold
+from regtune.models.least_squares import LeastSquares
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from regtune.models import FitOutcome, Penalty
+
+#: Rows of a partition turned into raw vectors at once (a chunk of 100 raw columns holds 50 MiB).
+CHUNK_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each column's parts sit in the raw vector ``r`` (position 0 is the constant 1)."""
+
+    numeric: tuple[str, ...]
+    #: Every categorical column with its levels (as text, sorted as scikit-learn's encoder sorts them).
+    categorical: tuple[tuple[str, tuple[str, ...]], ...]
+    #: A value near the centre of each numeric column and of the target (e.g. a partition's means),
+    #: subtracted before the sums so that sums of squares keep their digits (none: 0).
+    shifts: tuple[float, ...] = ()
+    y_shift: float = 0.0
+
+    def shift(self, i: int) -> float:
+        return self.shifts[i] if self.shifts else 0.0
+
+    @property
+    def width(self) -> int:
+        return 1 + 2 * len(self.numeric) + sum(len(levels) + 1 for _, levels in self.categorical)
+
+    def value_at(self, i: int) -> int:
+        """The position of numeric column i's value (missing read as 0)."""
+        return 1 + i
+
+    def mask_at(self, i: int) -> int:
+        """The position of numeric column i's missing mask."""
+        return 1 + len(self.numeric) + i
+
+    def level_positions(self) -> list[tuple[list[int], int]]:
+        """For each categorical column: the positions of its levels' indicators, and of its missing one."""
+        start = 1 + 2 * len(self.numeric)
+        found = []
+        for _, levels in self.categorical:
+            found.append((list(range(start, start + len(levels))), start + len(levels)))
+            start += len(levels) + 1
+        return found
+
+
+@dataclass
+class Sums:
+    """The sums of one fold id's rows (or of several): ``Σ r rᵀ``, ``Σ r y``, ``Σ y²``. ``R[0, 0]`` is the
+    row count."""
+
+    R: np.ndarray
+    S: np.ndarray
+    yy: float
+
+    @property
+    def n(self) -> int:
+        return round(float(self.R[0, 0]))
+
+    def __add__(self, other: Sums) -> Sums:
+        return Sums(self.R + other.R, self.S + other.S, self.yy + other.yy)
+
+
+@dataclass
+class PartStats:
+    """What a partition (or a sum of partitions) returns: per fold id, ``R[k]``, ``S[k]``, ``yy[k]``."""
+
+    R: np.ndarray
+    S: np.ndarray
+    yy: np.ndarray
+    #: Rows left out because their target is missing.
+    dropped: int = 0
+
+    def __add__(self, other: PartStats) -> PartStats:
+        return PartStats(self.R + other.R, self.S + other.S, self.yy + other.yy, self.dropped + other.dropped)
+
+    def fold(self, k: int) -> Sums:
+        return Sums(self.R[k], self.S[k], float(self.yy[k]))
+
+    def without(self, k: int) -> Sums:
+        """The sums of every fold id but k: fold k's training part."""
+        keep = [j for j in range(self.R.shape[0]) if j != k]
+        return Sums(self.R[keep].sum(axis=0), self.S[keep].sum(axis=0), float(self.yy[keep].sum()))
+
+    def total(self) -> Sums:
+        return Sums(self.R.sum(axis=0), self.S.sum(axis=0), float(self.yy.sum()))
+
+
+def raw_rows(frame: pd.DataFrame, layout: Layout) -> np.ndarray:
+    """The raw vectors ``r`` of a partition's rows (numeric columns as float64, categoricals as text)."""
+    import numpy as np
+    import pandas as pd
+
+    n = len(frame)
+    r = np.zeros((n, layout.width))
+    r[:, 0] = 1.0
+    q = len(layout.numeric)
+    if q:
+        values = frame[list(layout.numeric)].to_numpy(dtype=np.float64, na_value=np.nan)
+        missing = np.isnan(values)
+        shifts = np.asarray(layout.shifts if layout.shifts else np.zeros(q))
+        r[:, 1 : 1 + q] = np.where(missing, 0.0, values - shifts)
+        r[:, 1 + q : 1 + 2 * q] = missing
+    for (col, levels), (positions, missing_at) in zip(layout.categorical, layout.level_positions(), strict=True):
+        series = frame[col]
+        present = series.notna().to_numpy()
+        rows = np.flatnonzero(present)
+        codes = pd.Index(list(levels), dtype=object).get_indexer(pd.Index(series.iloc[rows].astype(str)))
+        known = codes >= 0  # a level not among the known ones: all zeros, as an unseen category
+        r[rows[known], np.asarray(positions, dtype=np.int64)[codes[known]]] = 1.0
+        r[~present, missing_at] = 1.0
+    return r
+
+
+def partition_stats(frame: pd.DataFrame, target: str, folds: np.ndarray, k: int, layout: Layout) -> PartStats:
+    """The per-fold-id sums of one partition; ``folds`` holds each row's fold id (0 … k − 1)."""
+    import numpy as np
+    from scipy.linalg.blas import dsyrk
+
+    d = layout.width
+    R, S, yy = np.zeros((k, d, d)), np.zeros((k, d)), np.zeros(k)
+    dropped = 0
+    for begin in range(0, len(frame), CHUNK_ROWS):  # a partition's raw rows a chunk at a time: bounded memory
+        chunk = frame.iloc[begin : begin + CHUNK_ROWS]
+        y = chunk[target].to_numpy(dtype=np.float64, na_value=np.nan) - layout.y_shift
+        keep = ~np.isnan(y)
+        dropped += int((~keep).sum())
+        kept = np.flatnonzero(keep)
+        ids = np.asarray(folds[begin : begin + CHUNK_ROWS])[kept]
+        order = kept[np.argsort(ids, kind="stable")]  # each fold id's rows together: one copy, not one per fold
+        r = raw_rows(chunk, layout)[order]
+        y, ids = y[order], np.asarray(folds[begin : begin + CHUNK_ROWS])[order]
+        bounds = np.searchsorted(ids, np.arange(k + 1))
+        for j in range(k):
+            rj, yj = r[bounds[j] : bounds[j + 1]], y[bounds[j] : bounds[j + 1]]
+            if len(yj):
+                # rjᵀrj's upper triangle (BLAS syrk: half gemm's work), on rjᵀ as a Fortran-ordered view.
+                R[j] += dsyrk(1.0, rj.T, trans=0, lower=0)
+                S[j] += rj.T @ yj
+                yy[j] += float(yj @ yj)
+    upper = np.triu(R)
+    R = upper + np.transpose(np.triu(R, 1), (0, 2, 1))
+    return PartStats(R, S, yy, dropped)
+
+
+@dataclass
+class Encoding:
+    """A training part's preprocessing as a linear map of the raw vector: ``z = A r`` is the imputed,
+    one-hot encoded row; ``x = (z − mean)/scale`` the standardized one."""
+
+    A: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    names: list[str]
+    #: The numeric columns' training means (their imputation) and each categorical's fill level.
+    numeric_means: list[float]
+    fill_levels: list[str | None]
+    #: The levels each categorical column's encoder knows (those the training part holds).
+    known_levels: list[list[str]]
+    #: ``mean`` minus the shifts (``A[:, 0]``), computed without them.
+    mean_shifted: np.ndarray
+
+    def matrix(self) -> np.ndarray:
+        """``M`` with ``[x; 1] = M r``: the standardized columns, then the constant."""
+        import numpy as np
+
+        p = self.A.shape[0]
+        M = np.zeros((p + 1, self.A.shape[1]))
+        M[:p] = self.A / self.scale[:, None]
+        M[:p, 0] = -self.mean_shifted / self.scale  # (shift − mean)/scale, without the shift's digits
+        M[p, 0] = 1.0
+        return M
+
+
+def encoding(train: Sums, layout: Layout) -> Encoding:
+    """The preprocessing :mod:`regtune.preprocess` fits on a training part, from the part's sums."""
+    import numpy as np
+
+    n = train.R[0, 0]
+    rows: list[np.ndarray] = []
+    names: list[str] = []
+    means: list[float] = []
+    for i, col in enumerate(layout.numeric):
+        v, m = layout.value_at(i), layout.mask_at(i)
+        observed = n - train.R[0, m]
+        shift = layout.shift(i)
+        # The mean of the shifted values; keep_empty_features: an all-missing column is filled with 0.
+        mu = float(train.R[0, v] / observed) if observed > 0 else -shift
+        row = np.zeros(layout.width)
+        row[0], row[v], row[m] = shift, 1.0, mu  # z = shift + (x − shift) + mean·missing
+        rows.append(row)
+        names.append(col)
+        means.append(mu + shift)
+    fills: list[str | None] = []
+    known: list[list[str]] = []
+    for (col, levels), (positions, missing_at) in zip(layout.categorical, layout.level_positions(), strict=True):
+        counts = np.array([train.R[0, p] for p in positions])
+        present = [j for j in range(len(levels)) if counts[j] > 0]
+        if not present:
+            raise DataError(f"categorical column {col!r} is missing in every training row of a fold: drop it")
+        fill = max(present, key=lambda j: (counts[j], -j))  # the most frequent; the smallest level on a tie
+        fills.append(levels[fill])
+        known.append([levels[j] for j in present])
+        encoded = present[1:] if len(present) == 2 else present
+        for j in encoded:
+            row = np.zeros(layout.width)
+            row[positions[j]] = 1.0
+            if j == fill:
+                row[missing_at] = 1.0
+            rows.append(row)
+            names.append(f"{col}_{levels[j]}")
+    A = np.array(rows) if rows else np.zeros((0, layout.width))
+    # The moments of z without its constant part (the shifts): the variance keeps its digits.
+    A0 = A.copy()
+    A0[:, 0] = 0.0
+    first = A0 @ train.R[:, 0] / n
+    second = np.einsum("ij,jk,ik->i", A0, train.R, A0) / n
+    var = np.maximum(second - first * first, 0.0)
+    mean = first + A[:, 0]
+    eps = np.finfo(np.float64).eps
+    constant = var <= n * eps * (var + first * first) + (n * mean * eps) ** 2
+    scale = np.where(constant, 1.0, np.sqrt(var))
+    return Encoding(A, mean, scale, names, means, fills, known, first)
+
+
+@dataclass
+class TestStats:
+    """A fold's validation rows in the fold's encoded coordinates ``[x; 1]``: ``Σ x xᵀ``, ``Σ x y``, ``Σ y²``."""
+
+    Q: np.ndarray
+    q: np.ndarray
+    yy: float
+    n: int
+    #: What was subtracted from the target before the sums (``Layout.y_shift``).
+    y_shift: float = 0.0
+
+    def sse(self, coef: np.ndarray, intercept: float) -> float:
+        import numpy as np
+
+        theta = np.append(coef, intercept - self.y_shift)
+        return float(self.yy - 2.0 * theta @ self.q + theta @ self.Q @ theta)
+
+    def residual_inner(self, coef: np.ndarray, intercept: float, d_coef: np.ndarray, d_intercept: float) -> float:
+        """``Σ (y − xᵀw − b)(xᵀdw + db)`` over the validation rows."""
+        import numpy as np
+
+        theta = np.append(coef, intercept - self.y_shift)
+        return float(np.append(d_coef, d_intercept) @ (self.q - self.Q @ theta))
+
+    def total_ss(self) -> float:
+        """``Σ (y − ȳ)²`` of the validation rows (ȳ their own mean)."""
+        mean = float(self.q[-1]) / self.n
+        return self.yy - self.n * mean * mean
+
+
+@dataclass(eq=False)
+class StatsFold(Fold):
+    """A fold that holds its statistics instead of its rows: the Gram matrix of its centred, standardized
+    training rows, ``Xᵀ(y − ȳ)``, ȳ, and its validation rows' :class:`TestStats`. ``X_train`` is a
+    zero-strided stand-in of the training matrix's shape (no memory): the solvers read only its shape."""
+
+    test_stats: TestStats | None = None
+    y_train_mean: float = 0.0
+    #: ``Σ (y − ȳ)²`` of the training rows.
+    yy_centred: float = 0.0
+    encoding: Encoding | None = field(default=None, repr=False)
+
+    def y_mean(self) -> float:
+        return self.y_train_mean
+
+    def weighted(self) -> tuple[np.ndarray, np.ndarray]:
+        """The stand-ins ``enet_path`` reads with a precomputed Gram matrix: ``X`` for its shape, and a
+        one-entry ``y`` with the same ``‖y − ȳ‖²`` (its duality-gap tolerance is relative to it)."""
+        import numpy as np
+
+        return self.X_train, np.array([math.sqrt(max(self.yy_centred, 0.0))])
+
+    def svd(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The SVD of the centred training matrix as regtune's ridge reads it, from the Gram matrix's
+        eigendecomposition ``XᵀX = V diag(s²) Vᵀ``: ``(s, Vᵀ, Uᵀ(y − ȳ) = diag(1/s) Vᵀ Xᵀ(y − ȳ))``."""
+        import numpy as np
+
+        if "svd" not in self.cache:
+            gram, xy = self.gram()
+            eig, V = np.linalg.eigh(gram)
+            s = np.sqrt(np.maximum(eig, 0.0))
+            proj = V.T @ xy
+            Uty = np.divide(proj, s, out=np.zeros_like(proj), where=s > 0)
+            self.cache["svd"] = (s, np.ascontiguousarray(V.T), Uty)
+        result: tuple[np.ndarray, np.ndarray, np.ndarray] = self.cache["svd"]
+        return result
+
+
+def stats_fold(index: int, train: Sums, test: Sums | None, layout: Layout) -> StatsFold:
+    """Fold ``index`` made of its training part's sums and (None for the refit on every row) its
+    validation part's."""
+    import numpy as np
+
+    enc = encoding(train, layout)
+    n = train.n
+    M = enc.matrix()
+    p = M.shape[0] - 1
+    moments = M @ train.R @ M.T  # Σ [x;1][x;1]ᵀ over the training rows
+    gram = np.ascontiguousarray(moments[:p, :p] - np.outer(moments[:p, p], moments[:p, p]) / n)
+    gram = (gram + gram.T) / 2
+    xs = M @ train.S  # Σ [x;1] y
+    y_mean = float(train.S[0]) / n  # of the shifted target
+    xy = xs[:p] - moments[:p, p] * y_mean
+    fold = StatsFold(
+        index,
+        np.empty(0, dtype=np.int64),
+        np.empty(0, dtype=np.int64),
+        np.broadcast_to(np.zeros((1, p)), (n, p)),
+        np.zeros((0, p)),
+        np.empty(0),
+        np.empty(0),
+        y_train_mean=y_mean + layout.y_shift,
+        yy_centred=train.yy - n * y_mean * y_mean,
+        encoding=enc,
+    )
+    fold.cache["gram"] = (gram, xy)
+    if test is not None:
+        fold.test_stats = TestStats(M @ test.R @ M.T, M @ test.S, test.yy, test.n, layout.y_shift)
+    return fold
+
+
+class StatsPrediction:
+    """What a scorer sees of a fold's fit on this engine: the coefficients and the fold's validation
+    statistics (the scorer computes the loss from them, never from rows)."""
+
+    def __init__(self, model: Any, stats: TestStats) -> None:
+        self.model = model
+        self.stats = stats
+
+    def sse(self) -> float:
+        import numpy as np
+
+        return self.stats.sse(np.asarray(self.model.coef_, dtype=np.float64), float(self.model.intercept_))
+
+
+class StatsScorer:
+    """``neg_mean_squared_error``, ``neg_root_mean_squared_error`` or ``r2`` of a fold, from its statistics."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, prediction: StatsPrediction, X: Any = None, y: Any = None) -> float:
+        sse = max(prediction.sse(), 0.0)
+        n = prediction.stats.n
+        if self.name == "neg_mean_squared_error":
+            return -sse / n
+        if self.name == "neg_root_mean_squared_error":
+            return -math.sqrt(sse / n)
+        total = prediction.stats.total_ss()
+        if total <= 0:
+            return 1.0 if sse == 0 else 0.0
+        return 1.0 - sse / total
+
+
+class StatsLeastSquares(LeastSquares):
+    """regtune's least squares (same λ convention, same solvers: ridge from the spectrum, the L1 and
+    elastic-net fits by coordinate descent on the Gram matrix) on :class:`StatsFold` folds; the fold's
+    score and its hypergradient are quadratic forms in the fold's validation statistics."""
+
+    #: Not a registered family (the registry lists classes with tasks): built by the engine only.
+    tasks = ()  # type: ignore[assignment]
+
+    def fit_fold(
+        self,
+        fold: Fold,
+        penalty: Penalty,
+        tol: float,
+        warm: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> FitOutcome:
+        if penalty.is_l2:
+            return super().fit_fold(fold, penalty, tol, warm)
+        return self._fit_gram(fold, penalty, tol, warm)  # n ≤ p too: there are no rows to hand a solver
+
+    def prepare_fold(self, fold: Fold) -> None:
+        fold.svd()
+
+    def scoring_model(self, outcome: FitOutcome, fold: Fold) -> Any:
+        assert isinstance(fold, StatsFold) and fold.test_stats is not None
+        return StatsPrediction(outcome.model, fold.test_stats)
+
+    def score_derivative(
+        self, quantity: str, fold: Fold, outcome: FitOutcome, d_coef: np.ndarray, d_intercept: np.ndarray
+    ) -> float | None:
+        assert isinstance(fold, StatsFold) and fold.test_stats is not None
+        stats = fold.test_stats
+        b = float(outcome.intercept[0])
+        inner = stats.residual_inner(outcome.coef, b, d_coef, float(d_intercept[0]))
+        if quantity == "neg_mean_squared_error":
+            return 2.0 * inner / stats.n
+        if quantity == "r2":
+            total = stats.total_ss()
+            return 2.0 * inner / total if total > 0 else 0.0
+        if quantity == "neg_root_mean_squared_error":
+            rmse = math.sqrt(max(stats.sse(outcome.coef, b), 0.0) / stats.n)
+            return inner / (stats.n * rmse) if rmse > 0 else 0.0
+        return None
+
+
+def check_varies(fold: StatsFold) -> None:
+    """The local engine's refusal of a fold whose training rows give every encoded feature one value."""
+    import numpy as np
+
+    gram, _ = fold.gram()
+    if gram.shape[0] == 0 or not np.any(np.diag(gram) > 0):
+        raise DataError(
+            f"no feature varies within the {fold.n_train} training row(s) of fold {fold.index + 1}: add rows,"
+            f" or use fewer {named('folds')}"
+        )

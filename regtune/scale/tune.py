@@ -1,0 +1,289 @@
+"""``tune`` on ``--engine dask``: the statistics from the cluster, then regtune's own search on them.
+
+The folds are :class:`~regtune.scale.stats.StatsFold` objects and the family is
+:class:`~regtune.scale.stats.StatsLeastSquares`; from there the path is the local one —
+:class:`regtune.cv.Evaluator`, :func:`regtune.search.run_search` (the same opening points, TPE and
+hypergradient steps), :func:`regtune.policy.lambda_ranges` and :func:`regtune.assemble.assemble` — so the
+same fold ids and the same (mean) imputation give the same study as ``--engine local``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from regtune.errors import ConfigError, DataError, named
+from regtune.scale.stats import StatsLeastSquares
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from regtune.config import TuneConfig
+    from regtune.refit import Refit
+    from regtune.result import TuneResult
+    from regtune.scale.stats import Layout, StatsFold
+    from regtune.search import ProgressFn
+    from regtune.select import Point
+
+
+class EngineLeastSquares(StatsLeastSquares):
+    """The statistics family with the whole table's fold (``full``: every row as training rows), whose
+    λ_max, curvature and target scale :func:`regtune.policy.lambda_ranges` reads."""
+
+    def __init__(self, task: str, full: StatsFold, seed: int = 0) -> None:
+        super().__init__(task, seed=seed)
+        self.full = full
+
+    def lambda_max(
+        self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0, sample_weight: np.ndarray | None = None
+    ) -> float:
+        import numpy as np
+
+        _, xy = self.full.gram()
+        return float(np.max(np.abs(xy), initial=0.0)) / (self.full.n_train * max(l1_ratio, 1e-3))
+
+    def curvature(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
+        s, _, _ = self.full.svd()
+        eigs: np.ndarray = (s * s)[::-1] / self.full.n_train
+        return eigs
+
+    def mixing_scale(self, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+        import math
+
+        sd = math.sqrt(max(self.full.yy_centred, 0.0) / self.full.n_train)
+        return sd if sd > 0 else 1.0
+
+
+def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = None) -> TuneResult:
+    """Cross-validate penalty × λ of least squares on a table read by a dask cluster (``config.engine`` dask)."""
+    from regtune.assemble import assemble
+    from regtune.cv import Evaluator
+    from regtune.models import Penalty
+    from regtune.policy import SearchSpace, lambda_ranges
+    from regtune.result import CVInfo, DatasetInfo, StudyInfo
+    from regtune.scale import parse_categories
+    from regtune.scale.cluster import centres, client, first_pass, plan, read_source, second_pass
+    from regtune.scale.hashfolds import fold_order
+    from regtune.scale.stats import Layout, StatsScorer, check_varies, stats_fold
+    from regtune.search import resolve_study_name, run_search
+    from regtune.storage import mask_url
+
+    start = time.perf_counter()
+    if not isinstance(source, str | os.PathLike):
+        raise ConfigError(
+            f"{named('engine')} dask reads files (a Parquet directory or glob, CSV globs), not a"
+            f" {type(source).__name__}: write the table to Parquet, or use {named('engine')} local"
+        )
+    given = parse_categories(config.categories) if config.categories else {}
+    with client(config.scheduler) as made:
+        frame = read_source(str(source), config.sep)
+        the_plan = plan(frame, config)
+        find = [c for c in the_plan.categorical if c not in given]
+        levels = first_pass(made, frame, the_plan, find) if find or the_plan.fold_column else {}
+        if the_plan.fold_column is not None:
+            the_plan.fold_order = fold_order(levels["\0folds"])
+            the_plan.k = len(the_plan.fold_order)
+            if the_plan.k < 2:
+                raise DataError(f"{named('fold_column')} {the_plan.fold_column!r} holds one fold id: give two or more")
+        categorical = []
+        for col in the_plan.categorical:
+            found = sorted(given[col]) if col in given else sorted(levels[col])
+            if len(found) > config.max_categories:
+                raise DataError(
+                    f"categorical column {col!r} has {len(found)} distinct values (more than {named('max_categories')}"
+                    f" {config.max_categories}): leave it out with {named('drop')}, or raise {named('max_categories')}"
+                )
+            categorical.append((col, tuple(found)))
+        layout = Layout(tuple(the_plan.numeric), tuple(categorical), *centres(made, frame, the_plan))
+        stats = second_pass(made, frame, the_plan, layout)
+
+    k = the_plan.k
+    folds = []
+    for i in range(k):
+        train, test = stats.without(i), stats.fold(i)
+        if test.n == 0 or train.n == 0:
+            raise DataError(
+                f"fold {i + 1} of {k} has no {'test' if test.n == 0 else 'training'} rows: use fewer {named('folds')},"
+                " or more rows"
+            )
+        fold = stats_fold(i, train, test, layout)
+        check_varies(fold)
+        folds.append(fold)
+    full = stats_fold(-1, stats.total(), None, layout)
+    n_rows = full.n_train
+    family = EngineLeastSquares("regression", full, seed=config.seed)
+    scoring = config.scoring or "neg_mean_squared_error"
+    scorer = StatsScorer(scoring)
+    scale = family.mixing_scale(full.X_train[:0, 0])
+    ranges = lambda_ranges(
+        family, full.X_train, full.X_train[:0, 0], config.penalties, config.lambda_min, config.lambda_max, scale
+    )
+    space = SearchSpace(penalties=config.penalties, ranges=ranges, mixing_scale=scale)
+    n_encoded = int(folds[0].X_train.shape[1])
+    features = [*the_plan.numeric, *the_plan.categorical]
+    identity = _identity(
+        source, config, the_plan, layout, stats, scoring, space, n_encoded, n_rows, features, full.yy_centred / n_rows
+    )
+    hyper = family.hyper_quantity(scoring)
+    with Evaluator(list(folds), family, scorer, config.tol, n_jobs=config.n_jobs, hyper=hyper) as evaluator:
+        outcome = run_search(
+            evaluator,
+            space,
+            n_trials=config.n_trials,
+            add_trials=config.add_trials,
+            seed=config.seed,
+            timeout=config.timeout,
+            progress=progress,
+            prune=config.prune,
+            storage=config.storage,
+            study_name=resolve_study_name(config.study_name, identity),
+            identity=identity,
+            search=config.search,
+            scoring=scoring,
+        )
+    cv = CVInfo(
+        folds=k,
+        repeats=1,
+        scoring=scoring,
+        seed=config.seed,
+        groups=None,
+        fold_column=config.fold_column,
+        n_fold_fits=evaluator.fits,
+        search=config.search,
+        hypergradient_quantity=hyper,
+        target_variance=identity["target_variance"],
+        mixing_scale=space.mixing_scale,
+        null_deviance=None,
+    )
+    study = StudyInfo(
+        name=outcome.study.study_name if config.storage else None,
+        storage=mask_url(config.storage) if config.storage else None,
+        resumed=not outcome.created,
+        converged=outcome.converged,
+        stored=outcome.stored,
+        new=outcome.new,
+        budget=outcome.budget,
+        add_trials=config.add_trials,
+    )
+    info = DatasetInfo(
+        source=str(source),
+        target=the_plan.target,
+        task="regression",
+        task_reason="least squares on --engine dask",
+        n_rows=n_rows,
+        n_features=len(features),
+        n_columns_encoded=n_encoded,
+        numeric=the_plan.numeric,
+        categorical=the_plan.categorical,
+        rows_dropped=stats.dropped,
+        n_classes=None,
+        weights=None,
+    )
+
+    def refit_point(point: Point) -> Refit:
+        return refit_from_stats(full, layout, family, Penalty.of(point.penalty, point.lam, point.l1_ratio), config.tol)
+
+    result = assemble(
+        outcome.points, space, family, config.rule, info, cv, study, refit_point, interrupted=outcome.interrupted,
+        start=start,
+    )  # fmt: skip
+    result.elapsed_s = time.perf_counter() - start
+    return result
+
+
+def refit_from_stats(full: StatsFold, layout: Layout, family: StatsLeastSquares, penalty: Any, tol: float) -> Refit:
+    """The chosen model on every row, from the whole table's statistics, as the local engine's refit: an
+    :class:`~regtune.preprocess.Encoder` with the statistics it would have fitted (the numeric means, the
+    fill levels, the levels, the means and scales of the encoded columns), the family's estimator with the
+    coefficients solved on the whole table's Gram matrix, and on first use the same scikit-learn Pipeline."""
+    import numpy as np
+
+    from regtune.preprocess import Encoder
+    from regtune.refit import Refit
+
+    enc = full.encoding
+    assert enc is not None
+    numeric = list(layout.numeric)
+    categorical = [c for c, _ in layout.categorical]
+    encoder = Encoder(numeric, categorical, "mean")
+    encoder.medians = np.array(enc.numeric_means) if numeric else None
+    encoder.fills = list(enc.fill_levels)
+    encoder.levels = [list(levels) for levels in enc.known_levels]
+    encoder.kept = [levels[1:] if len(levels) == 2 else list(levels) for levels in encoder.levels]
+    encoder.mean, encoder.scale = enc.mean.copy(), enc.scale.copy()
+    if len(encoder.get_feature_names_out()) != len(enc.mean):  # the encoder describes the statistics' columns
+        raise DataError("the refit's encoded columns do not match the statistics' (a level read differently)")
+    outcome = family.fit_fold(full, penalty, tol)
+
+    def build() -> Any:
+        import pandas as pd
+        from sklearn.pipeline import Pipeline
+
+        # A few rows holding every level fit the scikit-learn steps' shapes and categories; their
+        # statistics are then the encoder's (to_sklearn sets the scalers; the imputers are set here).
+        rows = max([2, *(len(levels) for levels in encoder.levels)])
+        sample: dict[str, Any] = {c: np.zeros(rows) for c in numeric}
+        for col, levels in zip(categorical, encoder.levels, strict=True):
+            sample[col] = np.array([levels[min(i, len(levels) - 1)] for i in range(rows)], dtype=object)
+        pre = encoder.to_sklearn(pd.DataFrame(sample, columns=[*numeric, *categorical]))
+        for name, part, _ in pre.transformers_:
+            if name == "num":
+                part.named_steps["impute"].statistics_ = np.array(enc.numeric_means)
+            elif name == "cat":
+                part.named_steps["impute"].statistics_ = np.array(enc.fill_levels, dtype=object)
+        estimator = family.estimator_of(outcome, penalty, full.n_train, tol)
+        return Pipeline([("preprocess", pre), ("model", estimator)])
+
+    return Refit(family.native(penalty, full.n_train), outcome.n_nonzero, encoder, outcome.model, build)
+
+
+def _identity(
+    source: Any,
+    config: TuneConfig,
+    the_plan: Any,
+    layout: Layout,
+    stats: Any,
+    scoring: str,
+    space: Any,
+    n_encoded: int,
+    n_rows: int,
+    features: list[str],
+    target_variance: float,
+) -> dict[str, Any]:
+    """What a stored study is about (as :func:`regtune.search.study_identity`; the data's hash is that of
+    its statistics)."""
+    from regtune import __version__
+
+    digest = hashlib.sha256()
+    for part in (stats.R, stats.S, stats.yy):
+        digest.update(part.tobytes())
+    folds = f"hash:{the_plan.row_key or 'partition,row'}:{config.seed}" if not config.fold_column else "column"
+    return {
+        "source": str(source),
+        "data_hash": digest.hexdigest()[:16],
+        "shape": [n_rows, len(features)],
+        "columns": features,
+        "target": the_plan.target,
+        "task": "regression",
+        "scoring": scoring,
+        "folds": the_plan.k,
+        "repeats": 1,
+        "seed": config.seed,
+        "groups": None,
+        "fold_column": config.fold_column,
+        "fold_assignment": folds,
+        "penalties": list(config.penalties),
+        "lambda_ranges": {p: [float(f"{lo:.10g}"), float(f"{hi:.10g}")] for p, (lo, hi) in space.ranges.items()},
+        "model": "least_squares",
+        "regtune_version": __version__,
+        "n_columns_encoded": n_encoded,
+        "rows_dropped": stats.dropped,
+        "n_classes": None,
+        "target_variance": target_variance,
+        "search_space": 2,
+        "mixing_scale": space.mixing_scale,
+        "engine": "dask",
+        "impute": "mean",
+    }

@@ -1,0 +1,303 @@
+"""``--engine dask``: the statistics against the local preprocessing, and the whole study against
+``--engine local`` with the same fold ids and mean imputation, on a 2-worker LocalCluster."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import regtune
+from regtune.data import coerce_features
+from regtune.errors import ConfigError
+from regtune.scale.hashfolds import hash_fold_ids
+
+PARTS = 8
+K = 5
+SEED = 3
+
+
+def _table(n: int = 320, seed: int = 0) -> pd.DataFrame:
+    """A table with numeric columns, a 4-level and a 2-level categorical, and missing values in both kinds."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3)) * [1.0, 2.0, 0.5] + [0.0, 1.0, -2.0]
+    colour = rng.choice(["red", "green", "blue", "grey"], size=n, p=[0.4, 0.3, 0.2, 0.1])
+    size = rng.choice(["S", "L"], size=n)
+    effect = {"red": 0.0, "green": 1.0, "blue": -1.0, "grey": 2.0}
+    y = x @ [1.5, -0.5, 0.0] + np.array([effect[c] for c in colour]) + (size == "L") + rng.normal(size=n)
+    frame = pd.DataFrame({"id": np.arange(n) * 7 + 11, "x1": x[:, 0], "x2": x[:, 1], "x3": x[:, 2]})
+    frame["colour"] = pd.Series(colour, dtype=object)
+    frame["size"] = pd.Series(size, dtype=object)
+    frame["y"] = y
+    for col, share in (("x1", 0.1), ("x2", 0.05), ("colour", 0.08), ("size", 0.05)):
+        frame.loc[rng.random(n) < share, col] = np.nan if col.startswith("x") else None
+    return frame
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Any:
+    """A LocalCluster of 2 single-threaded worker processes, shared by the session's tests."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, memory_limit="400MiB", dashboard_address=None
+    ) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    """The table in 8 Parquet files, and the whole table with the dask engine's fold ids (hash of ``id``)."""
+    folder = tmp_path_factory.mktemp("parquet")
+    return folder, _write_parts(_table(), folder)
+
+
+def _write_parts(frame: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """``frame`` in 8 Parquet files in ``folder``; returned with the dask engine's fold ids (hash of ``id``)."""
+    with_folds = []
+    for i, rows in enumerate(np.array_split(np.arange(len(frame)), PARTS)):
+        piece = frame.iloc[rows].reset_index(drop=True)
+        piece.to_parquet(folder / f"part-{i:02d}.parquet", index=False)
+        with_folds.append(piece.assign(fold=hash_fold_ids(piece, i, K, SEED, row_key="id")))
+    return pd.concat(with_folds, ignore_index=True)
+
+
+def _study(result: Any) -> list[tuple[int, str, float, float, list[float]]]:
+    return [(p.trial, p.penalty, p.lam, p.l1_ratio, p.fold_scores) for p in result.curve]
+
+
+def test_hash_folds_do_not_depend_on_the_partitioning() -> None:
+    frame = _table(200)
+    whole = hash_fold_ids(frame, 0, K, SEED, row_key="id")
+    halves = [hash_fold_ids(frame.iloc[rows], 9, K, SEED, row_key="id") for rows in np.array_split(np.arange(200), 2)]
+    assert np.array_equal(whole, np.concatenate(halves))
+    assert set(whole.tolist()) == set(range(K))
+    assert not np.array_equal(whole, hash_fold_ids(frame, 0, K, SEED + 1, row_key="id"))  # the seed matters
+
+
+@pytest.mark.parametrize(
+    ("penalties", "scoring"), [(("l1", "l2", "elasticnet"), None), (("elasticnet",), "neg_root_mean_squared_error")]
+)
+def test_dask_engine_is_the_local_study(
+    cluster: Any, parts: tuple[Path, pd.DataFrame], penalties: tuple[str, ...], scoring: str | None
+) -> None:
+    folder, with_folds = parts
+    common = {"target": "y", "n_trials": 14, "seed": SEED, "penalties": penalties, "scoring": scoring}
+    local = regtune.tune(with_folds, fold_column="fold", drop=("id",), impute="mean", **common)
+    scaled = regtune.tune(str(folder), engine="dask", scheduler=cluster.scheduler_address, row_key="id", **common)
+    _same_study(local, scaled)
+    assert scaled.chosen.point.penalty == local.chosen.point.penalty
+    assert scaled.dataset.n_columns_encoded == local.dataset.n_columns_encoded
+    assert [p.d_log_lambda is None for p in scaled.curve] == [p.d_log_lambda is None for p in local.curve]
+    # The refit from the whole table's statistics predicts as the local refit does.
+    X = coerce_features(with_folds.drop(columns=["y", "fold", "id"]), ["x1", "x2", "x3"], ["colour", "size"])
+    assert np.allclose(local.model.predict(X), scaled.model.predict(X), rtol=1e-6, atol=1e-6)
+    assert type(scaled.model[-1]) is type(local.model[-1])
+
+
+def test_large_means_keep_their_digits(cluster: Any, tmp_path: Path) -> None:
+    """A column around 1e7 that varies by about 1, and a target around 1e6: the sums are taken around a
+    partition's means, so the study is still the local one to 1e-9."""
+    frame = _table()
+    frame["x1"] += 1e7
+    frame["y"] += 1e6
+    with_folds = _write_parts(frame, tmp_path)
+    common = {"target": "y", "n_trials": 8, "seed": SEED}
+    local = regtune.tune(with_folds, fold_column="fold", drop=("id",), impute="mean", **common)
+    scaled = regtune.tune(str(tmp_path), engine="dask", scheduler=cluster.scheduler_address, row_key="id", **common)
+    _same_study(local, scaled)
+
+
+def _same_study(a_result: Any, b_result: Any) -> None:
+    """Same trials (penalty, λ, l1_ratio) and the same fold scores, to 1e-9."""
+    a, b = _study(a_result), _study(b_result)
+    assert [t[:2] for t in a] == [t[:2] for t in b]
+    for (_, _, lam_a, r_a, scores_a), (_, _, lam_b, r_b, scores_b) in zip(a, b, strict=True):
+        assert math.isclose(lam_a, lam_b, rel_tol=1e-9)
+        assert math.isclose(r_a, r_b, rel_tol=1e-9, abs_tol=1e-12)
+        assert np.allclose(scores_a, scores_b, rtol=1e-9, atol=0)
+
+
+def test_fold_column_and_given_categories(cluster: Any, parts: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
+    """The hash's fold ids given as a fold column, and the levels given with ``categories`` (no first pass for
+    them), make the same study as the row key's hash and the levels found by the first pass."""
+    _, with_folds = parts
+    for i, rows in enumerate(np.array_split(np.arange(len(with_folds)), PARTS)):
+        with_folds.iloc[rows].to_parquet(tmp_path / f"p{i}.parquet", index=False)
+    common = {"target": "y", "n_trials": 6, "seed": SEED, "engine": "dask", "scheduler": cluster.scheduler_address}
+    hashed = regtune.tune(str(tmp_path), row_key="id", drop=("fold",), **common)
+    given = regtune.tune(
+        str(tmp_path / "*.parquet"),
+        fold_column="fold",
+        drop=("id",),
+        categories="colour=red|green|blue|grey;size=L|S",
+        **common,
+    )
+    _same_study(hashed, given)
+
+
+def test_unreachable_scheduler_is_one_line(parts: tuple[Path, pd.DataFrame], monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from regtune.cli import app
+    from regtune.scale import cluster
+
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 1)
+    folder, _ = parts
+    result = CliRunner().invoke(
+        app, ["tune", str(folder), "-y", "y", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9", "-n", "2"]
+    )
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot reach the dask scheduler tcp://127.0.0.1:9 ")
+
+
+def test_median_is_not_offered_on_dask() -> None:
+    with pytest.raises(ConfigError, match="median needs a full sort"):
+        regtune.TuneConfig.of(engine="dask", impute="median")
+
+
+def test_partition_sums_do_not_depend_on_the_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from regtune.scale import stats
+
+    frame = _table(100)
+    frame.loc[[3, 50], "y"] = np.nan
+    layout = stats.Layout(("x1", "x2", "x3"), (("colour", ("blue", "green", "red")), ("size", ("L", "S"))))
+    folds = hash_fold_ids(frame, 0, K, SEED, row_key="id")
+    whole = stats.partition_stats(frame, "y", folds, K, layout)
+    monkeypatch.setattr(stats, "CHUNK_ROWS", 7)
+    chunked = stats.partition_stats(frame, "y", folds, K, layout)
+    assert whole.dropped == chunked.dropped == 2
+    assert np.allclose(whole.R, chunked.R) and np.allclose(whole.S, chunked.S) and np.allclose(whole.yy, chunked.yy)
+    # Row counts, and "grey" (not among the levels given) encoded as no level at all.
+    keep = frame["y"].notna().to_numpy()
+    assert whole.R[:, 0, 0].sum() == keep.sum()
+    level_rows = whole.total().R[0, 7:10].sum() + whole.total().R[0, 10]  # the three levels + missing
+    assert level_rows == (keep & (frame["colour"] != "grey").to_numpy()).sum()
+
+
+def _slow_partitions(rows: int) -> None:
+    """On a worker: turn a partition into sums ``rows`` rows at a time (a slow pass, to kill a worker in it)."""
+    import importlib
+
+    importlib.import_module("regtune.scale.stats").CHUNK_ROWS = rows
+
+
+def test_a_worker_killed_mid_pass_is_recomputed(cluster: Any, tmp_path: Path) -> None:
+    """SIGKILL one of the 2 workers while the pass runs: Dask recomputes its partitions on the other (and on
+    the worker its nanny restarts), and the sums are those of a pass without a fault."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from distributed import Client
+
+    from regtune.config import TuneConfig
+    from regtune.scale.cluster import first_pass, plan, read_source, second_pass
+    from regtune.scale.stats import Layout
+
+    frame = _table(3200, seed=5)
+    for i, rows in enumerate(np.array_split(np.arange(len(frame)), PARTS)):
+        frame.iloc[rows].to_parquet(tmp_path / f"part-{i}.parquet", index=False)
+    with Client(cluster.scheduler_address) as client:
+        table = read_source(str(tmp_path), None)
+        the_plan = plan(table, TuneConfig.of(target="y", engine="dask", row_key="id", folds=K, seed=SEED))
+        levels = first_pass(client, table, the_plan, the_plan.categorical)
+        layout = Layout(tuple(the_plan.numeric), tuple((c, tuple(sorted(levels[c]))) for c in the_plan.categorical))
+        reference = second_pass(client, table, the_plan, layout)
+
+        client.run(_slow_partitions, 1)
+        pids = list(client.run(os.getpid).values())
+        outcome: dict[str, Any] = {}
+        worker = threading.Thread(target=lambda: outcome.update(sums=second_pass(client, table, the_plan, layout)))
+        worker.start()
+
+        def done_partitions(dask_scheduler: Any) -> int:
+            return sum(
+                str(key).startswith("_stats-") and ts.state == "memory" for key, ts in dask_scheduler.tasks.items()
+            )
+
+        deadline = time.monotonic() + 60
+        while client.run_on_scheduler(done_partitions) < 1 and worker.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        killed_mid_pass = worker.is_alive()
+        os.kill(pids[0], signal.SIGKILL)
+        worker.join(timeout=120)
+        client.wait_for_workers(2, timeout=60)
+        client.run(_slow_partitions, 65_536)
+    assert killed_mid_pass, "the pass ended before a worker could be killed in it"
+    sums = outcome["sums"]
+    assert np.allclose(sums.R, reference.R, rtol=1e-12) and np.allclose(sums.S, reference.S, rtol=1e-12)
+    assert np.allclose(sums.yy, reference.yy, rtol=1e-12) and sums.dropped == reference.dropped
+
+
+def test_engine_from_the_environment_and_the_settings_file(
+    parts: tuple[Path, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from regtune.cli import app
+    from regtune.scale import cluster
+
+    folder, _ = parts
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    by_env = runner.invoke(app, ["tune", str(folder), "-y", "y", "--impute", "median"], env={"REGTUNE_ENGINE": "dask"})
+    assert by_env.exit_code == 1 and "--impute median needs a full sort" in by_env.output
+    (tmp_path / "regtune.toml").write_text('engine = "dask"\n')  # else --scheduler would be refused
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 1)
+    by_file = runner.invoke(app, ["tune", str(folder), "-y", "y", "--scheduler", "tcp://127.0.0.1:9"])
+    assert by_file.exit_code == 1, by_file.output
+    assert by_file.output.startswith("Error: cannot reach the dask scheduler tcp://127.0.0.1:9 ")
+
+
+def test_tables_in_memory_stay_local(parts: tuple[Path, pd.DataFrame]) -> None:
+    _, with_folds = parts
+    with pytest.raises(ConfigError, match="dask reads files"):
+        regtune.tune(with_folds, target="y", engine="dask")
+    with pytest.raises(ConfigError, match="reads the target from the files"):
+        regtune.tune("x.parquet", y=with_folds["y"], engine="dask")
+
+
+def test_a_table_the_workers_cannot_read_is_one_line(cluster: Any, tmp_path: Path) -> None:
+    from regtune.errors import DataError
+
+    n = 30_000  # past the rows dask guesses a CSV's types from
+    frame = pd.DataFrame({"a": np.arange(n, dtype=float).astype(object), "y": np.linspace(0, 1, n)})
+    frame.loc[n - 1, "a"] = "oops"
+    frame.to_csv(tmp_path / "mixed.csv", index=False)
+    common = {"target": "y", "engine": "dask", "scheduler": cluster.scheduler_address, "n_trials": 2}
+    with pytest.raises(DataError, match=r"^the cluster could not read the table \(ValueError: Mismatched dtypes"):
+        regtune.tune(str(tmp_path / "mixed.csv"), **common)
+    # regtune's own error, raised on a worker, arrives as it is.
+    holes = _table(40).assign(fold=[None, *range(39)])
+    holes.to_parquet(tmp_path / "holes.parquet", index=False)
+    with pytest.raises(DataError, match="has missing values: give every row a fold"):
+        regtune.tune(str(tmp_path / "holes.parquet"), fold_column="fold", drop=("id",), **common)
+
+
+def test_sources_the_engine_reads_and_refuses(cluster: Any, parts: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
+    from regtune.errors import DataError
+
+    _, with_folds = parts
+    common = {"target": "y", "engine": "dask", "scheduler": cluster.scheduler_address, "n_trials": 4, "seed": SEED}
+    csv = tmp_path / "csv"
+    csv.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(with_folds)), 3)):
+        with_folds.iloc[rows].drop(columns=["fold"]).to_csv(csv / f"p{i}.csv", index=False)
+    from_csv = regtune.tune(str(csv), row_key="id", **common)  # a folder of CSV files
+    from_parquet = regtune.tune(str(parts[0]), row_key="id", **common)
+    _same_study(from_csv, from_parquet)  # the row key's hash: the same folds from other files
+    (tmp_path / "fake.parquet").write_text("not parquet\n")
+    with pytest.raises(DataError, match=r"^cannot read .*fake\.parquet as Parquet \(ArrowInvalid"):
+        regtune.tune(str(tmp_path / "fake.parquet"), **common)
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "a.parquet").write_bytes((parts[0] / "part-00.parquet").read_bytes())
+    (mixed / "b.csv").write_text((csv / "p0.csv").read_text())
+    with pytest.raises(ConfigError, match="the files mix the two"):
+        regtune.tune(str(mixed / "*"), **common)
