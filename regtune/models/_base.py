@@ -139,16 +139,38 @@ class Jacobian:
     d_l1_ratio: tuple[np.ndarray, np.ndarray] | None = None
 
 
+#: Up to this size a positive-definite solve uses NumPy's Cholesky (no ``scipy.linalg`` import, ≈0.2 s on a
+#: small machine); a larger one SciPy's, whose triangular solves are cheaper than NumPy's general ones.
+SMALL_SOLVE = 96
+
+
+def solve_pd(M: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve ``M x = rhs`` by Cholesky for a symmetric positive-definite M; ``numpy.linalg.LinAlgError``
+    (which is SciPy's too) when M is not."""
+    import numpy as np
+
+    if M.shape[0] <= SMALL_SOLVE:
+        L = np.linalg.cholesky(M)
+        result: np.ndarray = np.linalg.solve(L.T, np.linalg.solve(L, rhs))
+        return result
+    from scipy.linalg import solve
+
+    try:
+        result = solve(M, rhs, assume_a="pos", check_finite=False)
+    except ValueError as exc:  # SciPy's message for a non-finite M
+        raise np.linalg.LinAlgError(str(exc)) from None
+    return result
+
+
 def solve_sym(M: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """Solve ``M x = rhs`` for a symmetric positive (semi-)definite M: Cholesky, least squares if singular."""
     import numpy as np
-    from scipy.linalg import LinAlgError, solve
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ill-conditioning: the least-squares answer is fine
         try:
-            result: np.ndarray = solve(M, rhs, assume_a="pos", check_finite=False)
-        except (LinAlgError, ValueError):
+            result: np.ndarray = solve_pd(M, rhs)
+        except np.linalg.LinAlgError:
             result = np.linalg.lstsq(M, rhs, rcond=None)[0]
     return result
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import xlogy
 
 from regtune.models._logistic_solver import INNER_TOL, NULL_RTOL, _enet_gram
 from regtune.models._threads import one_blas_thread
@@ -39,13 +38,22 @@ class GLMSolution:
     n_iter: int
 
 
+def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x·log(y)``, 0 where x is 0 (SciPy's ``xlogy``, without importing ``scipy.special``: ~0.1 s)."""
+    x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    out = np.zeros(x.shape)
+    on = x != 0
+    out[on] = x[on] * np.log(y[on])
+    return out
+
+
 def half_unit_deviance(y: np.ndarray, mu: np.ndarray, power: float) -> np.ndarray:
     """½ the Tweedie unit deviance of each row (power 0 squared error, 1 Poisson, 2 Gamma, else Tweedie)."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if power == 0:
             out: np.ndarray = 0.5 * (y - mu) ** 2
         elif power == 1:
-            out = xlogy(y, y) - xlogy(y, mu) - y + mu
+            out = _xlogy(y, y) - _xlogy(y, mu) - y + mu
         elif power == 2:
             out = np.log(mu / y) + y / mu - 1
         else:
@@ -142,7 +150,7 @@ def _newton_step(
     coordinate descent on Q otherwise (:func:`regtune.models._logistic_solver._enet_gram`). μ =
     ``damping``·max diag is the Levenberg–Marquardt term the line search raises after a short step.
     """
-    from scipy.linalg import solve
+    from regtune.models._base import solve_pd
 
     n = X.shape[0]
     sh = float(h.sum())
@@ -158,7 +166,7 @@ def _newton_step(
     q = (Xs.T @ (root * z) - s * zbar + mu * beta) / n
     if r == 0:
         Q[np.diag_indices_from(Q)] += lam
-        new = solve(Q, q, assume_a="pos", check_finite=False)
+        new = solve_pd(Q, q)
     else:
         new = _enet_gram(Q, q, lam, r, beta, tol)
     return new, zbar - float(xbar @ new)

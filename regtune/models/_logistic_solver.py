@@ -26,7 +26,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit, log_expit
 
 from regtune.models._threads import on_one_blas_thread
 
@@ -107,6 +106,8 @@ def _loss(eta: np.ndarray, Y: np.ndarray, binary: bool, sample_weight: np.ndarra
     ``sample_weight`` (summing to n) the mean of the weighted losses."""
     if binary:
         e, y = eta[:, 0], Y[:, 0]
+        from scipy.special import log_expit  # here, not at import: the GLM solver imports this module
+
         # −[y·log σ(η) + (1 − y)·log σ(−η)], computed stably.
         rows = -y * log_expit(e) - (1 - y) * log_expit(-e)
     else:
@@ -314,7 +315,7 @@ def _on_support(Q: np.ndarray, q: np.ndarray, lam: float, r: float, v: np.ndarra
     None when that does not settle within the budget of solves (ACTIVE_SET_STEPS and one per coordinate;
     beyond ACTIVE_SET_JOINS coordinates, :func:`_support_guess`), a solve fails, or a step does not
     descend; the caller checks the answer's optimality conditions either way."""
-    from scipy.linalg import LinAlgError, solve
+    from regtune.models._base import solve_pd
 
     d = q.shape[0]
     if d > ACTIVE_SET_JOINS:
@@ -344,8 +345,8 @@ def _on_support(Q: np.ndarray, q: np.ndarray, lam: float, r: float, v: np.ndarra
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # an ill-conditioned solve is judged by its result
-                exact = solve(Qs, q[support] - lam * r * sign[support], assume_a="pos", check_finite=False)
-        except (LinAlgError, ValueError):
+                exact = solve_pd(Qs, q[support] - lam * r * sign[support])
+        except np.linalg.LinAlgError:
             exact = np.full(support.size, np.nan)
         if not np.all(np.isfinite(exact)):  # a singular support (collinear joiners): one at a time instead
             if single:
@@ -526,6 +527,8 @@ def kkt_violation(
     """The largest violation of the optimality conditions at (W, b) — ``eta = XWᵀ + b`` — for
     ``mean log-loss + λ(r‖W‖₁ + (1 − r)/2‖W‖²)``: the gradient in each intercept is zero; for a non-zero
     coefficient, ``g + λ(1 − r)w + λr·sign(w) = 0``; for a zero one, ``|g| ≤ λr``."""
+    from scipy.special import expit
+
     n = X.shape[0]
     P = expit(eta) if Y.shape[1] == 1 else np.exp(eta - _log_normalizer(eta)[:, None])
     R = P - Y if sample_weight is None else sample_weight[:, None] * (P - Y)
@@ -560,6 +563,8 @@ def fit_logistic_enet(
     the step tried again; a fit that cannot reach the conditions is reported as not converged.
     ``sample_weight`` (≥ 0, rescaled to sum to n): the loss is the weighted mean of the rows' log-losses.
     """
+    from scipy.special import expit
+
     s = None if sample_weight is None else sample_weight * (X.shape[0] / float(np.sum(sample_weight)))
     p = X.shape[1]
     Y = (y[:, None] == classes[None, :]).astype(np.float64)
