@@ -151,3 +151,29 @@ def test_least_squares_and_logistic_runs_import_no_scikit_learn(kind: str) -> No
     solvers, split the folds in NumPy and score with regtune's scorers."""
     out = subprocess.run([sys.executable, "-c", RUN, kind], capture_output=True, text=True, check=True).stdout
     assert out.startswith("[] "), out
+
+
+def test_a_lasso_with_exactly_collinear_columns_is_solved_without_coordinate_descent() -> None:
+    """Every level of a categorical, standardized, sums to a constant: the Gram matrix is singular and the
+    Lasso at a small λ is not unique; the plain search ends on a singular support. A vanishing ridge picks one
+    of its solutions (optimal to rounding), so a table with categoricals needs no scikit-learn."""
+    import pandas as pd
+
+    from regtune.models._logistic_solver import _feature_sign
+    from regtune.preprocess import Encoder
+
+    rng = np.random.default_rng(0)
+    n = 800
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    for column, k in (("u", 5), ("v", 7)):
+        frame[column] = rng.choice([f"{column}{i}" for i in range(k)], n).astype(object)
+    X = Encoder(["a", "b"], ["u", "v"]).fit_transform(frame)
+    y = X @ rng.normal(size=X.shape[1]) + rng.normal(size=n)
+    Q, q = X.T @ X / n, X.T @ (y - y.mean()) / n
+    assert np.linalg.eigvalsh(Q)[0] < 1e-12  # singular
+    lam = 1e-3 * float(np.max(np.abs(q)))
+    start = np.zeros(X.shape[1])
+    assert _feature_sign(Q, q, lam, 1.0, start) is None  # the case: the plain search does not settle
+    found = _on_support(Q, q, lam, 1.0, start)
+    assert found is not None
+    assert _gram_violation(Q, q, lam, 1.0, found) <= 1e-10

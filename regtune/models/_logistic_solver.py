@@ -64,6 +64,8 @@ EXACT_RTOL = 1e-10
 #: feature-sign search took 26 s for the whole run where this takes 20 s).
 ACTIVE_SET_STEPS = 12
 ACTIVE_SET_JOINS = 96
+#: The share of the penalty moved to a ridge when a pure Lasso's active set is singular (_on_support).
+VANISHING_RIDGE = 1e-8
 LARGE_ACTIVE_SET_STEPS = 6
 
 
@@ -315,11 +317,22 @@ def _on_support(Q: np.ndarray, q: np.ndarray, lam: float, r: float, v: np.ndarra
     None when that does not settle within the budget of solves (ACTIVE_SET_STEPS and one per coordinate;
     beyond ACTIVE_SET_JOINS coordinates, :func:`_support_guess`), a solve fails, or a step does not
     descend; the caller checks the answer's optimality conditions either way."""
+    if q.shape[0] > ACTIVE_SET_JOINS:
+        return _support_guess(Q, q, lam, r, v)
+    found = _feature_sign(Q, q, lam, r, v)
+    if found is None and r == 1.0:
+        # Exactly collinear coordinates (every level of a categorical, as glmnet encodes them): the Lasso's
+        # solution is not unique and a support holding them all is singular. A vanishing ridge picks one of
+        # its solutions, optimal for the Lasso itself to ~VANISHING_RIDGE·λ (the caller checks).
+        found = _feature_sign(Q, q, lam, 1.0 - VANISHING_RIDGE, v)
+    return found
+
+
+def _feature_sign(Q: np.ndarray, q: np.ndarray, lam: float, r: float, v: np.ndarray) -> np.ndarray | None:
+    """:func:`_on_support`'s search (a problem of at most ACTIVE_SET_JOINS coordinates)."""
     from regtune.models._base import solve_pd
 
     d = q.shape[0]
-    if d > ACTIVE_SET_JOINS:
-        return _support_guess(Q, q, lam, r, v)
     x = np.array(v, dtype=np.float64)
     sign = np.sign(x)
     bound = lam * r * (1 + EXACT_RTOL)
