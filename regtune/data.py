@@ -497,7 +497,7 @@ def load_dataset(
         y = y_series.astype(str).to_numpy() if not _is_numeric(y_series) else y_series.to_numpy()
     else:
         y = y_series.to_numpy(dtype=np.float64)
-        _check_finite(y, f"target {target!r}")
+        check_finite(y, f"target {target!r}")
 
     cat_set = set(categorical)
     numeric_cols: list[str] = []
@@ -569,7 +569,7 @@ def _check_categories(X: pd.DataFrame, categorical: list[str], limit: int) -> No
 MAX_ABS = 1e100
 
 
-def _check_finite(values: np.ndarray, what: str) -> None:
+def check_finite(values: np.ndarray, what: str) -> None:
     """Refuse ±inf and values too large to standardize (NaN is a missing value, imputed later)."""
     import numpy as np
 
@@ -708,7 +708,7 @@ def coerce_features(X: pd.DataFrame, numeric: list[str], categorical: list[str])
         except (TypeError, ValueError):
             bad = next(v for v in X[col] if not _is_number(v))
             raise DataError(f"column {col!r} should hold numbers but holds {bad!r}: fix that column") from None
-        _check_finite(X[col].to_numpy(), f"column {col!r}")
+        check_finite(X[col].to_numpy(), f"column {col!r}")
     return X
 
 

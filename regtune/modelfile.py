@@ -101,7 +101,7 @@ def model_bytes(result: TuneResult) -> bytes:
     estimator = result.model[-1]
     classes = np.asarray(estimator.classes_).tolist() if d["task"] == "classification" else None
     data = result.refit_context.dataset if result.refit_context is not None else None
-    read_as = data.source_dtypes if data is not None else {}
+    read_as = data.source_dtypes if data is not None else result.read_as
     offset = None
     if data is not None and data.offset_column is not None:
         offset = {"column": data.offset_column, "kind": data.offset_kind}
@@ -280,6 +280,13 @@ def _meta_problem(meta: Any, result: Any) -> str | None:
     classes = meta.get("classes")
     if meta["task"] == "classification" and (not isinstance(classes, list) or len(predicted) != len(classes) + 1):
         return "its metadata's classes do not match its prediction columns"
+    offset = meta.get("offset")
+    if offset is not None and not (
+        isinstance(offset, dict)
+        and isinstance(offset.get("column"), str)
+        and offset.get("kind") in ("offset", "exposure")
+    ):
+        return "its metadata has a malformed offset"
     if not isinstance(result, dict):
         return "its result document is not an object"
     return None
@@ -297,7 +304,15 @@ def load_model(path: str | Path) -> SavedModel:
         raise DataError(f"model file not found: {where} (check the path)")
     if file.is_dir() or not zipfile.is_zipfile(file):
         raise ModelError(f"{where} is not a regtune model file: {SAVE_HINT}")
-    damaged = (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError, zlib.error)
+    damaged = (
+        zipfile.BadZipFile,
+        json.JSONDecodeError,
+        UnicodeDecodeError,
+        OSError,
+        EOFError,
+        zlib.error,
+        RecursionError,
+    )
     try:
         with zipfile.ZipFile(file) as archive:
             names = set(archive.namelist())
@@ -337,7 +352,7 @@ def load_model(path: str | Path) -> SavedModel:
         raise ModelError(f"{where} is damaged ({problem}): {SAVE_HINT}")
     try:
         linear = None if linear_data is None else json.loads(linear_data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ModelError(f"{where} is damaged ({type(exc).__name__}): {SAVE_HINT}") from None
     if linear is not None and not isinstance(linear, dict):
         raise ModelError(f"{where} is damaged (its {LINEAR} is not an object): {SAVE_HINT}")
@@ -436,6 +451,10 @@ def predict(model: SavedModel, frame: pd.DataFrame, id_column: str | None = None
                 kwargs = {} if values is None else {"offset": values}
                 out["prediction"] = pipeline.predict(X, **kwargs)
                 proba = pipeline.predict_proba(X) if model.meta["task"] == "classification" else None
+        if (proba is None) != (model.meta["task"] == "regression") or (
+            proba is not None and proba.shape[1] != len(model.meta["prediction_columns"]) - 1
+        ):
+            raise ValueError("its classes do not match its metadata's prediction columns")
     except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
         # A pipeline that does not match its own metadata (a coefficient array of the wrong shape).
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -301,3 +301,46 @@ def test_sources_the_engine_reads_and_refuses(cluster: Any, parts: tuple[Path, p
     (mixed / "b.csv").write_text((csv / "p0.csv").read_text())
     with pytest.raises(ConfigError, match="the files mix the two"):
         regtune.tune(str(mixed / "*"), **common)
+
+
+def test_a_dask_model_file_predicts_codes_read_with_gaps_as_at_training(cluster: Any, tmp_path: Path) -> None:
+    """A numeric code column tuned as a categorical, read as float64 on the cluster (it has gaps: levels
+    "1.0", "2.0"): the model file records that, so rows read as int64 at predict time get the same levels."""
+    from regtune.data import load_dataset
+    from regtune.modelfile import load_model, predict, save_model
+
+    rng = np.random.default_rng(8)
+    n = 240
+    zone = rng.integers(1, 4, n).astype(float)
+    frame = pd.DataFrame({"id": np.arange(n), "x": rng.normal(size=n), "zone": zone})
+    frame["y"] = frame["x"] + np.array([0.0, 2.0, -2.0])[zone.astype(int) - 1] + rng.normal(scale=0.3, size=n)
+    frame.loc[::17, "zone"] = np.nan
+    frame.to_parquet(tmp_path / "train.parquet", index=False)
+    result = regtune.tune(
+        str(tmp_path / "train.parquet"), target="y", engine="dask", scheduler=cluster.scheduler_address,
+        row_key="id", categorical=("zone",), n_trials=6, seed=SEED,
+    )  # fmt: skip
+    assert result.read_as == {"zone": "float64"}
+    save_model(result, tmp_path / "m.regtune")
+    model = load_model(tmp_path / "m.regtune")
+    new = frame.drop(columns=["y", "id"]).dropna().astype({"zone": "int64"})  # no gaps: read as int64
+    predicted = predict(model, new).frame["prediction"].to_numpy()
+    as_trained = load_dataset(frame.drop(columns=["id"]).dropna(), target="y", categorical=("zone",)).X
+    np.testing.assert_allclose(predicted, result.model.predict(as_trained), rtol=1e-9)
+    assert np.corrcoef(predicted, frame.dropna()["y"])[0, 1] > 0.9  # the zone effect is there: levels matched
+
+
+def test_infinite_values_are_refused_by_column(cluster: Any, tmp_path: Path) -> None:
+    from regtune.errors import DataError
+
+    frame = _table(60)
+    frame.loc[7, "x2"] = np.inf
+    frame.to_parquet(tmp_path / "inf.parquet", index=False)
+    common = {"target": "y", "engine": "dask", "scheduler": cluster.scheduler_address, "n_trials": 2}
+    with pytest.raises(DataError, match=r"^column 'x2' holds inf \(infinite\) in 1 row"):
+        regtune.tune(str(tmp_path / "inf.parquet"), drop=("id",), **common)
+    frame = _table(60)
+    frame.loc[3, "y"] = -1e200
+    frame.to_parquet(tmp_path / "huge.parquet", index=False)
+    with pytest.raises(DataError, match=r"^target 'y' holds -1e\+200 \(beyond ±1e\+100"):
+        regtune.tune(str(tmp_path / "huge.parquet"), drop=("id",), **common)

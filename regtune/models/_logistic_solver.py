@@ -306,7 +306,7 @@ def _gram_violation(Q: np.ndarray, q: np.ndarray, lam: float, r: float, v: np.nd
 
 
 def _on_support(Q: np.ndarray, q: np.ndarray, lam: float, r: float, v: np.ndarray) -> np.ndarray | None:
-    """The minimiser of ``½vᵀQv − qᵀv + λP(v)`` by an active-set search from ``v`` (feature-sign search,
+    """A minimiser of ``½vᵀQv − qᵀv + λP(v)`` by an active-set search from ``v`` (feature-sign search,
     Lee, Battle, Raina & Ng, 2007): on a support with fixed signs the problem is quadratic (one linear
     solve). A step goes to that solution when it lowers the objective, else to the first point on the way
     where a coordinate crosses zero (that coordinate leaves the support), which lowers it whenever the

@@ -50,7 +50,7 @@ def client(scheduler: str | None) -> Iterator[Any]:
     import logging
 
     cluster = LocalCluster(  # type: ignore[no-untyped-call]
-        n_workers=os.cpu_count() or 1,
+        n_workers=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
@@ -126,6 +126,9 @@ class Plan:
     seed: int
     row_key: str | None = None
     fold_column: str | None = None
+    #: The dtype each categorical column was read as (a model file's ``read_as``: ``predict`` turns codes
+    #: read as float64 — a column with gaps — into "3.0" and int64 ones into "3", as here).
+    read_as: dict[str, str] = field(default_factory=dict)
     #: Each fold id's fold index (``--fold-column``), after the first pass.
     fold_order: dict[object, int] = field(default_factory=dict)
 
@@ -172,7 +175,10 @@ def plan(frame: Any, config: TuneConfig) -> Plan:
             numeric.append(col)
     if not chosen:
         raise DataError("no feature columns left: check --features and --drop")
-    return Plan(target, numeric, categorical, config.folds, config.seed, config.row_key, config.fold_column)
+    read_as = {c: str(frame[c].dtype) for c in categorical}
+    return Plan(
+        target, numeric, categorical, config.folds, config.seed, config.row_key, config.fold_column, read_as=read_as
+    )
 
 
 def centres(made: Any, frame: Any, plan: Plan) -> tuple[tuple[float, ...], float]:
@@ -181,8 +187,11 @@ def centres(made: Any, frame: Any, plan: Plan) -> tuple[tuple[float, ...], float
     import math
 
     columns = [*plan.numeric, plan.target]
+    import pandas as pd
+
     means = compute(made, frame.partitions[0][columns].mean())
-    values = [float(means[c]) for c in columns]
+    # A nullable column missing in every row of the partition has the mean pd.NA: 0 then, as NaN.
+    values = [math.nan if pd.isna(means[c]) else float(means[c]) for c in columns]
     values = [v if math.isfinite(v) else 0.0 for v in values]
     return tuple(values[:-1]), values[-1]
 
@@ -252,6 +261,11 @@ def compute(made: Any, value: Any) -> Any:
         return made.compute(value, sync=True)
     except RegtuneError:
         raise
+    except ImportError as exc:  # a worker started without regtune (or another version of it)
+        raise DataError(
+            f"a dask worker cannot run regtune's code ({type(exc).__name__}: {exc}): install this regtune"
+            " (the same version) where the workers run"
+        ) from exc
     except Exception as exc:
         detail = (str(exc).strip().splitlines() or [""])[0][:200]
         raise DataError(

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from regtune.data import check_finite
 from regtune.errors import DataError, named
 from regtune.folds import Fold
 from regtune.models.least_squares import LeastSquares
@@ -125,6 +126,8 @@ def raw_rows(frame: pd.DataFrame, layout: Layout) -> np.ndarray:
     q = len(layout.numeric)
     if q:
         values = frame[list(layout.numeric)].to_numpy(dtype=np.float64, na_value=np.nan)
+        for j, col in enumerate(layout.numeric):  # ±inf or a huge value: refused as the local engine does
+            check_finite(values[:, j], f"column {col!r}")
         missing = np.isnan(values)
         shifts = np.asarray(layout.shifts if layout.shifts else np.zeros(q))
         r[:, 1 : 1 + q] = np.where(missing, 0.0, values - shifts)
@@ -150,7 +153,9 @@ def partition_stats(frame: pd.DataFrame, target: str, folds: np.ndarray, k: int,
     dropped = 0
     for begin in range(0, len(frame), CHUNK_ROWS):  # a partition's raw rows a chunk at a time: bounded memory
         chunk = frame.iloc[begin : begin + CHUNK_ROWS]
-        y = chunk[target].to_numpy(dtype=np.float64, na_value=np.nan) - layout.y_shift
+        y = chunk[target].to_numpy(dtype=np.float64, na_value=np.nan)
+        check_finite(y, f"target {target!r}")
+        y = y - layout.y_shift
         keep = ~np.isnan(y)
         dropped += int((~keep).sum())
         kept = np.flatnonzero(keep)

@@ -190,6 +190,7 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
         start=start,
     )  # fmt: skip
     result.elapsed_s = time.perf_counter() - start
+    result.read_as = dict(the_plan.read_as)
     return result
 
 

@@ -103,6 +103,8 @@ CASES: list[tuple[str, Damage, str]] = [
     ("metadata malformed column", meta_edit(lambda m: {**m, "columns": [{"kind": "numeric"}]}), r"Error: .* is damaged \(its metadata has a malformed column"),
     ("metadata not UTF-8", lambda p: {**p, META: json.dumps(json.loads(p[META])).encode("utf-8").replace(b'"task"', b'"t\xe9sk"')}, r"Error: .* is damaged \((UnicodeDecodeError|JSONDecodeError)\)"),
     ("result not an object", lambda p: {**p, RESULT: b"3"}, r"Error: .* is damaged \(its result document is not an object\)"),
+    ("metadata malformed offset", meta_edit(lambda m: {**m, "offset": {"column": 3}}), r"Error: .* is damaged \(its metadata has a malformed offset\)"),
+    ("metadata nested too deep", lambda p: {**p, META: b"[" * 100_000 + b"]" * 100_000}, r"Error: .* is damaged \(RecursionError\)"),
     ("coefficients of the wrong shape", wrong_shape_coef, r"Error: .* cannot predict \(.*\): it is damaged"),
     ("pipeline changed, not its checksum", changed_pipeline, r"Error: .* is damaged \(its pipeline\.skops does not match the checksum in its metadata\)"),
     ("linear form removed", lambda p: {k: v for k, v in p.items() if k != LINEAR}, r"Error: .* is damaged \(its linear\.json does not match the checksum in its metadata\)"),
