@@ -344,3 +344,21 @@ def test_infinite_values_are_refused_by_column(cluster: Any, tmp_path: Path) -> 
     frame.to_parquet(tmp_path / "huge.parquet", index=False)
     with pytest.raises(DataError, match=r"^target 'y' holds -1e\+200 \(beyond ±1e\+100"):
         regtune.tune(str(tmp_path / "huge.parquet"), drop=("id",), **common)
+
+
+def test_a_column_with_too_many_levels_is_refused_without_collecting_them(cluster: Any, tmp_path: Path) -> None:
+    """The first pass keeps at most max_categories + 1 levels per column (per partition and merged), so a
+    free-text column is one line, however many distinct values it has."""
+    from regtune.errors import DataError
+    from regtune.scale.cluster import Plan, _levels, _merge_levels
+
+    frame = _table(200)
+    frame["note"] = [f"free text {i}" for i in range(200)]
+    frame.to_parquet(tmp_path / "text.parquet", index=False)
+    common = {"target": "y", "engine": "dask", "scheduler": cluster.scheduler_address, "n_trials": 2}
+    with pytest.raises(DataError, match=r"^categorical column 'note' has more than 50 distinct values"):
+        regtune.tune(str(tmp_path / "text.parquet"), drop=("id",), max_categories=50, **common)
+    plan = Plan("y", [], ["note"], 5, 0, level_cap=51)
+    found = _levels(frame, 0, plan, ["note"])
+    assert len(found["note"]) == 51
+    assert len(_merge_levels(found, _levels(frame.iloc[::-1], 1, plan, ["note"]), cap=51)["note"]) == 51

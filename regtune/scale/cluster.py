@@ -6,6 +6,7 @@ a tree; only the sums (a few p × p arrays per fold) reach this process, never a
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 from collections.abc import Callable, Iterator
@@ -129,6 +130,9 @@ class Plan:
     #: The dtype each categorical column was read as (a model file's ``read_as``: ``predict`` turns codes
     #: read as float64 — a column with gaps — into "3.0" and int64 ones into "3", as here).
     read_as: dict[str, str] = field(default_factory=dict)
+    #: The first pass keeps at most this many levels of a column (one more than ``--max-categories``): a
+    #: free-text column on a huge table is refused in one line instead of filling the client's memory.
+    level_cap: int = 1_000_001
     #: Each fold id's fold index (``--fold-column``), after the first pass.
     fold_order: dict[object, int] = field(default_factory=dict)
 
@@ -177,7 +181,15 @@ def plan(frame: Any, config: TuneConfig) -> Plan:
         raise DataError("no feature columns left: check --features and --drop")
     read_as = {c: str(frame[c].dtype) for c in categorical}
     return Plan(
-        target, numeric, categorical, config.folds, config.seed, config.row_key, config.fold_column, read_as=read_as
+        target,
+        numeric,
+        categorical,
+        config.folds,
+        config.seed,
+        config.row_key,
+        config.fold_column,
+        read_as=read_as,
+        level_cap=config.max_categories + 1,
     )
 
 
@@ -198,7 +210,7 @@ def centres(made: Any, frame: Any, plan: Plan) -> tuple[tuple[float, ...], float
 
 def _levels(frame: pd.DataFrame, partition: int, plan: Plan, find: list[str]) -> dict[str, Any]:
     """A partition's distinct values of the categorical columns ``find`` and of the fold column."""
-    found: dict[str, Any] = {c: set(frame[c].dropna().astype(str).unique().tolist()) for c in find}
+    found: dict[str, Any] = {c: _capped(set(frame[c].dropna().astype(str).unique().tolist()), plan) for c in find}
     if plan.fold_column is not None:
         column = frame[plan.fold_column]
         if column.isna().any():
@@ -207,8 +219,17 @@ def _levels(frame: pd.DataFrame, partition: int, plan: Plan, find: list[str]) ->
     return found
 
 
-def _merge_levels(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    return {key: a[key] | b[key] for key in a}
+def _capped(levels: set[str], plan: Plan) -> set[str]:
+    """At most ``plan.level_cap`` of ``levels`` (the smallest): enough to tell that a column has too many."""
+    return levels if len(levels) <= plan.level_cap else set(sorted(levels)[: plan.level_cap])
+
+
+def _merge_levels(a: dict[str, Any], b: dict[str, Any], cap: int) -> dict[str, Any]:
+    merged = {key: a[key] | b[key] for key in a}
+    for key, levels in merged.items():
+        if key != "\0folds" and len(levels) > cap:
+            merged[key] = set(sorted(levels)[:cap])
+    return merged
 
 
 def _stats(frame: pd.DataFrame, partition: int, plan: Plan, layout: Layout) -> PartStats:
@@ -238,7 +259,7 @@ def first_pass(made: Any, frame: Any, plan: Plan, find: list[str]) -> dict[str, 
     needed = [*find, *([plan.fold_column] if plan.fold_column is not None else [])]
     parts = frame[needed].to_delayed()  # only these columns are read (Parquet reads columns apart)
     summaries = [delayed(_levels)(part, i, plan, find) for i, part in enumerate(parts)]
-    result: dict[str, Any] = compute(made, _tree(summaries, _merge_levels))
+    result: dict[str, Any] = compute(made, _tree(summaries, functools.partial(_merge_levels, cap=plan.level_cap)))
     return result
 
 

@@ -92,8 +92,8 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
             found = sorted(given[col]) if col in given else sorted(levels[col])
             if len(found) > config.max_categories:
                 raise DataError(
-                    f"categorical column {col!r} has {len(found)} distinct values (more than {named('max_categories')}"
-                    f" {config.max_categories}): leave it out with {named('drop')}, or raise {named('max_categories')}"
+                    f"categorical column {col!r} has more than {config.max_categories} distinct values"
+                    f" ({named('max_categories')}): leave it out with {named('drop')}, or raise it"
                 )
             categorical.append((col, tuple(found)))
         layout = Layout(tuple(the_plan.numeric), tuple(categorical), *centres(made, frame, the_plan))
