@@ -16,10 +16,15 @@ from regtune.storage import mask_url
 SMALL_FOLD = 30
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     import numpy as np
 
     from regtune.data import Dataset
     from regtune.evaluate import HeldOut
+    from regtune.folds import Fold
+    from regtune.models import Family
+    from regtune.policy import SearchSpace
     from regtune.refit import Refit
     from regtune.search import ProgressFn
     from regtune.select import Point
@@ -137,8 +142,7 @@ def tune_dataset(
 
     ``splits`` are the (train, test) row positions of the folds when they do not come from the config's
     fold settings (a scikit-learn splitter of :class:`regtune.RegTuneRegressor`)."""
-    from regtune.assemble import assemble
-    from regtune.cv import Evaluator, resolve_scorer
+    from regtune.cv import resolve_scorer
     from regtune.data import check_memory, invalid_target_message, looks_like_counts
     from regtune.errors import DataError
     from regtune.folds import assign_folds, build_folds
@@ -146,7 +150,7 @@ def tune_dataset(
     from regtune.policy import SearchSpace, lambda_ranges
     from regtune.preprocess import Encoder
     from regtune.refit import refit
-    from regtune.search import resolve_study_name, run_search, study_identity
+    from regtune.search import study_identity
 
     start = time.perf_counter() if start is None else start
     if config.engine != "local":
@@ -183,8 +187,67 @@ def tune_dataset(
     space = SearchSpace(penalties=config.penalties, ranges=ranges, mixing_scale=scale)
 
     identity = study_identity(dataset, config, scoring, family, splits, space, n_encoded)
+
+    def refit_point(point: Point) -> Refit:
+        return refit(dataset, family, Penalty.of(point.penalty, point.lam, point.l1_ratio), config.tol)
+
+    result = search_and_assemble(
+        folds,
+        family,
+        scorer,
+        scoring,
+        space,
+        config,
+        identity,
+        DatasetInfo.of(dataset, n_encoded),
+        refit_point,
+        n_folds=len(splits) // config.repeats,
+        progress=progress,
+        start=start,
+    )
+    hyper = result.cv.hypergradient_quantity
+    result.refit_context = RefitContext(dataset=dataset, family=family, tol=config.tol)
+    result.read_as = dict(dataset.source_dtypes)
+    if hyper is None and config.search != "tpe":
+        result.warnings.append(f"--model {config.model} has no hypergradient: λ was searched with tpe")
+    if config.family is None and dataset.task == "regression" and looks_like_counts(dataset.y):
+        result.warnings.append(
+            "the target looks like counts (non-negative integers, long right tail): --family poisson"
+            " models it as counts"
+        )
+    smallest = min(len(test) for _, test in splits)
+    if scoring == "r2" and smallest < SMALL_FOLD:
+        result.warnings.append(
+            f"R² averaged over folds of {smallest} rows is unstable (one bad fold dominates the mean and the SE):"
+            " --scoring neg_mean_squared_error (the default) chooses on the pooled squared error"
+        )
+    return result
+
+
+def search_and_assemble(
+    folds: Sequence[Fold],
+    family: Family,
+    scorer: Any,
+    scoring: str,
+    space: SearchSpace,
+    config: TuneConfig,
+    identity: dict[str, Any],
+    info: DatasetInfo,
+    refit_point: Callable[[Point], Refit],
+    *,
+    n_folds: int,
+    progress: ProgressFn | None,
+    start: float,
+) -> TuneResult:
+    """The search on prepared folds and the result it gives, for either engine: the trials (in the
+    config's storage, under the study ``identity`` names), then λ.min, λ.1se and their refits
+    (``refit_point``). A family without a hypergradient is searched with TPE whatever ``config.search``."""
+    from regtune.assemble import assemble
+    from regtune.cv import Evaluator
+    from regtune.search import resolve_study_name, run_search
+
     hyper = family.hyper_quantity(scoring) if family.has_jacobian else None
-    with Evaluator(folds, family, scorer, config.tol, n_jobs=config.n_jobs, hyper=hyper) as evaluator:
+    with Evaluator(list(folds), family, scorer, config.tol, n_jobs=config.n_jobs, hyper=hyper) as evaluator:
         outcome = run_search(
             evaluator,
             space,
@@ -201,14 +264,13 @@ def tune_dataset(
             scoring=scoring,
         )
     cv = CVInfo(
-        folds=len(splits) // config.repeats,
+        folds=n_folds,
         repeats=config.repeats,
         scoring=scoring,
         seed=config.seed,
         groups=config.groups,
         fold_column=config.fold_column,
         n_fold_fits=evaluator.fits,
-        # Families without a hypergradient (sgd, mlp) are searched with TPE whatever the search setting says.
         search=config.search if hyper else "tpe",
         hypergradient_quantity=hyper,
         target_variance=identity["target_variance"],
@@ -225,37 +287,10 @@ def tune_dataset(
         budget=outcome.budget,
         add_trials=config.add_trials,
     )
-
-    def refit_point(point: Point) -> Refit:
-        return refit(dataset, family, Penalty.of(point.penalty, point.lam, point.l1_ratio), config.tol)
-
-    result = assemble(
-        outcome.points,
-        space,
-        family,
-        config.rule,
-        DatasetInfo.of(dataset, n_encoded),
-        cv,
-        study,
-        refit_point,
-        interrupted=outcome.interrupted,
+    return assemble(
+        outcome.points, space, family, config.rule, info, cv, study, refit_point, interrupted=outcome.interrupted,
         start=start,
-    )
-    result.refit_context = RefitContext(dataset=dataset, family=family, tol=config.tol)
-    if hyper is None and config.search != "tpe":
-        result.warnings.append(f"--model {config.model} has no hypergradient: λ was searched with tpe")
-    if config.family is None and dataset.task == "regression" and looks_like_counts(dataset.y):
-        result.warnings.append(
-            "the target looks like counts (non-negative integers, long right tail): --family poisson"
-            " models it as counts"
-        )
-    smallest = min(len(test) for _, test in splits)
-    if scoring == "r2" and smallest < SMALL_FOLD:
-        result.warnings.append(
-            f"R² averaged over folds of {smallest} rows is unstable (one bad fold dominates the mean and the SE):"
-            " --scoring neg_mean_squared_error (the default) chooses on the pooled squared error"
-        )
-    return result
+    )  # fmt: skip
 
 
 def _score_held_out(result: TuneResult, held: Dataset) -> HeldOut:

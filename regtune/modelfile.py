@@ -101,7 +101,7 @@ def model_bytes(result: TuneResult) -> bytes:
     estimator = result.model[-1]
     classes = np.asarray(estimator.classes_).tolist() if d["task"] == "classification" else None
     data = result.refit_context.dataset if result.refit_context is not None else None
-    read_as = data.source_dtypes if data is not None else result.read_as
+    read_as = result.read_as
     offset = None
     if data is not None and data.offset_column is not None:
         offset = {"column": data.offset_column, "kind": data.offset_kind}
@@ -167,6 +167,9 @@ def predict_linear(form: dict[str, Any], X: pd.DataFrame, offset: Any = None) ->
     (ValueError, IndexError or KeyError when the form's shapes do not agree)."""
     import numpy as np
 
+    from regtune.models._base import LinearFit
+    from regtune.models._glm import FoldFit
+    from regtune.models.logistic import LogisticFit
     from regtune.preprocess import Encoder
 
     encoder = Encoder.from_dict(form["encoder"])
@@ -176,25 +179,17 @@ def predict_linear(form: dict[str, Any], X: pd.DataFrame, offset: Any = None) ->
     if coef.ndim != 2 or coef.shape[1] != encoder.scale.shape[0] or intercept.shape != (coef.shape[0],):  # type: ignore[union-attr]
         raise ValueError(f"coefficients of shape {coef.shape} for {encoder.scale.shape[0]} encoded columns")  # type: ignore[union-attr]
     Z = encoder.transform(X)
-    if link in ("identity", "log") and coef.shape[0] == 1:
-        # As scikit-learn's linear models and LogLinkRegressor compute it: X @ coef + intercept (+ offset).
-        eta1 = Z @ coef[0] + intercept[0]
-        if offset is not None:
-            eta1 = eta1 + np.asarray(offset, dtype=np.float64)
-        if link == "identity":
-            return eta1, None
-        with np.errstate(over="ignore"):
-            return np.exp(eta1), None
+    # The fold models' own predict: one implementation per link.
+    if link == "identity" and coef.shape[0] == 1:
+        return LinearFit(coef[0], float(intercept[0])).predict(Z), None
+    if link == "log" and coef.shape[0] == 1:
+        return FoldFit(coef[0], float(intercept[0])).predict(Z, offset), None
     labels = np.asarray(classes)
-    eta = Z @ coef.T + intercept
-    if link == "logistic" and len(labels) == 2 and coef.shape[0] == 1:
-        d = eta[:, 0]
-        with np.errstate(over="ignore"):
-            p = np.where(d >= 0, 1.0 / (1.0 + np.exp(-d)), np.exp(d) / (1.0 + np.exp(d)))  # expit, both tails
-        return labels[(d > 0).astype(int)], np.column_stack([1.0 - p, p])
-    if link == "softmax" and len(labels) == coef.shape[0]:
-        z = np.exp(eta - eta.max(axis=1, keepdims=True))
-        return labels[np.argmax(eta, axis=1)], z / z.sum(axis=1, keepdims=True)
+    if (link == "logistic" and len(labels) == 2 and coef.shape[0] == 1) or (
+        link == "softmax" and len(labels) == coef.shape[0]
+    ):
+        model = LogisticFit(coef, intercept, labels)
+        return model.predict(Z), model.predict_proba(Z)
     raise ValueError(f"link {link!r} with {len(labels)} classes and {coef.shape[0]} coefficient rows")
 
 

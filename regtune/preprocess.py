@@ -67,37 +67,6 @@ def make_preprocessor(numeric: list[str], categorical: list[str], impute: str = 
     return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0, verbose_feature_names_out=True)
 
 
-def fit_transform(pre: ColumnTransformer, X: Any, sample_weight: np.ndarray | None = None) -> np.ndarray:
-    """Fit ``pre`` on the rows of ``X`` and return them transformed (dense float64).
-
-    With ``sample_weight`` the standardization uses the weighted mean and standard deviation (Σ wᵢ in the
-    denominator), as glmnet standardizes with its weights: each fitted ``StandardScaler`` is moved to those
-    moments, so the pipeline transforms new rows the same way. The imputation (median, most frequent) and
-    the categories stay unweighted. A column constant on the rows with weight keeps its unweighted scale.
-    """
-    import numpy as np
-
-    Z = np.ascontiguousarray(pre.fit_transform(X), dtype=np.float64)
-    if sample_weight is None:
-        return Z
-    w = np.asarray(sample_weight, dtype=np.float64)
-    w = w / w.sum()
-    for name, part, _ in pre.transformers_:
-        if name not in ("num", "cat"):
-            continue
-        where = pre.output_indices_[name]
-        scaler = part.named_steps["scale"]
-        block = Z[:, where]
-        mean = w @ block
-        sd = np.sqrt(w @ (block - mean) ** 2)
-        sd = np.where(sd > 1e-8, sd, 1.0)
-        scaler.mean_ = scaler.mean_ + scaler.scale_ * mean
-        scaler.scale_ = scaler.scale_ * sd
-        scaler.var_ = scaler.scale_**2
-        Z[:, where] = (block - mean) / sd
-    return Z
-
-
 @contextmanager
 def quiet_unknown_categories() -> Iterator[None]:
     """Transform without scikit-learn's warning about categories unseen in training (they are encoded as
@@ -137,7 +106,9 @@ class Encoder:
 
     def fit_transform(self, X: pd.DataFrame, sample_weight: np.ndarray | None = None) -> np.ndarray:
         """Fit on the rows of ``X`` and return them encoded (C-contiguous float64). With ``sample_weight``
-        the standardization uses the weighted mean and standard deviation, as :func:`fit_transform`."""
+        the standardization uses the weighted mean and standard deviation (Σ wᵢ in the denominator), as
+        glmnet standardizes with its weights; the imputation and the levels stay unweighted, and a column
+        constant on the rows with weight keeps its unweighted scale."""
         import warnings
         from collections import Counter
 

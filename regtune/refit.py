@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from regtune.data import Dataset
     from regtune.models import Family, Penalty
     from regtune.preprocess import Encoder
@@ -62,18 +60,20 @@ def refit(dataset: Dataset, family: Family, penalty: Penalty, tol: float) -> Ref
 def _parts(source: Any) -> tuple[list[str], Any, Any, Any] | None:
     """(encoded column names, fitted model, their means, their scales) of a :class:`Refit` or a refit
     pipeline; None when there is no linear model (a stored study, a neural network)."""
+    from regtune.preprocess import Encoder
+
     if source is None:
         return None
     if isinstance(source, Refit):
-        if source.encoder is None or not hasattr(source.model, "coef_"):
-            return None
-        assert source.encoder.mean is not None and source.encoder.scale is not None
-        names = [n.split("__", 1)[-1] for n in source.encoder.get_feature_names_out()]
-        return names, source.model, source.encoder.mean, source.encoder.scale
-    if not hasattr(source[-1], "coef_"):
+        encoder, model = source.encoder, source.model
+    else:
+        model = source[-1]
+        encoder = Encoder.from_sklearn(source[0]) if hasattr(model, "coef_") else None
+    if encoder is None or not hasattr(model, "coef_"):
         return None
-    mean, scale = encoded_scaling(source[0])
-    return [str(n).split("__", 1)[-1] for n in source[:-1].get_feature_names_out()], source[-1], mean, scale
+    assert encoder.mean is not None and encoder.scale is not None
+    names = [n.split("__", 1)[-1] for n in encoder.get_feature_names_out()]
+    return names, model, encoder.mean, encoder.scale
 
 
 def coefficient_names(source: Any) -> list[str]:
@@ -113,21 +113,6 @@ class OriginalScale:
     coefficients: list[tuple[str, float]]
     #: (name, intercept on the standardized columns, intercept on the original scale), one per class row.
     intercepts: list[tuple[str, float, float]]
-
-
-def encoded_scaling(preprocess: Any) -> tuple[np.ndarray, np.ndarray]:
-    """The mean and scale the preprocessing subtracted from and divided each encoded column by, in the
-    order of its output columns."""
-    import numpy as np
-
-    means, scales = [], []
-    for _, part, _ in preprocess.transformers_:
-        if part == "drop" or part == "passthrough":
-            continue
-        scaler = part.named_steps["scale"]
-        means.append(np.asarray(scaler.mean_, dtype=np.float64))
-        scales.append(np.asarray(scaler.scale_, dtype=np.float64))
-    return np.concatenate(means), np.concatenate(scales)
 
 
 def original_arrays(source: Any) -> tuple[Any, Any, Any]:

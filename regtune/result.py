@@ -318,8 +318,8 @@ class TuneResult:
     #: Scores on rows the search never saw (``holdout`` / ``test``), and of the procedure (``nested``).
     held_out: HeldOut | None = None
     nested: Nested | None = None
-    #: How each categorical feature was read when the result has no refit data to say it (``--engine dask``):
-    #: a model file records it so that ``predict`` turns the same codes into the same levels.
+    #: The dtype each feature column was read as: a model file records it for the categorical ones, so that
+    #: ``predict`` turns the same codes into the same levels (a column read as float64 gives "3.0").
     read_as: dict[str, str] = field(default_factory=dict)
     #: Builds :attr:`model` on its first use (None: no model, a stored study).
     build_model: Callable[[], Any] | None = field(default=None, repr=False, compare=False)

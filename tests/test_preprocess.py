@@ -5,7 +5,30 @@ import pandas as pd
 import pytest
 
 from regtune.data import coerce_features
-from regtune.preprocess import Encoder, fit_transform, make_preprocessor, quiet_unknown_categories
+from regtune.preprocess import Encoder, make_preprocessor, quiet_unknown_categories
+
+
+def fit_transform(pre, X: pd.DataFrame, sample_weight: np.ndarray | None = None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The reference: scikit-learn's pipeline fitted on X; with weights, each fitted StandardScaler moved to
+    the weighted moments (Σ wᵢ in the denominator; a column constant on the rows with weight keeps its
+    scale), so that ``pre.transform`` encodes new rows the same way."""
+    Z = np.ascontiguousarray(pre.fit_transform(X), dtype=np.float64)
+    if sample_weight is None:
+        return Z
+    w = sample_weight / sample_weight.sum()
+    for name, part, _ in pre.transformers_:
+        if name not in ("num", "cat"):
+            continue
+        where = pre.output_indices_[name]
+        scaler = part.named_steps["scale"]
+        block = Z[:, where]
+        mean = w @ block
+        sd = np.sqrt(w @ (block - mean) ** 2)
+        sd = np.where(sd > 1e-8, sd, 1.0)
+        scaler.mean_ = scaler.mean_ + scaler.scale_ * mean
+        scaler.scale_ = scaler.scale_ * sd
+        Z[:, where] = (block - mean) / sd
+    return Z
 
 
 def frame(rng: np.random.Generator, n: int) -> pd.DataFrame:

@@ -132,14 +132,14 @@ def test_integer_weights_are_repeated_rows(kind: str, penalty: str, r: float) ->
 
 @pytest.mark.parametrize("kind", ["regression", "classification", "poisson", "multiclass"])
 def test_ridge_range_curvature_of_integer_weights_is_that_of_repeated_rows(kind: str) -> None:
-    from regtune.preprocess import fit_transform, make_preprocessor
+    from regtune.preprocess import Encoder
 
     frame = _table(kind)
     task = _task(kind)
     weighted, repeated = _dataset(frame, task), _dataset(_repeated(frame), task, weights=None)
     family = _family(kind)
-    Xw = fit_transform(make_preprocessor(weighted.numeric, []), weighted.X, weighted.weights)
-    Xr = fit_transform(make_preprocessor(repeated.numeric, []), repeated.X)
+    Xw = Encoder(weighted.numeric, []).fit_transform(weighted.X, weighted.weights)
+    Xr = Encoder(repeated.numeric, []).fit_transform(repeated.X)
     eig_w = np.sort(family.curvature(Xw, weighted.y, sample_weight=weighted.weights))
     eig_r = np.sort(family.curvature(Xr, repeated.y))
     np.testing.assert_allclose(eig_w, eig_r, rtol=1e-8, atol=1e-12)

@@ -94,15 +94,17 @@ class LogisticFit(LightClassifier):
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X: Any) -> np.ndarray:
+        """The classes' probabilities (NumPy only: ``regtune predict`` uses this too, without SciPy)."""
         import numpy as np
-        from scipy.special import expit, softmax
 
         scores = self.decision_function(X)
         if scores.ndim == 1:
-            p = expit(scores)
+            with np.errstate(over="ignore"):  # each tail computed where it cannot overflow
+                p = np.where(scores >= 0, 1.0 / (1.0 + np.exp(-scores)), np.exp(scores) / (1.0 + np.exp(scores)))
             proba: np.ndarray = np.vstack([1 - p, p]).T
             return proba
-        result: np.ndarray = softmax(scores, axis=1)
+        z = np.exp(scores - scores.max(axis=1, keepdims=True))
+        result: np.ndarray = z / z.sum(axis=1, keepdims=True)
         return result
 
     def predict(self, X: Any) -> np.ndarray:

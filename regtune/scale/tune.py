@@ -58,17 +58,14 @@ class EngineLeastSquares(StatsLeastSquares):
 
 def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = None) -> TuneResult:
     """Cross-validate penalty × λ of least squares on a table read by a dask cluster (``config.engine`` dask)."""
-    from regtune.assemble import assemble
-    from regtune.cv import Evaluator
+    from regtune.api import search_and_assemble
     from regtune.models import Penalty
     from regtune.policy import SearchSpace, lambda_ranges
-    from regtune.result import CVInfo, DatasetInfo, StudyInfo
+    from regtune.result import DatasetInfo
     from regtune.scale import parse_categories
     from regtune.scale.cluster import centres, client, first_pass, plan, read_source, second_pass
     from regtune.scale.hashfolds import fold_order
     from regtune.scale.stats import Layout, StatsScorer, check_varies, stats_fold
-    from regtune.search import resolve_study_name, run_search
-    from regtune.storage import mask_url
 
     start = time.perf_counter()
     if not isinstance(source, str | os.PathLike):
@@ -126,47 +123,6 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
     identity = _identity(
         source, config, the_plan, layout, stats, scoring, space, n_encoded, n_rows, features, full.yy_centred / n_rows
     )
-    hyper = family.hyper_quantity(scoring)
-    with Evaluator(list(folds), family, scorer, config.tol, n_jobs=config.n_jobs, hyper=hyper) as evaluator:
-        outcome = run_search(
-            evaluator,
-            space,
-            n_trials=config.n_trials,
-            add_trials=config.add_trials,
-            seed=config.seed,
-            timeout=config.timeout,
-            progress=progress,
-            prune=config.prune,
-            storage=config.storage,
-            study_name=resolve_study_name(config.study_name, identity),
-            identity=identity,
-            search=config.search,
-            scoring=scoring,
-        )
-    cv = CVInfo(
-        folds=k,
-        repeats=1,
-        scoring=scoring,
-        seed=config.seed,
-        groups=None,
-        fold_column=config.fold_column,
-        n_fold_fits=evaluator.fits,
-        search=config.search,
-        hypergradient_quantity=hyper,
-        target_variance=identity["target_variance"],
-        mixing_scale=space.mixing_scale,
-        null_deviance=None,
-    )
-    study = StudyInfo(
-        name=outcome.study.study_name if config.storage else None,
-        storage=mask_url(config.storage) if config.storage else None,
-        resumed=not outcome.created,
-        converged=outcome.converged,
-        stored=outcome.stored,
-        new=outcome.new,
-        budget=outcome.budget,
-        add_trials=config.add_trials,
-    )
     info = DatasetInfo(
         source=str(source),
         target=the_plan.target,
@@ -185,11 +141,10 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
     def refit_point(point: Point) -> Refit:
         return refit_from_stats(full, layout, family, Penalty.of(point.penalty, point.lam, point.l1_ratio), config.tol)
 
-    result = assemble(
-        outcome.points, space, family, config.rule, info, cv, study, refit_point, interrupted=outcome.interrupted,
+    result = search_and_assemble(
+        folds, family, scorer, scoring, space, config, identity, info, refit_point, n_folds=k, progress=progress,
         start=start,
     )  # fmt: skip
-    result.elapsed_s = time.perf_counter() - start
     result.read_as = dict(the_plan.read_as)
     return result
 
