@@ -6,16 +6,12 @@ Public API: :func:`tune`, :class:`TuneResult`, :class:`TuneConfig`, and the scik
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("regtune")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
 __all__ = ["RegTuneClassifier", "RegTuneRegressor", "TuneConfig", "TuneResult", "__version__", "tune"]
 
 if TYPE_CHECKING:
+    __version__: str
     from regtune.api import tune
     from regtune.config import TuneConfig
     from regtune.estimator import RegTuneClassifier, RegTuneRegressor
@@ -23,6 +19,15 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # read on first use: importlib.metadata costs 25 ms of every start
+        from importlib.metadata import PackageNotFoundError, version
+
+        global __version__
+        try:
+            __version__ = version("regtune")
+        except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+            __version__ = "0.0.0+unknown"
+        return __version__
     if name == "tune":
         from regtune.api import tune
 

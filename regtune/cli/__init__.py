@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from regtune import __version__
+import regtune
 from regtune.cli import datasets, predict, show, studies, tune
 
 app = typer.Typer(
@@ -27,7 +27,7 @@ app = typer.Typer(
 
 def _version_callback(value: bool) -> None:
     if value:
-        typer.echo(f"regtune {__version__}")
+        typer.echo(f"regtune {regtune.__version__}")
         raise typer.Exit()
 
 
