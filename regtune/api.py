@@ -171,7 +171,9 @@ def tune_dataset(
     folds = build_folds(dataset, splits, center=family.center_folds)
     n_encoded = int(folds[0].X_train.shape[1])
 
-    X_all = Encoder(dataset.numeric, dataset.categorical, dataset.impute).fit_transform(dataset.X, dataset.weights)
+    full = Encoder(dataset.numeric, dataset.categorical, dataset.impute)
+    X_all = full.fit_transform(dataset.X, dataset.weights)  # the λ ranges' and the refits' (read only)
+    X_all.setflags(write=False)
     scale = family.mixing_scale(dataset.y, dataset.weights)
     ranges = lambda_ranges(
         family,
@@ -189,7 +191,8 @@ def tune_dataset(
     identity = study_identity(dataset, config, scoring, family, splits, space, n_encoded)
 
     def refit_point(point: Point) -> Refit:
-        return refit(dataset, family, Penalty.of(point.penalty, point.lam, point.l1_ratio), config.tol)
+        penalty = Penalty.of(point.penalty, point.lam, point.l1_ratio)
+        return refit(dataset, family, penalty, config.tol, encoded=(full, X_all))
 
     result = search_and_assemble(
         folds,

@@ -477,7 +477,7 @@ def load_dataset(
     if not chosen:
         raise DataError(f"no feature columns left: check {named('features')} and {named('drop')}")
 
-    X = frame[chosen].copy()
+    X = frame[chosen]  # copy-on-write (pandas ≥ 3): a column is copied only if changed below
     source_dtypes = {str(c): str(t) for c, t in X.dtypes.items()}
     all_missing = [c for c in chosen if X[c].isna().all()]
     if all_missing:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from regtune.data import Dataset
     from regtune.models import Family, Penalty
     from regtune.preprocess import Encoder
@@ -39,13 +41,19 @@ class Refit:
         return self._pipeline
 
 
-def refit(dataset: Dataset, family: Family, penalty: Penalty, tol: float) -> Refit:
-    """Fit preprocessing and model on all rows of ``dataset`` at ``penalty``."""
+def refit(
+    dataset: Dataset, family: Family, penalty: Penalty, tol: float, *, encoded: tuple[Encoder, np.ndarray] | None = None
+) -> Refit:
+    """Fit preprocessing and model on all rows of ``dataset`` at ``penalty``; ``encoded`` is the encoder
+    already fitted on them and its matrix (one encoding of the whole table serves every refit)."""
     from regtune.models._base import with_offset, with_weights
     from regtune.preprocess import Encoder
 
-    encoder = Encoder(dataset.numeric, dataset.categorical, dataset.impute)
-    X = encoder.fit_transform(dataset.X, dataset.weights)
+    if encoded is None:
+        encoder = Encoder(dataset.numeric, dataset.categorical, dataset.impute)
+        X = encoder.fit_transform(dataset.X, dataset.weights)
+    else:
+        encoder, X = encoded
     outcome = family.fit(X, dataset.y, penalty, tol, **with_offset(dataset.offset), **with_weights(dataset.weights))
 
     def build() -> Any:

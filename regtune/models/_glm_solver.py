@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from regtune.models._base import squared_singular_values
 from regtune.models._logistic_solver import INNER_TOL, NULL_RTOL, _enet_gram
 from regtune.models._threads import one_blas_thread
 
@@ -119,8 +120,7 @@ def null_curvature(
     if sample_weight is not None:
         h = h * sample_weight
     Xc = np.sqrt(h)[:, None] * (X - (h @ X) / h.sum())
-    s = np.linalg.svd(Xc, compute_uv=False)
-    eigs: np.ndarray = s * s / X.shape[0]
+    eigs: np.ndarray = squared_singular_values(Xc) / X.shape[0]
     return eigs
 
 

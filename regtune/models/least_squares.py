@@ -18,18 +18,21 @@ intercept is ȳ and does not move.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from regtune.models._base import (
     Family,
     FitOutcome,
     Jacobian,
+    LightRegressor,
     LinearFit,
     Penalty,
     catch_convergence,
     count_nonzero,
     normalized_weights,
     solve_sym,
+    squared_singular_values,
 )
 
 if TYPE_CHECKING:
@@ -81,25 +84,141 @@ def regression_score_derivative(
     quantity: str, fold: Fold, outcome: FitOutcome, d_coef: np.ndarray, d_intercept: np.ndarray
 ) -> float | None:
     """d (fold test ``r2``, ``neg_mean_squared_error`` or ``neg_root_mean_squared_error``) for a change
-    (d_coef, d_intercept) of a linear prediction ``Xw + b`` (weighted by the test rows' weights, if any)."""
+    (d_coef, d_intercept) of a linear prediction ``Xw + b`` (weighted by the test rows' weights, if any);
+    from the fold's validation statistics when it has them (:func:`validation_stats`)."""
     import numpy as np
 
-    X, y = fold.X_test, fold.y_test
-    w = np.ones(len(y)) if fold.weight_test is None else fold.weight_test
-    total_w = float(w.sum())
-    resid = y - (X @ outcome.coef + outcome.intercept[0])
-    d_pred = X @ d_coef + d_intercept[0]
-    inner = float((w * resid) @ d_pred)
+    b = float(outcome.intercept[0])
+    stats = validation_stats(fold)
+    if stats is not None:
+        inner = stats.residual_inner(outcome.coef, b, d_coef, float(d_intercept[0]))
+        total_w, sse, ss_tot = stats.n, max(stats.sse(outcome.coef, b), 0.0), stats.total_ss()
+    else:  # a small fold: a pass over its rows
+        X, y = fold.X_test, fold.y_test
+        w = np.ones(len(y)) if fold.weight_test is None else fold.weight_test
+        total_w = float(w.sum())
+        resid = y - (X @ outcome.coef + b)
+        inner = float((w * resid) @ (X @ d_coef + d_intercept[0]))
+        centred = y - float(w @ y) / total_w
+        sse, ss_tot = float((w * resid) @ resid), float((w * centred) @ centred)
     if quantity == "r2":
-        total = y - float(w @ y) / total_w
-        ss_tot = float((w * total) @ total)
         return 2.0 * inner / ss_tot if ss_tot > 0 else 0.0
     if quantity == "neg_mean_squared_error":
         return 2.0 * inner / total_w
     if quantity == "neg_root_mean_squared_error":
-        rmse = math.sqrt(float((w * resid) @ resid) / total_w)
+        rmse = math.sqrt(sse / total_w)
         return inner / (total_w * rmse) if rmse > 0 else 0.0
     return None
+
+
+#: From this many validation rows (and 20 per encoded column) a least-squares fold is scored from its
+#: validation statistics (:class:`TestStats`, computed once): each trial's score and hypergradient are then
+#: quadratic forms in p + 1 numbers instead of passes over the rows (65,400 rows × 84 columns: 5 ms → 0.02 ms).
+STATS_ROWS = 10_000
+
+
+@dataclass
+class TestStats:
+    """A fold's validation rows in the fold's encoded coordinates ``[x; 1]``: ``Σ w x xᵀ``, ``Σ w x y``,
+    ``Σ w y²`` and ``n = Σ w`` (w = 1 without weights), the target less ``y_shift`` (its training mean,
+    so the sums do not cancel)."""
+
+    Q: np.ndarray
+    q: np.ndarray
+    yy: float
+    n: float
+    #: What was subtracted from the target before the sums.
+    y_shift: float = 0.0
+
+    @classmethod
+    def of_rows(cls, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None, y_shift: float) -> TestStats:
+        import numpy as np
+
+        X1 = np.column_stack([X, np.ones(len(y))])
+        yc = y - y_shift
+        wX1 = X1 if weights is None else X1 * weights[:, None]
+        wy = yc if weights is None else yc * weights
+        Q = wX1.T @ X1
+        n = float(len(y)) if weights is None else float(weights.sum())
+        return cls((Q + Q.T) / 2, X1.T @ wy, float(wy @ yc), n, y_shift)
+
+    def sse(self, coef: np.ndarray, intercept: float) -> float:
+        import numpy as np
+
+        theta = np.append(coef, intercept - self.y_shift)
+        return float(self.yy - 2.0 * theta @ self.q + theta @ self.Q @ theta)
+
+    def residual_inner(self, coef: np.ndarray, intercept: float, d_coef: np.ndarray, d_intercept: float) -> float:
+        """``Σ w (y − xᵀw − b)(xᵀdw + db)`` over the validation rows."""
+        import numpy as np
+
+        theta = np.append(coef, intercept - self.y_shift)
+        return float(np.append(d_coef, d_intercept) @ (self.q - self.Q @ theta))
+
+    def total_ss(self) -> float:
+        """``Σ w (y − ȳ)²`` of the validation rows (ȳ their own weighted mean)."""
+        mean = float(self.q[-1]) / self.n
+        return self.yy - self.n * mean * mean
+
+
+def validation_stats(fold: Fold) -> TestStats | None:
+    """The fold's validation statistics: its own (a fold of the Dask engine), or, for a fold of at least
+    :data:`STATS_ROWS` validation rows and 20 per encoded column, computed from them once; None for a
+    smaller fold (it is scored from its rows)."""
+    if fold.test_stats is None:
+        n, p = fold.X_test.shape
+        if n < max(STATS_ROWS, 20 * (p + 1)):
+            return None
+        fold.test_stats = TestStats.of_rows(fold.X_test, fold.y_test, fold.weight_test, fold.y_mean())
+    return fold.test_stats
+
+
+class StatsPrediction(LightRegressor):
+    """A fold's fitted linear model with the fold's validation statistics: :class:`SquaredError` computes
+    the fold's squared error from them; any other scorer predicts the rows with the model."""
+
+    def __init__(self, model: Any, stats: TestStats) -> None:
+        self.model = model
+        self.stats = stats
+
+    def predict(self, X: Any) -> np.ndarray:
+        prediction: np.ndarray = self.model.predict(X)
+        return prediction
+
+    def sse(self) -> float:
+        import numpy as np
+
+        return self.stats.sse(np.asarray(self.model.coef_, dtype=np.float64), float(self.model.intercept_))
+
+
+class SquaredError:
+    """``neg_mean_squared_error``, ``neg_root_mean_squared_error`` or ``r2`` of a fold: from its validation
+    statistics when the family scores it by them (a :class:`StatsPrediction`), else from its rows
+    (weighted by the rows' weights, as scikit-learn's scorers: equal to them to rounding)."""
+
+    NAMES = ("neg_mean_squared_error", "neg_root_mean_squared_error", "r2")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, model: Any, X: Any = None, y: Any = None, sample_weight: np.ndarray | None = None) -> float:
+        import numpy as np
+
+        if isinstance(model, StatsPrediction):
+            sse, n, ss_tot = max(model.sse(), 0.0), model.stats.n, model.stats.total_ss()
+        else:
+            w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+            n = float(w.sum())
+            resid = y - model.predict(X)
+            centred = y - float(w @ y) / n
+            sse, ss_tot = float((w * resid) @ resid), float((w * centred) @ centred)
+        if self.name == "neg_mean_squared_error":
+            return -sse / n
+        if self.name == "neg_root_mean_squared_error":
+            return -math.sqrt(sse / n)
+        if ss_tot <= 0:
+            return 1.0 if sse == 0 else 0.0
+        return 1.0 - sse / ss_tot
 
 
 class LeastSquares(Family):
@@ -131,11 +250,9 @@ class LeastSquares(Family):
     def curvature(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
         """Eigenvalues of XᵀWX/n (X centred with the weights W, which sum to n; W = I without weights): d²/n,
         the squared singular values of √W·X over n."""
-        import numpy as np
 
         Xc, _ = _weighted_centred(X, None, normalized_weights(sample_weight, X.shape[0]))
-        s = np.linalg.svd(Xc, compute_uv=False)
-        eigs: np.ndarray = s * s / X.shape[0]
+        eigs: np.ndarray = squared_singular_values(Xc) / X.shape[0]
         return eigs
 
     def mixing_scale(self, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
@@ -250,6 +367,7 @@ class LeastSquares(Family):
         fold.svd()
         if fold.X_train.shape[0] > fold.X_train.shape[1]:
             fold.gram()
+        validation_stats(fold)
 
     def fit_fold(
         self,
@@ -374,6 +492,13 @@ class LeastSquares(Family):
         self, quantity: str, fold: Fold, outcome: FitOutcome, d_coef: np.ndarray, d_intercept: np.ndarray
     ) -> float | None:
         return regression_score_derivative(quantity, fold, outcome, d_coef, d_intercept)
+
+    def scorer(self, name: str) -> Any | None:
+        return SquaredError(name) if name in SquaredError.NAMES else None
+
+    def scoring_model(self, outcome: FitOutcome, fold: Fold) -> Any:
+        stats = validation_stats(fold)
+        return outcome.model if stats is None else StatsPrediction(outcome.model, stats)
 
 
 def _weighted_centred(

@@ -33,6 +33,7 @@ from regtune.models._base import (
     count_nonzero,
     normalized_weights,
     solve_sym,
+    squared_singular_values,
 )
 from regtune.models._threads import on_one_blas_thread
 
@@ -154,8 +155,7 @@ class Logistic(Family):
         from regtune.models.least_squares import _weighted_centred
 
         sw = normalized_weights(sample_weight, X.shape[0])
-        s = np.linalg.svd(_weighted_centred(X, None, sw)[0], compute_uv=False)
-        gram = s * s / X.shape[0]
+        gram = squared_singular_values(_weighted_centred(X, None, sw)[0]) / X.shape[0]
         classes, which = np.unique(y, return_inverse=True)
         counts = np.bincount(which, weights=sw, minlength=len(classes))
         share = counts / counts.sum()

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from regtune.data import check_finite
 from regtune.errors import DataError, named
 from regtune.folds import Fold
-from regtune.models.least_squares import LeastSquares
+from regtune.models.least_squares import LeastSquares, TestStats
 
 if TYPE_CHECKING:
     import numpy as np
@@ -256,43 +256,12 @@ def encoding(train: Sums, layout: Layout) -> Encoding:
     return Encoding(A, mean, scale, names, means, fills, known, first)
 
 
-@dataclass
-class TestStats:
-    """A fold's validation rows in the fold's encoded coordinates ``[x; 1]``: ``Σ x xᵀ``, ``Σ x y``, ``Σ y²``."""
-
-    Q: np.ndarray
-    q: np.ndarray
-    yy: float
-    n: int
-    #: What was subtracted from the target before the sums (``Layout.y_shift``).
-    y_shift: float = 0.0
-
-    def sse(self, coef: np.ndarray, intercept: float) -> float:
-        import numpy as np
-
-        theta = np.append(coef, intercept - self.y_shift)
-        return float(self.yy - 2.0 * theta @ self.q + theta @ self.Q @ theta)
-
-    def residual_inner(self, coef: np.ndarray, intercept: float, d_coef: np.ndarray, d_intercept: float) -> float:
-        """``Σ (y − xᵀw − b)(xᵀdw + db)`` over the validation rows."""
-        import numpy as np
-
-        theta = np.append(coef, intercept - self.y_shift)
-        return float(np.append(d_coef, d_intercept) @ (self.q - self.Q @ theta))
-
-    def total_ss(self) -> float:
-        """``Σ (y − ȳ)²`` of the validation rows (ȳ their own mean)."""
-        mean = float(self.q[-1]) / self.n
-        return self.yy - self.n * mean * mean
-
-
 @dataclass(eq=False)
 class StatsFold(Fold):
     """A fold that holds its statistics instead of its rows: the Gram matrix of its centred, standardized
-    training rows, ``Xᵀ(y − ȳ)``, ȳ, and its validation rows' :class:`TestStats`. ``X_train`` is a
+    training rows, ``Xᵀ(y − ȳ)``, ȳ, and its validation rows' :class:`TestStats` (``test_stats``). ``X_train`` is a
     zero-strided stand-in of the training matrix's shape (no memory): the solvers read only its shape."""
 
-    test_stats: TestStats | None = None
     y_train_mean: float = 0.0
     #: ``Σ (y − ȳ)²`` of the training rows.
     yy_centred: float = 0.0
@@ -309,17 +278,12 @@ class StatsFold(Fold):
         return self.X_train, np.array([math.sqrt(max(self.yy_centred, 0.0))])
 
     def svd(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The SVD of the centred training matrix as regtune's ridge reads it, from the Gram matrix's
-        eigendecomposition ``XᵀX = V diag(s²) Vᵀ``: ``(s, Vᵀ, Uᵀ(y − ȳ) = diag(1/s) Vᵀ Xᵀ(y − ȳ))``."""
-        import numpy as np
+        """The SVD of the centred training matrix from its Gram matrix (:func:`~regtune.folds.svd_of_gram`):
+        a fold of statistics has no rows, whatever their number."""
+        from regtune.folds import svd_of_gram
 
         if "svd" not in self.cache:
-            gram, xy = self.gram()
-            eig, V = np.linalg.eigh(gram)
-            s = np.sqrt(np.maximum(eig, 0.0))
-            proj = V.T @ xy
-            Uty = np.divide(proj, s, out=np.zeros_like(proj), where=s > 0)
-            self.cache["svd"] = (s, np.ascontiguousarray(V.T), Uty)
+            self.cache["svd"] = svd_of_gram(*self.gram())
         result: tuple[np.ndarray, np.ndarray, np.ndarray] = self.cache["svd"]
         return result
 
@@ -357,43 +321,11 @@ def stats_fold(index: int, train: Sums, test: Sums | None, layout: Layout) -> St
     return fold
 
 
-class StatsPrediction:
-    """What a scorer sees of a fold's fit on this engine: the coefficients and the fold's validation
-    statistics (the scorer computes the loss from them, never from rows)."""
-
-    def __init__(self, model: Any, stats: TestStats) -> None:
-        self.model = model
-        self.stats = stats
-
-    def sse(self) -> float:
-        import numpy as np
-
-        return self.stats.sse(np.asarray(self.model.coef_, dtype=np.float64), float(self.model.intercept_))
-
-
-class StatsScorer:
-    """``neg_mean_squared_error``, ``neg_root_mean_squared_error`` or ``r2`` of a fold, from its statistics."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __call__(self, prediction: StatsPrediction, X: Any = None, y: Any = None) -> float:
-        sse = max(prediction.sse(), 0.0)
-        n = prediction.stats.n
-        if self.name == "neg_mean_squared_error":
-            return -sse / n
-        if self.name == "neg_root_mean_squared_error":
-            return -math.sqrt(sse / n)
-        total = prediction.stats.total_ss()
-        if total <= 0:
-            return 1.0 if sse == 0 else 0.0
-        return 1.0 - sse / total
-
-
 class StatsLeastSquares(LeastSquares):
     """regtune's least squares (same λ convention, same solvers: ridge from the spectrum, the L1 and
     elastic-net fits by coordinate descent on the Gram matrix) on :class:`StatsFold` folds; the fold's
-    score and its hypergradient are quadratic forms in the fold's validation statistics."""
+    score and its hypergradient are quadratic forms in the fold's validation statistics, as for a local
+    fold of many rows (:func:`regtune.models.least_squares.validation_stats`)."""
 
     #: Not a registered family (the registry lists classes with tasks): built by the engine only.
     tasks = ()  # type: ignore[assignment]
@@ -408,30 +340,6 @@ class StatsLeastSquares(LeastSquares):
         if penalty.is_l2:
             return super().fit_fold(fold, penalty, tol, warm)
         return self._fit_gram(fold, penalty, tol, warm)  # n ≤ p too: there are no rows to hand a solver
-
-    def prepare_fold(self, fold: Fold) -> None:
-        fold.svd()
-
-    def scoring_model(self, outcome: FitOutcome, fold: Fold) -> Any:
-        assert isinstance(fold, StatsFold) and fold.test_stats is not None
-        return StatsPrediction(outcome.model, fold.test_stats)
-
-    def score_derivative(
-        self, quantity: str, fold: Fold, outcome: FitOutcome, d_coef: np.ndarray, d_intercept: np.ndarray
-    ) -> float | None:
-        assert isinstance(fold, StatsFold) and fold.test_stats is not None
-        stats = fold.test_stats
-        b = float(outcome.intercept[0])
-        inner = stats.residual_inner(outcome.coef, b, d_coef, float(d_intercept[0]))
-        if quantity == "neg_mean_squared_error":
-            return 2.0 * inner / stats.n
-        if quantity == "r2":
-            total = stats.total_ss()
-            return 2.0 * inner / total if total > 0 else 0.0
-        if quantity == "neg_root_mean_squared_error":
-            rmse = math.sqrt(max(stats.sse(outcome.coef, b), 0.0) / stats.n)
-            return inner / (stats.n * rmse) if rmse > 0 else 0.0
-        return None
 
 
 def check_varies(fold: StatsFold) -> None:

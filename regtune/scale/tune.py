@@ -60,12 +60,13 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
     """Cross-validate penalty × λ of least squares on a table read by a dask cluster (``config.engine`` dask)."""
     from regtune.api import search_and_assemble
     from regtune.models import Penalty
+    from regtune.models.least_squares import SquaredError
     from regtune.policy import SearchSpace, lambda_ranges
     from regtune.result import DatasetInfo
     from regtune.scale import parse_categories
     from regtune.scale.cluster import centres, client, first_pass, plan, read_source, second_pass
     from regtune.scale.hashfolds import fold_order
-    from regtune.scale.stats import Layout, StatsScorer, check_varies, stats_fold
+    from regtune.scale.stats import Layout, check_varies, stats_fold
 
     start = time.perf_counter()
     if not isinstance(source, str | os.PathLike):
@@ -112,7 +113,7 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
     n_rows = full.n_train
     family = EngineLeastSquares("regression", full, seed=config.seed)
     scoring = config.scoring or "neg_mean_squared_error"
-    scorer = StatsScorer(scoring)
+    scorer = SquaredError(scoring)
     scale = family.mixing_scale(full.X_train[:0, 0])
     ranges = lambda_ranges(
         family, full.X_train, full.X_train[:0, 0], config.penalties, config.lambda_min, config.lambda_max, scale
