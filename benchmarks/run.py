@@ -6,9 +6,10 @@ Contenders, each a whole process started the same way (import included, median o
                  l1_ratios=(1.0,) and (0.0,) — the better kept (benchmarks/peer_path.py)
   optuna script  TPE, a Pipeline in cross_val_score per trial, regtune's number of trials
                  (benchmarks/peer_optuna.py)
-and an oracle: a dense λ grid per penalty (and l1_ratio grid), then a 20× denser grid around its best,
-evaluated in this process on the same folds. With --model sgd or mlp (and --hidden for mlp) regtune runs
-with that flag, the Optuna script builds the same estimator (same seed, max_iter, tol, early stopping)
+and, for a regression table, the limit: import + read + K fits at regtune's choice (benchmarks/peer_limit.py,
+run after regtune); and an oracle: a dense λ grid per penalty (and l1_ratio grid), then a 20× denser grid
+around its best, evaluated in this process on the same folds. With --model sgd or mlp (and --hidden for mlp)
+regtune runs with that flag, the Optuna script builds the same estimator (same seed, max_iter, tol, early stopping)
 and there is no path script. Every contender's choice is scored on the same folds by the same evaluator
 (in-fold preprocessing, solved to tolerance), so regret = oracle best − that score compares choices, not
 solvers. Writes benchmarks/results/bench.md and bench.json.
@@ -71,7 +72,39 @@ def prepare(data_dir: Path, tmp: Path, quick: bool) -> list[Bench]:
         label = "diamonds" if size >= len(frame) else f"diamonds-{size // 1000}k"
         benches.append(Bench(label, path, "log_price", "regression"))
     benches.append(Bench("churn", churn, "churn", "classification"))
+    if not quick:
+        path = tmp / "large.csv"
+        large_table(LARGE_ROWS).to_csv(path, index=False)
+        benches.append(Bench(f"large-{LARGE_ROWS // 1000}k", path, "y", "regression"))
     return benches
+
+
+#: Rows of the synthetic large regression table (issue 18's 327k × 50 case; the shared data has none this big).
+LARGE_ROWS = 327_000
+
+
+def large_table(rows: int, seed: int = 0) -> pd.DataFrame:
+    """A seeded synthetic regression table of ``rows`` × 50 columns like a warehouse extract: 44 numeric
+    columns driven by 6 latent factors (so they correlate in groups), 2 % missing values in four of them,
+    6 categorical columns of 3–12 levels; the target depends on 12 numeric columns and two categorical
+    ones, with noise of about a third of its spread."""
+    rng = np.random.default_rng(seed)
+    factors = rng.standard_normal((rows, 6))
+    loadings = rng.standard_normal((6, 44)) * (rng.random((6, 44)) < 0.3)
+    numeric = factors @ loadings + rng.standard_normal((rows, 44))
+    beta = np.zeros(44)
+    beta[rng.choice(44, 12, replace=False)] = rng.standard_normal(12)
+    y = numeric @ beta
+    frame = pd.DataFrame(numeric, columns=[f"x{i}" for i in range(44)])
+    for c, levels in enumerate((3, 4, 5, 7, 9, 12)):
+        codes = rng.integers(0, levels, rows)
+        if c < 2:
+            y = y + rng.standard_normal(levels)[codes]
+        frame[f"c{c}"] = np.array([f"L{i}" for i in range(levels)])[codes]
+    for col in ("x3", "x11", "x25", "x40"):
+        frame.loc[rng.random(rows) < 0.02, col] = np.nan
+    frame["y"] = 50 + 10 * (y + rng.standard_normal(rows) * 0.35 * y.std())
+    return frame
 
 
 def run_isolated(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
@@ -215,6 +248,11 @@ def main() -> None:
             measured = {name: measure(cmd, runs) for name, cmd in cmds.items()}
             doc = json.loads(result_json.read_text())
             chosen = doc["chosen"]
+            limit = None
+            if bench.task == "regression" and opts.model == "linear":
+                # The floor at regtune's choice: import + read + K fits (benchmarks/peer_limit.py).
+                where = [chosen["penalty"], str(chosen["lambda"]), str(chosen["l1_ratio"])]
+                limit = measure([sys.executable, "peer_limit.py", str(bench.csv), bench.target, *where], runs)
             choices = {
                 "regtune": {"penalty": chosen["penalty"], "lambda": chosen["lambda"], "l1_ratio": chosen["l1_ratio"]},
                 **{name: json.loads(m["stdout"]) for name, m in measured.items() if name != "regtune"},
@@ -233,6 +271,7 @@ def main() -> None:
                 "baseline_import_s": baseline,
                 "regtune_fold_fits": doc["cv"].get("n_fold_fits"),
                 "contenders": {},
+                "limit": None if limit is None else {"wall_s": limit["wall_s"], "walls": limit["walls"]},
             }
             for name, m in measured.items():
                 cv = score_choice(ev, choices[name])
@@ -285,6 +324,12 @@ def markdown(rows: list[dict], runs: int, n_trials: int, baseline: float) -> str
             lines.append(
                 f"| {row['dataset']} | {row['rows']} | {name} | {choice} | {v['cv']:.5f} | {v['regret']:.1e} |"
                 f" {v['wall_s']:.2f} | {max(v['wall_s'] - baseline, 0):.2f} | {v['peak_mib']:.0f} | {ratio} | {mem} |"
+            )
+        if row.get("limit"):
+            wall = row["limit"]["wall_s"]
+            lines.append(
+                f"| {row['dataset']} | {row['rows']} | limit (import + read + K fits at regtune's λ) | — | — | — |"
+                f" {wall:.2f} | {max(wall - baseline, 0):.2f} | — | {ours['wall_s'] / wall:.2f} | — |"
             )
         o = row["oracle"]
         lines.append(
