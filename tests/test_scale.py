@@ -179,6 +179,31 @@ def test_partition_sums_do_not_depend_on_the_chunks(monkeypatch: pytest.MonkeyPa
     assert level_rows == (keep & (frame["colour"] != "grey").to_numpy()).sum()
 
 
+def test_the_data_fingerprint_does_not_depend_on_the_partitioning() -> None:
+    """A study's data hash: exact, from any split of the rows into partitions (a second machine resuming a
+    shared study reads the same files in other partitions), and it changes with a value or a fold id."""
+    from regtune.scale import stats
+
+    frame = _table(200)
+    layout = stats.Layout(("x1", "x2", "x3"), (("colour", ("blue", "green", "grey", "red")), ("size", ("L", "S"))))
+    folds = hash_fold_ids(frame, 0, K, SEED, row_key="id")
+    whole = stats.partition_stats(frame, "y", folds, K, layout)
+    pieces = [
+        stats.partition_stats(frame.iloc[rows], "y", folds[rows], K, layout)
+        for rows in np.array_split(np.random.default_rng(1).permutation(200), 7)
+    ]
+    summed = pieces[0]
+    for piece in pieces[1:]:
+        summed = summed + piece
+    assert summed.fingerprint == whole.fingerprint
+    assert np.allclose(summed.R, whole.R)
+    changed = frame.copy()
+    changed.loc[17, "x2"] += 1e-12
+    assert stats.partition_stats(changed, "y", folds, K, layout).fingerprint != whole.fingerprint
+    other_folds = hash_fold_ids(frame, 0, K, SEED + 1, row_key="id")
+    assert stats.partition_stats(frame, "y", other_folds, K, layout).fingerprint != whole.fingerprint
+
+
 def _slow_partitions(rows: int) -> None:
     """On a worker: turn a partition into sums ``rows`` rows at a time (a slow pass, to kill a worker in it)."""
     import importlib
@@ -292,6 +317,13 @@ def test_sources_the_engine_reads_and_refuses(cluster: Any, parts: tuple[Path, p
     from_csv = regtune.tune(str(csv), row_key="id", **common)  # a folder of CSV files
     from_parquet = regtune.tune(str(parts[0]), row_key="id", **common)
     _same_study(from_csv, from_parquet)  # the row key's hash: the same folds from other files
+    # One study in storage: the CSV files resume the Parquet run's study (the data hash is the rows', not the
+    # float sums' — which differ in their last bits between 8 and 3 partitions).
+    stored = {**common, "storage": f"sqlite:///{tmp_path / 'shared.db'}", "study_name": "shared"}
+    first = regtune.tune(str(parts[0]), row_key="id", **stored)
+    second = regtune.tune(str(csv), row_key="id", **{**stored, "n_trials": 8})
+    assert not first.study.resumed and second.study.resumed
+    assert second.study.stored == first.study.n_trials and second.study.n_trials == 8
     (tmp_path / "fake.parquet").write_text("not parquet\n")
     with pytest.raises(DataError, match=r"^cannot read .*fake\.parquet as Parquet \(ArrowInvalid"):
         regtune.tune(str(tmp_path / "fake.parquet"), **common)

@@ -99,9 +99,19 @@ class PartStats:
     yy: np.ndarray
     #: Rows left out because their target is missing.
     dropped: int = 0
+    #: The rows' content and fold ids: the sum mod 2⁶⁴ of a hash per row (:func:`row_fingerprint`). Exact and
+    #: independent of the order of the rows and of how they are split into partitions — unlike the float
+    #: sums, whose last bits depend on both and on the machine's BLAS — so it names the data of a study.
+    fingerprint: int = 0
 
     def __add__(self, other: PartStats) -> PartStats:
-        return PartStats(self.R + other.R, self.S + other.S, self.yy + other.yy, self.dropped + other.dropped)
+        return PartStats(
+            self.R + other.R,
+            self.S + other.S,
+            self.yy + other.yy,
+            self.dropped + other.dropped,
+            (self.fingerprint + other.fingerprint) % 2**64,
+        )
 
     def fold(self, k: int) -> Sums:
         return Sums(self.R[k], self.S[k], float(self.yy[k]))
@@ -173,7 +183,18 @@ def partition_stats(frame: pd.DataFrame, target: str, folds: np.ndarray, k: int,
                 yy[j] += float(yj @ yj)
     upper = np.triu(R)
     R = upper + np.transpose(np.triu(R, 1), (0, 2, 1))
-    return PartStats(R, S, yy, dropped)
+    return PartStats(R, S, yy, dropped, row_fingerprint(frame, folds))
+
+
+def row_fingerprint(frame: pd.DataFrame, folds: np.ndarray) -> int:
+    """The sum mod 2⁶⁴ of one 64-bit hash per row of ``frame`` (its values, by pandas' row hash) mixed
+    with the row's fold id."""
+    import numpy as np
+    import pandas as pd
+
+    rows = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    mixed = pd.util.hash_array(rows ^ np.asarray(folds, dtype=np.uint64))
+    return int(mixed.sum(dtype=np.uint64))
 
 
 @dataclass

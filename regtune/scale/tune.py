@@ -210,12 +210,10 @@ def _identity(
     target_variance: float,
 ) -> dict[str, Any]:
     """What a stored study is about (as :func:`regtune.search.study_identity`; the data's hash is that of
-    its statistics)."""
+    its rows' fingerprint, the same from any partitioning on any machine)."""
     from regtune import __version__
 
-    digest = hashlib.sha256()
-    for part in (stats.R, stats.S, stats.yy):
-        digest.update(part.tobytes())
+    digest = hashlib.sha256(f"{stats.fingerprint}:{stats.total().n}:{stats.dropped}".encode())
     folds = f"hash:{the_plan.row_key or 'partition,row'}:{config.seed}" if not config.fold_column else "column"
     return {
         "source": str(source),
