@@ -168,7 +168,7 @@ def tune_dataset(
     scoring, scorer = resolve_scorer(config.scoring, dataset.task, family)
     splits = assign_folds(dataset, config) if splits is None else splits
     check_memory(dataset, len(splits))
-    folds = build_folds(dataset, splits, center=family.center_folds)
+    folds = build_folds(dataset, splits, center=family.center_folds, n_jobs=config.n_jobs)
     n_encoded = int(folds[0].X_train.shape[1])
 
     full = Encoder(dataset.numeric, dataset.categorical, dataset.impute)

@@ -217,17 +217,20 @@ def svd_of_gram(gram: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return s, np.ascontiguousarray(V.T), Uty
 
 
-def build_folds(dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]], *, center: bool) -> list[Fold]:
-    """Fit each fold's preprocessing on its training rows and keep the transformed matrices."""
+def build_folds(
+    dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]], *, center: bool, n_jobs: int = 1
+) -> list[Fold]:
+    """Fit each fold's preprocessing on its training rows and keep the transformed matrices; with ``n_jobs``
+    > 1 that many folds at once, on threads (NumPy releases the GIL in the large operations)."""
     import numpy as np
 
     from regtune.models._base import normalized_weights
     from regtune.preprocess import Encoder
 
-    folds = []
     columns = Encoder(dataset.numeric, dataset.categorical).columns(dataset.X)  # converted once, not per fold
     gaps = None if columns.numeric is None else np.isnan(columns.numeric).any(axis=0)
-    for i, (train, test) in enumerate(splits):
+
+    def build(i: int, train: np.ndarray, test: np.ndarray) -> Fold:
         weights = None if dataset.weights is None else _fold_weights(dataset.weights, train, test, i)
         encoder = Encoder(dataset.numeric, dataset.categorical, dataset.impute)
         X_train = encoder.fit_transform_columns(columns.take(train), None if weights is None else weights[0], gaps=gaps)
@@ -243,8 +246,15 @@ def build_folds(dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]], *
             fold.offset_train, fold.offset_test = dataset.offset[train], dataset.offset[test]
         if weights is not None:
             fold.weight_train, fold.weight_test = normalized_weights(weights[0], len(train)), weights[1]
-        folds.append(fold)
-    return folds
+        return fold
+
+    jobs = [(i, train, test) for i, (train, test) in enumerate(splits)]
+    if n_jobs <= 1 or len(jobs) <= 1:
+        return [build(*job) for job in jobs]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(n_jobs, len(jobs))) as pool:
+        return list(pool.map(lambda job: build(*job), jobs))  # in fold order: the first fold's error first
 
 
 def _fold_weights(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.model_selection import cross_val_score
@@ -283,3 +285,13 @@ def test_no_two_distinct_lambdas_share_identical_fold_scores(source: str, settin
         if a.lam != b.lam and a.fold_scores == b.fold_scores
     ]
     assert not stale
+
+
+def test_folds_built_on_threads_are_the_folds_built_one_by_one(penguins: Path) -> None:
+    ds, family, splits, folds = _setup(str(penguins), target="body_mass_g")
+    threaded = build_folds(ds, splits, center=family.center_folds, n_jobs=2)
+    for one, other in zip(folds, threaded, strict=True):
+        assert one.index == other.index
+        np.testing.assert_array_equal(one.X_train, other.X_train)
+        np.testing.assert_array_equal(one.X_test, other.X_test)
+        np.testing.assert_array_equal(one.y_test, other.y_test)

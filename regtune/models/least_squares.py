@@ -113,7 +113,8 @@ def regression_score_derivative(
 
 #: From this many validation rows (and 20 per encoded column) a least-squares fold is scored from its
 #: validation statistics (:class:`TestStats`, computed once): each trial's score and hypergradient are then
-#: quadratic forms in p + 1 numbers instead of passes over the rows (65,400 rows × 84 columns: 5 ms → 0.02 ms).
+#: quadratic forms in p + 1 numbers instead of passes over the rows (65,400 rows × 84 columns: a score takes
+#: 0.014 ms instead of 5–10 ms).
 STATS_ROWS = 10_000
 
 
