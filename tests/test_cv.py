@@ -251,7 +251,7 @@ def test_predicted_warm_starts_give_the_same_multinomial_fits() -> None:
 @pytest.mark.parametrize(
     "source,names",
     [
-        ("builtin:diabetes", ["r2", "neg_mean_squared_error"]),
+        ("builtin:diabetes", ["r2", "neg_mean_squared_error", "neg_root_mean_squared_error"]),
         ("builtin:breast_cancer", ["neg_log_loss", "accuracy"]),
         ("builtin:wine", ["neg_log_loss", "accuracy"]),
     ],
@@ -261,7 +261,7 @@ def test_fast_scorers_equal_scikit_learns(source: str, names: list[str]) -> None
 
     ds, family, _, folds = _setup(source)
     for name in names:
-        _, fast = resolve_scorer(name, ds.task)
+        _, fast = resolve_scorer(name, ds.task, family)  # least squares: its SquaredError
         for lam in (1e-3, 1e-1):
             for penalty in ("l1", "l2"):
                 outcome = family.fit_fold(folds[0], Penalty.of(penalty, lam, 0.5), 1e-6)
