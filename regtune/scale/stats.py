@@ -171,15 +171,22 @@ def partition_stats(frame: pd.DataFrame, target: str, folds: np.ndarray, k: int,
         kept = np.flatnonzero(keep)
         ids = np.asarray(folds[begin : begin + CHUNK_ROWS])[kept]
         order = kept[np.argsort(ids, kind="stable")]  # each fold id's rows together: one copy, not one per fold
-        r = raw_rows(chunk, layout)[order]
+        r = raw_rows(chunk, layout)
+        # Columns that are zero in every row of the chunk (the mask of a column without gaps, a level or a
+        # missing indicator it does not hold) add nothing: the products are taken over the others only
+        # (half the raw columns of a table without gaps: a quarter of the work).
+        used = np.flatnonzero(r.any(axis=0))
+        r = r[np.ix_(order, used)]
+        block = np.ix_(used, used)
         y, ids = y[order], np.asarray(folds[begin : begin + CHUNK_ROWS])[order]
         bounds = np.searchsorted(ids, np.arange(k + 1))
         for j in range(k):
             rj, yj = r[bounds[j] : bounds[j + 1]], y[bounds[j] : bounds[j + 1]]
             if len(yj):
-                # rjᵀrj's upper triangle (BLAS syrk: half gemm's work), on rjᵀ as a Fortran-ordered view.
-                R[j] += dsyrk(1.0, rj.T, trans=0, lower=0)
-                S[j] += rj.T @ yj
+                # rjᵀrj's upper triangle (BLAS syrk: half gemm's work), on rjᵀ as a Fortran-ordered view;
+                # ``used`` is increasing, so it lands in R's upper triangle.
+                R[j][block] += dsyrk(1.0, rj.T, trans=0, lower=0)
+                S[j][used] += rj.T @ yj
                 yy[j] += float(yj @ yj)
     upper = np.triu(R)
     R = upper + np.transpose(np.triu(R, 1), (0, 2, 1))
