@@ -197,7 +197,8 @@ def row_fingerprint(frame: pd.DataFrame, folds: np.ndarray) -> int:
     """The sum mod 2⁶⁴ of one 64-bit hash per row of ``frame``, mixed with the row's fold id. A row's hash
     is ``mix(Σⱼ bitsⱼ·Kⱼ)`` over its columns (a number's float64 bits — an integer column and its float
     copy agree —, a text's pandas hash; Kⱼ odd, so a change of any value changes the sum), then one
-    nonlinear mix per row: a third of the cost of pandas' row hash, which mixes every value."""
+    nonlinear mix per row: cheaper than pandas' row hash, which mixes every value (2M × 51 rows: the
+    engine's run 13.1–13.7 s against 15.3 s)."""
     import numpy as np
     import pandas as pd
 
@@ -206,7 +207,7 @@ def row_fingerprint(frame: pd.DataFrame, folds: np.ndarray) -> int:
         return 0
     weights = pd.util.hash_array(np.arange(1, len(frame.columns) + 2, dtype=np.uint64)) | np.uint64(1)
     acc = np.asarray(folds, dtype=np.uint64) * weights[-1]
-    for col, weight in zip(frame.columns, weights[:-1], strict=False):
+    for col, weight in zip(frame.columns, weights[:-1], strict=True):
         series = frame[col]
         if pd.api.types.is_numeric_dtype(series.dtype):
             bits = series.to_numpy(dtype=np.float64, na_value=np.nan).view(np.uint64)
