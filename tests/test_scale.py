@@ -394,3 +394,17 @@ def test_a_column_with_too_many_levels_is_refused_without_collecting_them(cluste
     found = _levels(frame, 0, plan, ["note"])
     assert len(found["note"]) == 51
     assert len(_merge_levels(found, _levels(frame.iloc[::-1], 1, plan, ["note"]), cap=51)["note"]) == 51
+
+
+def test_sums_too_wide_for_the_workers_are_one_line(cluster: Any, tmp_path: Path) -> None:
+    """A categorical column of 1,800 levels makes ~1,800 raw columns: 5 folds' sums are 0.12 GiB a
+    partition, and a worker of 400 MiB would hold three: refused before the pass, not a killed worker."""
+    from regtune.errors import DataError
+
+    frame = _table(2000)
+    frame["code"] = [f"c{i % 1800}" for i in range(2000)]
+    frame.to_parquet(tmp_path / "wide.parquet", index=False)
+    common = {"target": "y", "engine": "dask", "scheduler": cluster.scheduler_address, "n_trials": 2}
+    with pytest.raises(DataError, match=r"^the sums of 18\d\d raw columns × 5 folds take 0\.1\d GiB per partition"):
+        regtune.tune(str(tmp_path / "wide.parquet"), drop=("id",), max_categories=5000, **common)
+    regtune.tune(str(tmp_path / "wide.parquet"), drop=("id", "code"), **common)  # without it: tuned

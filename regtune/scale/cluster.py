@@ -252,6 +252,29 @@ def _tree(parts: list[Any], combine: Callable[[Any, Any], Any]) -> Any:
     return parts[0]
 
 
+def check_sums_fit(made: Any, width: int, k: int) -> None:
+    """Refuse, before the pass, sums that would not fit: a partition returns k·d² numbers for d raw columns,
+    a worker holds about three such sets while it adds two partitions' sums, and the client the total and
+    the folds' own d × d moments. One line naming the width and what to drop, not a worker killed."""
+    from regtune.data import available_memory
+
+    need = k * width * width * 8
+    workers = made.scheduler_info().get("workers", {}).values()
+    limits = [int(w["memory_limit"]) for w in workers if w.get("memory_limit")]
+    worker_has = min(limits) if limits else None
+    client_has = available_memory()
+    short = (worker_has is not None and 3 * need > 0.8 * worker_has) or (
+        client_has is not None and (k + 3) * width * width * 8 > 0.8 * client_has
+    )
+    if short:
+        where = f"a worker's {worker_has / 2**30:.2f} GiB" if worker_has else "this machine's memory"
+        raise DataError(
+            f"the sums of {width} raw columns × {k} folds take {need / 2**30:.2f} GiB per partition, more than"
+            f" {where} can hold three times: leave wide categorical columns out with {named('drop')}, lower"
+            f" {named('max_categories')}, or give the workers more memory"
+        )
+
+
 def first_pass(made: Any, frame: Any, plan: Plan, find: list[str]) -> dict[str, Any]:
     """The categorical columns' levels (sorted as text) and the fold column's ids, in one pass."""
     from dask.delayed import delayed

@@ -64,7 +64,15 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
     from regtune.policy import SearchSpace, lambda_ranges
     from regtune.result import DatasetInfo
     from regtune.scale import parse_categories
-    from regtune.scale.cluster import centres, client, first_pass, plan, read_source, second_pass
+    from regtune.scale.cluster import (
+        centres,
+        check_sums_fit,
+        client,
+        first_pass,
+        plan,
+        read_source,
+        second_pass,
+    )
     from regtune.scale.hashfolds import fold_order
     from regtune.scale.stats import Layout, check_varies, stats_fold
 
@@ -95,6 +103,7 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
                 )
             categorical.append((col, tuple(found)))
         layout = Layout(tuple(the_plan.numeric), tuple(categorical), *centres(made, frame, the_plan))
+        check_sums_fit(made, layout.width, the_plan.k)
         stats = second_pass(made, frame, the_plan, layout)
 
     k = the_plan.k
