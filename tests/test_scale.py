@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +23,8 @@ from regtune.scale.hashfolds import hash_fold_ids
 
 PARTS = 8
 K = 5
+#: Read at import: the tests' environment is cleared of REGTUNE_* variables (conftest).
+PG_URL = os.environ.get("REGTUNE_TEST_PG_URL")
 SEED = 3
 
 
@@ -408,3 +415,48 @@ def test_sums_too_wide_for_the_workers_are_one_line(cluster: Any, tmp_path: Path
     with pytest.raises(DataError, match=r"^the sums of 18\d\d raw columns × 5 folds take 0\.1\d GiB per partition"):
         regtune.tune(str(tmp_path / "wide.parquet"), drop=("id",), max_categories=5000, **common)
     regtune.tune(str(tmp_path / "wide.parquet"), drop=("id", "code"), **common)  # without it: tuned
+
+
+@pytest.mark.skipif(PG_URL is None, reason="REGTUNE_TEST_PG_URL not set (.ci/run starts PostgreSQL)")
+def test_two_dask_clients_share_one_postgresql_study(
+    cluster: Any, parts: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    """Two regtune processes on the Dask engine, one reading the 8 Parquet files and one the same rows from 3
+    CSV files, run at once on one PostgreSQL study: neither refuses it (its data hash is the rows'
+    fingerprint), and the study ends with the budget and no trial left running."""
+    import optuna
+
+    from regtune.search import load_stored
+
+    assert PG_URL is not None
+    storage = PG_URL
+    name = f"dask-clients-{os.getpid()}-{int(time.time())}"
+    csv = tmp_path / "csv"
+    csv.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(parts[1])), 3)):
+        parts[1].iloc[rows].drop(columns=["fold"]).to_csv(csv / f"p{i}.csv", index=False)
+    base = [sys.executable, "-m", "regtune", "tune", "-y", "y", "--engine", "dask", "--scheduler",
+            cluster.scheduler_address, "--row-key", "id", "--seed", str(SEED), "--search", "tpe",
+            "--storage", storage, "--study-name", name]  # fmt: skip
+    env = {**os.environ, "NO_COLOR": "1"}
+    # The study made once before the clients start (DESIGN.md: concurrent schema creation collides).
+    subprocess.run([*base, str(parts[0]), "-n", "1"], check=True, capture_output=True, env=env)
+    procs = [
+        subprocess.Popen(
+            [*base, source, "-n", "16", "--json", str(tmp_path / f"c{i}.json")],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for i, source in enumerate((str(parts[0]), str(csv)))
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()
+    study, _ = load_stored(storage, name)
+    counted = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+    assert len(counted) >= 16
+    assert not [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.RUNNING]
+    for i in range(2):  # neither refused the study as "other data", whichever files it read
+        seen = json.loads((tmp_path / f"c{i}.json").read_text())["study"]
+        assert seen["name"] == name and seen["resumed"]
