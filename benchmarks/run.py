@@ -107,26 +107,37 @@ def large_table(rows: int, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-def run_isolated(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
-    """Each measurement in a fresh helper process, so ru_maxrss is that command's own peak."""
+def run_isolated(cmd: list[str], cwd: Path, timeout: float | None = None) -> tuple[float, float, str] | None:
+    """Each measurement in a fresh helper process, so ru_maxrss is that command's own peak; None when the
+    command ran longer than ``timeout`` seconds (it is stopped)."""
     helper = (
         "import json,resource,subprocess,sys,time;"
-        "t=time.perf_counter();p=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
+        "t=time.perf_counter();limit=float(sys.argv[1]) or None\n"
+        "try: p=subprocess.run(sys.argv[2:],capture_output=True,text=True,timeout=limit)\n"
+        "except subprocess.TimeoutExpired: print(json.dumps({'timeout':True})); sys.exit()\n"
         "w=time.perf_counter()-t;"
         "print(json.dumps({'wall':w,'rss':resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024,"
         "'rc':p.returncode,'out':p.stdout,'err':p.stderr[-3000:]}))"
     )
-    proc = subprocess.run([sys.executable, "-c", helper, *cmd], cwd=cwd, capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", helper, str(timeout or 0), *cmd], cwd=cwd, capture_output=True, text=True, check=True
+    )
     rec = json.loads(proc.stdout)
+    if rec.get("timeout"):
+        return None
     if rec["rc"] != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({rec['rc']}):\n{rec['err']}")
     return rec["wall"], rec["rss"], rec["out"]
 
 
-def measure(cmd: list[str], runs: int) -> dict:
+def measure(cmd: list[str], runs: int, timeout: float | None = None) -> dict:
+    """Median wall time of ``runs`` runs; a run past ``timeout`` stops the contender (``timed_out``)."""
     walls, peaks, out = [], [], ""
     for _ in range(runs):
-        wall, peak, out = run_isolated(cmd, HERE)
+        done = run_isolated(cmd, HERE, timeout)
+        if done is None:
+            return {"wall_s": None, "timed_out": timeout, "walls": walls, "peak_mib": None, "stdout": ""}
+        wall, peak, out = done
         walls.append(wall)
         peaks.append(peak)
     return {"wall_s": statistics.median(walls), "walls": walls, "peak_mib": max(peaks), "stdout": out}
@@ -193,6 +204,9 @@ def main() -> None:
     parser.add_argument("--model", default="linear", choices=("linear", "sgd", "mlp"))
     parser.add_argument("--hidden", default=None, help="--model mlp: hidden layer sizes, e.g. 32")
     parser.add_argument("--oracle-points", type=int, default=None, help="λ grid points per penalty (default 50)")
+    parser.add_argument(
+        "--peer-timeout", type=float, default=900.0, help="seconds after which a peer script is stopped (0: never)"
+    )
     opts = parser.parse_args()
     runs = opts.runs or (1 if opts.quick else 3)
     regtune_exe = str(Path(sys.executable).parent / "regtune")
@@ -245,7 +259,9 @@ def main() -> None:
             }
             if opts.model != "linear":  # no regularization path exists for these models
                 del cmds["path script"]
-            measured = {name: measure(cmd, runs) for name, cmd in cmds.items()}
+            measured = {
+                name: measure(cmd, runs, None if name == "regtune" else opts.peer_timeout) for name, cmd in cmds.items()
+            }
             doc = json.loads(result_json.read_text())
             chosen = doc["chosen"]
             limit = None
@@ -255,7 +271,7 @@ def main() -> None:
                 limit = measure([sys.executable, "peer_limit.py", str(bench.csv), bench.target, *where], runs)
             choices = {
                 "regtune": {"penalty": chosen["penalty"], "lambda": chosen["lambda"], "l1_ratio": chosen["l1_ratio"]},
-                **{name: json.loads(m["stdout"]) for name, m in measured.items() if name != "regtune"},
+                **{name: json.loads(m["stdout"]) for name, m in measured.items() if name != "regtune" and m["stdout"]},
             }
             t0 = time.perf_counter()
             points = opts.oracle_points or (25 if bench.name == "digits" else 50)
@@ -274,6 +290,9 @@ def main() -> None:
                 "limit": None if limit is None else {"wall_s": limit["wall_s"], "walls": limit["walls"]},
             }
             for name, m in measured.items():
+                if m["wall_s"] is None:  # stopped after --peer-timeout seconds: no choice to score
+                    row["contenders"][name] = {"timed_out": m["timed_out"], "wall_s": None}
+                    continue
                 cv = score_choice(ev, choices[name])
                 row["contenders"][name] = {
                     **choices[name],
@@ -296,7 +315,10 @@ def main() -> None:
 def format_row(row: dict) -> str:
     c = row["contenders"]
     return " | ".join(
-        f"{name}: {v['wall_s']:.2f}s {v['peak_mib']:.0f}MiB regret {v['regret']:.2e}" for name, v in c.items()
+        f"{name}: > {v['timed_out']:.0f}s (stopped)"
+        if v["wall_s"] is None
+        else f"{name}: {v['wall_s']:.2f}s {v['peak_mib']:.0f}MiB regret {v['regret']:.2e}"
+        for name, v in c.items()
     )
 
 
@@ -316,6 +338,12 @@ def markdown(rows: list[dict], runs: int, n_trials: int, baseline: float) -> str
         c = row["contenders"]
         ours = c["regtune"]
         for name, v in c.items():
+            if v["wall_s"] is None:
+                lines.append(
+                    f"| {row['dataset']} | {row['rows']} | {name} | stopped after {v['timed_out']:.0f} s | — | — |"
+                    f" > {v['timed_out']:.0f} | — | — | < {ours['wall_s'] / v['timed_out']:.3f} | — |"
+                )
+                continue
             choice = f"{v['penalty']} λ={v['lambda']:.3g}" + (
                 f" r={v['l1_ratio']:.2f}" if v["penalty"] == "elasticnet" else ""
             )
