@@ -147,6 +147,7 @@ def tune_dataset(
     from regtune.errors import DataError
     from regtune.folds import assign_folds, build_folds
     from regtune.models import Penalty, get_family
+    from regtune.models.least_squares import LeastSquares, SquaredError
     from regtune.policy import SearchSpace, lambda_ranges
     from regtune.preprocess import Encoder
     from regtune.refit import refit
@@ -167,8 +168,15 @@ def tune_dataset(
         raise DataError(invalid_target_message(dataset, family.name, bad))
     scoring, scorer = resolve_scorer(config.scoring, dataset.task, family)
     splits = assign_folds(dataset, config) if splits is None else splits
-    check_memory(dataset, len(splits))
-    folds = build_folds(dataset, splits, center=family.center_folds, n_jobs=config.n_jobs)
+    folds: Sequence[Fold] | None = None
+    if isinstance(family, LeastSquares) and scoring in SquaredError.NAMES:
+        from regtune.scale.stats import folds_from_sums
+
+        check_memory(dataset, 0)  # the table's own encoding; the folds are sums
+        folds = folds_from_sums(dataset, splits)  # a large table: one pass of sums, no encoded copies
+    if folds is None:
+        check_memory(dataset, len(splits))
+        folds = build_folds(dataset, splits, center=family.center_folds, n_jobs=config.n_jobs)
     n_encoded = int(folds[0].X_train.shape[1])
 
     full = Encoder(dataset.numeric, dataset.categorical, dataset.impute)

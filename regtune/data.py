@@ -611,8 +611,9 @@ def check_memory(dataset: Dataset, n_folds: int, available: int | None = None) -
     need = estimate_encoded_bytes(dataset, n_folds)
     have = available_memory() if available is None else available
     if have is not None and need > 0.8 * have:
+        copies = f"{dataset.n_rows} rows × {n_folds} folds" if n_folds else f"{dataset.n_rows} rows, encoded once"
         raise DataError(
-            f"the encoded table would take about {need / 2**30:.1f} GiB ({dataset.n_rows} rows × {n_folds} folds),"
+            f"the encoded table would take about {need / 2**30:.1f} GiB ({copies}),"
             f" more than the {have / 2**30:.1f} GiB of memory available: leave wide categorical columns out with"
             f" {named('drop')}, lower {named('max_categories')}, or use fewer rows"
         )

@@ -3,6 +3,8 @@ same scores and hypergradients as from the rows, without a pass over them per tr
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -66,3 +68,33 @@ def test_a_scorer_of_rows_still_scores_a_fold_with_statistics(monkeypatch: pytes
     monkeypatch.setattr(ls, "STATS_ROWS", 10**9)
     plain, _ = _fold_results(frame, False, "neg_mean_absolute_error", Penalty.of("l1", 0.05))
     assert [r.score for r in ours] == pytest.approx([r.score for r in plain], rel=1e-12)
+
+
+@pytest.mark.parametrize("impute", ["median", "mean"])
+def test_folds_from_one_pass_of_sums_are_the_encoded_folds(monkeypatch: pytest.MonkeyPatch, impute: str) -> None:
+    """A large table's least-squares folds come from one pass of sums (the Dask engine's encoding, with the
+    training medians filling the gaps): the same scores and hypergradients as the encoded folds."""
+    from regtune.scale import stats
+
+    frame = _table(False)
+    frame.loc[np.random.default_rng(5).random(len(frame)) < 0.04, "colour"] = np.nan
+    ds = replace(load_dataset(frame, target="y"), impute=impute)
+    family = get_family("regression")
+    splits = assign_folds(ds, TuneConfig(seed=3, folds=4))
+    monkeypatch.setattr(ls, "STATS_ROWS", 0)
+    encoded = build_folds(ds, splits, center=True)
+    monkeypatch.setattr(stats, "ROWS_PER_RAW_COLUMN", 100)
+    assert stats.folds_from_sums(ds, splits) is None  # 900 rows, 15 raw columns: too few rows per column
+    monkeypatch.setattr(stats, "ROWS_PER_RAW_COLUMN", 20)
+    summed = stats.folds_from_sums(ds, splits)
+    assert summed is not None
+    for scoring in ("neg_mean_squared_error", "r2"):
+        _, scorer = resolve_scorer(scoring, "regression", family)
+        for penalty in (Penalty.of("l1", 0.05), Penalty.of("l2", 0.01), Penalty.of("elasticnet", 0.08, 0.4)):
+            for a, b in zip(encoded, summed, strict=True):
+                rows = fit_and_score(family, a, scorer, penalty, 1e-10, None, scoring)
+                sums = fit_and_score(family, b, scorer, penalty, 1e-10, None, scoring)
+                assert sums.score == pytest.approx(rows.score, rel=1e-9, abs=1e-12)
+                assert rows.grad is not None and sums.grad is not None
+                assert sums.grad[0] == pytest.approx(rows.grad[0], rel=1e-7, abs=1e-9)
+                np.testing.assert_allclose(sums.coef, rows.coef, rtol=1e-7, atol=1e-9)

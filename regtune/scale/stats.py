@@ -27,9 +27,12 @@ from regtune.folds import Fold
 from regtune.models.least_squares import LeastSquares, TestStats
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy as np
     import pandas as pd
 
+    from regtune.data import Dataset
     from regtune.models import FitOutcome, Penalty
 
 #: Rows of a partition turned into raw vectors at once (a chunk of 100 raw columns holds 50 MiB).
@@ -153,8 +156,11 @@ def raw_rows(frame: pd.DataFrame, layout: Layout) -> np.ndarray:
     return r
 
 
-def partition_stats(frame: pd.DataFrame, target: str, folds: np.ndarray, k: int, layout: Layout) -> PartStats:
-    """The per-fold-id sums of one partition; ``folds`` holds each row's fold id (0 … k − 1)."""
+def partition_stats(
+    frame: pd.DataFrame, target: str, folds: np.ndarray, k: int, layout: Layout, *, fingerprint: bool = True
+) -> PartStats:
+    """The per-fold-id sums of one partition; ``folds`` holds each row's fold id (0 … k − 1); the rows'
+    :func:`row_fingerprint` unless ``fingerprint`` is False."""
     import numpy as np
     from scipy.linalg.blas import dsyrk
 
@@ -190,7 +196,7 @@ def partition_stats(frame: pd.DataFrame, target: str, folds: np.ndarray, k: int,
                 yy[j] += float(yj @ yj)
     upper = np.triu(R)
     R = upper + np.transpose(np.triu(R, 1), (0, 2, 1))
-    return PartStats(R, S, yy, dropped, row_fingerprint(frame, folds))
+    return PartStats(R, S, yy, dropped, row_fingerprint(frame, folds) if fingerprint else 0)
 
 
 def row_fingerprint(frame: pd.DataFrame, folds: np.ndarray) -> int:
@@ -246,8 +252,10 @@ class Encoding:
         return M
 
 
-def encoding(train: Sums, layout: Layout) -> Encoding:
-    """The preprocessing :mod:`regtune.preprocess` fits on a training part, from the part's sums."""
+def encoding(train: Sums, layout: Layout, numeric_fills: Sequence[float] | None = None) -> Encoding:
+    """The preprocessing :mod:`regtune.preprocess` fits on a training part, from the part's sums; a numeric
+    column's gaps get its training mean, or ``numeric_fills[i]`` when given (the local engine's training
+    medians)."""
     import numpy as np
 
     n = train.R[0, 0]
@@ -260,6 +268,8 @@ def encoding(train: Sums, layout: Layout) -> Encoding:
         shift = layout.shift(i)
         # The mean of the shifted values; keep_empty_features: an all-missing column is filled with 0.
         mu = float(train.R[0, v] / observed) if observed > 0 else -shift
+        if numeric_fills is not None:
+            mu = numeric_fills[i] - shift
         row = np.zeros(layout.width)
         row[0], row[v], row[m] = shift, 1.0, mu  # z = shift + (x − shift) + mean·missing
         rows.append(row)
@@ -329,12 +339,14 @@ class StatsFold(Fold):
         return result
 
 
-def stats_fold(index: int, train: Sums, test: Sums | None, layout: Layout) -> StatsFold:
+def stats_fold(
+    index: int, train: Sums, test: Sums | None, layout: Layout, numeric_fills: Sequence[float] | None = None
+) -> StatsFold:
     """Fold ``index`` made of its training part's sums and (None for the refit on every row) its
-    validation part's."""
+    validation part's (``numeric_fills``: as :func:`encoding`)."""
     import numpy as np
 
-    enc = encoding(train, layout)
+    enc = encoding(train, layout, numeric_fills)
     n = train.n
     M = enc.matrix()
     p = M.shape[0] - 1
@@ -381,6 +393,88 @@ class StatsLeastSquares(LeastSquares):
         if penalty.is_l2:
             return super().fit_fold(fold, penalty, tol, warm)
         return self._fit_gram(fold, penalty, tol, warm)  # n ≤ p too: there are no rows to hand a solver
+
+
+#: The local engine builds a least-squares fold from sums (no encoded matrices) when every fold holds this
+#: many validation rows (:data:`regtune.models.least_squares.STATS_ROWS`, whose folds are scored from sums
+#: anyway) and the rows are at least this many times the raw columns.
+ROWS_PER_RAW_COLUMN = 20
+
+
+def folds_from_sums(dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]]) -> list[StatsFold] | None:
+    """The local engine's least-squares folds of a large table from one pass of sums over its rows, as the
+    Dask engine builds them — the same encoding, with the training medians (``--impute median``) filling
+    the gaps — instead of K encoded copies of the table (on 327,000 × 50 rows: 1.1 GB of matrices). None
+    when the table is not one for it: weights or an offset, folds that are not a partition of the rows
+    (repeats), a fold of fewer than STATS_ROWS validation rows, or too few rows per raw column."""
+    import numpy as np
+
+    from regtune.models.least_squares import STATS_ROWS
+    from regtune.preprocess import Encoder
+
+    n = dataset.n_rows
+    if dataset.weights is not None or dataset.offset is not None or min(len(t) for _, t in splits) < STATS_ROWS:
+        return None
+    ids = np.full(n, -1, dtype=np.int64)
+    for k, (_, test) in enumerate(splits):
+        ids[test] = k
+    if (ids < 0).any() or sum(len(t) for _, t in splits) != n:
+        return None
+    columns = Encoder(dataset.numeric, dataset.categorical).columns(dataset.X)
+    layout = Layout(
+        tuple(dataset.numeric),
+        tuple(
+            (col, tuple(str(v) for v in values))
+            for col, values in zip(dataset.categorical, columns.values, strict=True)
+        ),
+    )
+    if n < ROWS_PER_RAW_COLUMN * layout.width:
+        return None
+    values = columns.numeric
+    shifts = () if values is None else tuple(float(v) if math.isfinite(v) else 0.0 for v in _column_means(values))
+    layout = Layout(layout.numeric, layout.categorical, shifts, float(np.mean(dataset.y)))
+    frame = dataset.X.assign(**{TARGET: dataset.y})
+    stats = partition_stats(frame, TARGET, ids, len(splits), layout, fingerprint=False)
+    gaps = None if values is None else np.flatnonzero(np.isnan(values).any(axis=0))
+    folds = []
+    for k, (train, _) in enumerate(splits):
+        fills = _median_fills(values, train, gaps) if values is not None and dataset.impute == "median" else None
+        fold = stats_fold(k, stats.without(k), stats.fold(k), layout, fills)
+        check_varies(fold)
+        folds.append(fold)
+    return folds
+
+
+#: The target's column in the frame :func:`folds_from_sums` sums (a name no table has).
+TARGET = "\0target"
+
+
+def _column_means(values: np.ndarray) -> np.ndarray:
+    import warnings
+
+    import numpy as np
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column missing in every row: NaN, then 0
+        means: np.ndarray = np.nanmean(values, axis=0)
+    return means
+
+
+def _median_fills(values: np.ndarray, train: np.ndarray, gaps: np.ndarray | None) -> list[float]:
+    """A fold's fill of each numeric column: the training rows' median where the table has gaps (0 for a
+    column missing in every training row, as :class:`regtune.preprocess.Encoder`); 0 elsewhere, where it
+    fills nothing."""
+    import warnings
+
+    import numpy as np
+
+    fills = np.zeros(values.shape[1])
+    if gaps is not None and gaps.size:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            found = np.nanmedian(values[np.ix_(train, gaps)], axis=0)
+        fills[gaps] = np.where(np.isnan(found), 0.0, found)
+    return [float(v) for v in fills]
 
 
 def check_varies(fold: StatsFold) -> None:

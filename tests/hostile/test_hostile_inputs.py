@@ -238,6 +238,10 @@ def test_the_memory_estimate_refuses_before_encoding() -> None:
     check_memory(dataset, 5, available=10 * need)
     with pytest.raises(DataError, match=r"the encoded table would take about .* GiB \(200 rows × 5 folds\)"):
         check_memory(dataset, 5, available=need)
+    # Folds made of sums (a large least-squares table) hold no encoded copy: the table's own encoding counts.
+    check_memory(dataset, 0, available=need)
+    with pytest.raises(DataError, match=r"GiB \(200 rows, encoded once\), more than"):
+        check_memory(dataset, 0, available=need // 4)
 
 
 def test_process_substitution_is_read_once(tmp_path: Path) -> None:
