@@ -255,10 +255,14 @@ def search_and_assemble(
     (``refit_point``). A family without a hypergradient is searched with TPE whatever ``config.search``."""
     from regtune.assemble import assemble
     from regtune.cv import Evaluator
+    from regtune.scale.stats import StatsFold
     from regtune.search import resolve_study_name, run_search
 
     hyper = family.hyper_quantity(scoring) if family.has_jacobian else None
-    with Evaluator(list(folds), family, scorer, config.tol, n_jobs=config.n_jobs, hyper=hyper) as evaluator:
+    # Folds of sums (no rows: a large least-squares table, the Dask engine) fit in about a millisecond;
+    # worker processes would only add their start-up and their messages.
+    n_jobs = 1 if folds and all(isinstance(fold, StatsFold) for fold in folds) else config.n_jobs
+    with Evaluator(list(folds), family, scorer, config.tol, n_jobs=n_jobs, hyper=hyper) as evaluator:
         outcome = run_search(
             evaluator,
             space,
