@@ -236,7 +236,7 @@ def build_folds(
         X_train = encoder.fit_transform_columns(columns.take(train), None if weights is None else weights[0], gaps=gaps)
         X_test = encoder.transform_columns(columns.take(test))
         if X_train.shape[1] == 0 or not np.ptp(X_train, axis=0).any():
-            raise _nothing_varies(dataset, len(train), i)
+            raise nothing_varies(dataset, len(train), i)
         if center:
             mean = X_train.mean(axis=0) if weights is None else np.average(X_train, axis=0, weights=weights[0])
             X_train -= mean
@@ -270,7 +270,7 @@ def _fold_weights(
     return weights[train], weights[test]
 
 
-def _nothing_varies(dataset: Dataset, n_train: int, index: int) -> DataError:
+def nothing_varies(dataset: Dataset, n_train: int, index: int) -> DataError:
     """The error for a fold whose training rows give every encoded feature one value: no λ changes its
     predictions, so its flat CV curve would pass for an optimum."""
     if all(dataset.X[c].nunique(dropna=False) <= 1 for c in dataset.X.columns):

@@ -440,7 +440,7 @@ def folds_from_sums(dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]
     for k, (train, _) in enumerate(splits):
         fills = _median_fills(values, train, gaps) if values is not None and dataset.impute == "median" else None
         fold = stats_fold(k, stats.without(k), stats.fold(k), layout, fills)
-        check_varies(fold)
+        check_varies(fold, dataset)
         folds.append(fold)
     return folds
 
@@ -477,12 +477,17 @@ def _median_fills(values: np.ndarray, train: np.ndarray, gaps: np.ndarray | None
     return [float(v) for v in fills]
 
 
-def check_varies(fold: StatsFold) -> None:
-    """The local engine's refusal of a fold whose training rows give every encoded feature one value."""
+def check_varies(fold: StatsFold, dataset: Dataset | None = None) -> None:
+    """The local engine's refusal of a fold whose training rows give every encoded feature one value (with
+    the table in memory, ``dataset``, the words of :func:`regtune.folds.nothing_varies`)."""
     import numpy as np
+
+    from regtune.folds import nothing_varies
 
     gram, _ = fold.gram()
     if gram.shape[0] == 0 or not np.any(np.diag(gram) > 0):
+        if dataset is not None:
+            raise nothing_varies(dataset, fold.n_train, fold.index)
         raise DataError(
             f"no feature varies within the {fold.n_train} training row(s) of fold {fold.index + 1}: add rows,"
             f" or use fewer {named('folds')}"
