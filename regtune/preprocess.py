@@ -229,7 +229,8 @@ class Encoder:
             assert self.medians is not None
             missing = np.isnan(values)
             if missing.any():
-                assert not np.isnan(self.medians[missing.any(axis=0)]).any(), "a gap in a column fitted without"
+                unfilled = np.isnan(self.medians[missing.any(axis=0)]).any()
+                assert not unfilled, "a missing value in a column fitted without its fill (gaps=)"
                 values = np.where(missing, self.medians, values)
             elif not self.categorical:
                 values = values.copy()  # the caller's (a table's) array
