@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import regtune
 from regtune.config import TuneConfig
 from regtune.cv import fit_and_score, resolve_scorer
 from regtune.data import load_dataset
@@ -98,3 +99,23 @@ def test_folds_from_one_pass_of_sums_are_the_encoded_folds(monkeypatch: pytest.M
                 assert rows.grad is not None and sums.grad is not None
                 assert sums.grad[0] == pytest.approx(rows.grad[0], rel=1e-7, abs=1e-9)
                 np.testing.assert_allclose(sums.coef, rows.coef, rtol=1e-7, atol=1e-9)
+
+
+def test_tables_the_sums_cannot_encode_keep_the_encoded_folds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A categorical column with a value in one row only (no value in some fold's training rows), or folds
+    that do not train on the rest of the rows: the encoded folds, and the run tunes as before."""
+    from regtune.scale import stats
+
+    monkeypatch.setattr(ls, "STATS_ROWS", 0)
+    frame = _table(False)
+    frame["note"] = pd.Series([None] * len(frame), dtype=object)
+    frame.loc[5, "note"] = "rare"
+    ds = load_dataset(frame, target="y")
+    splits = assign_folds(ds, TuneConfig(seed=3, folds=4))
+    assert stats.folds_from_sums(ds, splits) is None
+    result = regtune.tune(frame, target="y", n_trials=4, seed=3)
+    assert result.chosen.point.penalty in ("l1", "l2", "elasticnet")
+    ds = load_dataset(_table(False), target="y")
+    assert stats.folds_from_sums(ds, splits) is not None
+    shrunk = [(train[: len(train) // 2], test) for train, test in splits]  # trains on half the rest
+    assert stats.folds_from_sums(ds, shrunk) is None

@@ -406,7 +406,8 @@ def folds_from_sums(dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]
     Dask engine builds them — the same encoding, with the training medians (``--impute median``) filling
     the gaps — instead of K encoded copies of the table (on 327,000 × 50 rows: 1.1 GB of matrices). None
     when the table is not one for it: weights or an offset, folds that are not a partition of the rows
-    (repeats), a fold of fewer than STATS_ROWS validation rows, or too few rows per raw column."""
+    (repeats) or train on other rows than the rest, a fold of fewer than STATS_ROWS validation rows, a
+    categorical column with no value in some fold's training rows, or too few rows per raw column."""
     import numpy as np
 
     from regtune.models.least_squares import STATS_ROWS
@@ -420,7 +421,16 @@ def folds_from_sums(dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]
         ids[test] = k
     if (ids < 0).any() or sum(len(t) for _, t in splits) != n:
         return None
+    for k, (train, _) in enumerate(splits):  # a fold trains on every row outside its test part, and only those
+        if len(train) != n - int((ids == k).sum()) or (ids[train] == k).any():
+            return None
     columns = Encoder(dataset.numeric, dataset.categorical).columns(dataset.X)
+    for codes in columns.codes:
+        # A categorical column with no value in some fold's training rows: the encoded folds fill it with a
+        # constant (Encoder's 0); the sums' encoding has no level to fill with.
+        present = np.bincount(ids[codes >= 0], minlength=len(splits))
+        if (present.sum() - present == 0).any():
+            return None
     layout = Layout(
         tuple(dataset.numeric),
         tuple(
