@@ -411,7 +411,7 @@ def folds_from_sums(dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]
     import numpy as np
 
     from regtune.models.least_squares import STATS_ROWS
-    from regtune.preprocess import Encoder
+    from regtune.preprocess import Encoder, numeric_fills
 
     n = dataset.n_rows
     if dataset.weights is not None or dataset.offset is not None or min(len(t) for _, t in splits) < STATS_ROWS:
@@ -441,14 +441,18 @@ def folds_from_sums(dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]
     if n < ROWS_PER_RAW_COLUMN * layout.width:
         return None
     values = columns.numeric
-    shifts = () if values is None else tuple(float(v) if math.isfinite(v) else 0.0 for v in _column_means(values))
+    shifts = () if values is None else tuple(float(v) for v in numeric_fills(values, "mean"))
     layout = Layout(layout.numeric, layout.categorical, shifts, float(np.mean(dataset.y)))
     frame = dataset.X.assign(**{TARGET: dataset.y})
     stats = partition_stats(frame, TARGET, ids, len(splits), layout, fingerprint=False)
-    gaps = None if values is None else np.flatnonzero(np.isnan(values).any(axis=0))
+    gaps = np.array([], dtype=np.intp) if values is None else np.flatnonzero(np.isnan(values).any(axis=0))
     folds = []
     for k, (train, _) in enumerate(splits):
-        fills = _median_fills(values, train, gaps) if values is not None and dataset.impute == "median" else None
+        fills: list[float] | None = None  # the training means, from the sums
+        if values is not None and dataset.impute == "median":
+            filled = np.zeros(values.shape[1])  # where the table has no gap the fill fills nothing
+            filled[gaps] = numeric_fills(values[np.ix_(train, gaps)], "median")
+            fills = filled.tolist()
         fold = stats_fold(k, stats.without(k), stats.fold(k), layout, fills)
         check_varies(fold, dataset)
         folds.append(fold)
@@ -457,34 +461,6 @@ def folds_from_sums(dataset: Dataset, splits: list[tuple[np.ndarray, np.ndarray]
 
 #: The target's column in the frame :func:`folds_from_sums` sums (a name no table has).
 TARGET = "\0target"
-
-
-def _column_means(values: np.ndarray) -> np.ndarray:
-    import warnings
-
-    import numpy as np
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a column missing in every row: NaN, then 0
-        means: np.ndarray = np.nanmean(values, axis=0)
-    return means
-
-
-def _median_fills(values: np.ndarray, train: np.ndarray, gaps: np.ndarray | None) -> list[float]:
-    """A fold's fill of each numeric column: the training rows' median where the table has gaps (0 for a
-    column missing in every training row, as :class:`regtune.preprocess.Encoder`); 0 elsewhere, where it
-    fills nothing."""
-    import warnings
-
-    import numpy as np
-
-    fills = np.zeros(values.shape[1])
-    if gaps is not None and gaps.size:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            found = np.nanmedian(values[np.ix_(train, gaps)], axis=0)
-        fills[gaps] = np.where(np.isnan(found), 0.0, found)
-    return [float(v) for v in fills]
 
 
 def check_varies(fold: StatsFold, dataset: Dataset | None = None) -> None:
