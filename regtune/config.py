@@ -312,7 +312,7 @@ class TuneConfig:
     engine: str = setting(
         "local",
         help="local: the table in this process's memory. dask: read and reduced partition by partition on a"
-        " dask.distributed cluster (linear least squares; needs regtune[dask]).",
+        " dask.distributed cluster (least squares and binary logistic regression; needs regtune[dask]).",
         panel=ENGINE,
         choices=ENGINES,
         envvar="REGTUNE_ENGINE",

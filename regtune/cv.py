@@ -151,6 +151,18 @@ class FoldResult:
     #: hypergradient computed it and the family predicts its warm starts (``Family.warm_predictor``).
     tangent: Tangent | None = None
 
+    @classmethod
+    def of(
+        cls,
+        outcome: FitOutcome,
+        score: float,
+        grad: tuple[float, float | None] | None = None,
+        tangent: Tangent | None = None,
+    ) -> FoldResult:
+        """A fold's result from its fit's outcome (a score that is not finite is NaN)."""
+        finite = score if math.isfinite(score) else math.nan
+        return cls(finite, outcome.converged, outcome.n_nonzero, outcome.coef, outcome.intercept, grad, tangent)
+
 
 def fold_hypergradient(
     family: Family, fold: Fold, outcome: FitOutcome, quantity: str, penalty: Penalty, jac: Jacobian | None = None
@@ -199,15 +211,7 @@ def fit_and_score(
                 jac, grad = None, None
             if jac is not None and grad is not None and family.warm_predictor:
                 tangent = (jac.d_log_lambda, jac.d_l1_ratio)
-    return FoldResult(
-        score if math.isfinite(score) else math.nan,
-        outcome.converged,
-        outcome.n_nonzero,
-        outcome.coef,
-        outcome.intercept,
-        grad,
-        tangent,
-    )
+    return FoldResult.of(outcome, score, grad, tangent)
 
 
 class WarmStarts:
@@ -308,13 +312,18 @@ class Evaluator:
         grads: list[tuple[float, float | None] | None] = []
         unconverged = 0
         nonzero = 0
-        batch = self.n_jobs if self._pool is not None else 1
+        together = getattr(self.family, "fit_folds_together", None)
+        # A family that fits every fold at once (the Dask engine's logistic regression: one pass over the rows
+        # per Newton step of all the folds) gets them in one batch.
+        batch = len(self.folds) if together is not None else self.n_jobs if self._pool is not None else 1
         for start in range(0, len(self.folds), batch):
             chunk = self.folds[start : start + batch]
             warm = self.family.warm_starts
             predict = self.family.warm_predictor
             tasks = [(f.index, penalty, self.warm.nearest(f.index, penalty, predict) if warm else None) for f in chunk]
-            if self._pool is not None:
+            if together is not None:
+                results = together(chunk, penalty, self.tol, [t[2] for t in tasks], self.scorer, self.hyper)
+            elif self._pool is not None:
                 results = self._pool.run(tasks)
             else:
                 results = [

@@ -78,6 +78,39 @@ def log_loss_derivative(fold: Fold, outcome: FitOutcome, d_coef: np.ndarray, d_i
     return float(np.average(per_row, weights=fold.weight_test))
 
 
+def implicit_jacobian(
+    H: np.ndarray, coef: np.ndarray, active: list[np.ndarray], offsets: np.ndarray, penalty: Penalty
+) -> Jacobian:
+    """dθ/d log λ (and dθ/d l1_ratio for the elastic net) from ``H``, the Hessian of the mean log-loss in
+    θ = (for each class row, its ``active`` coefficients then its intercept; ``offsets`` where each row's
+    block starts), by one solve (the implicit function theorem: see the module's docstring)."""
+    import numpy as np
+
+    k_rows = coef.shape[0]
+    lam, r = penalty.lam, penalty.l1_ratio
+    H = H.copy()  # its diagonal gets the ridge part
+    rhs = np.zeros((offsets[-1], 2))
+    coef_idx = np.concatenate([offsets[k] + np.arange(active[k].size) for k in range(k_rows)]).astype(int)
+    b_idx = offsets[1:] - 1
+    w_act = np.concatenate([coef[k, active[k]] for k in range(k_rows)])
+    sign = np.sign(w_act)
+    H[coef_idx, coef_idx] += lam * (1 - r)
+    rhs[coef_idx, 0] = -(r * sign + (1 - r) * w_act)
+    rhs[coef_idx, 1] = -lam * (sign - w_act)
+    if k_rows > 1:  # remove the free direction "every intercept + c" (rhs is orthogonal to it)
+        scale = float(np.mean(np.diag(H)))
+        H[np.ix_(b_idx, b_idx)] += scale / k_rows
+    sol = solve_sym(H, rhs)
+
+    def unpack(col: int, factor: float) -> tuple[np.ndarray, np.ndarray]:
+        d_coef = np.zeros_like(coef)
+        for k in range(k_rows):
+            d_coef[k, active[k]] = factor * sol[offsets[k] : offsets[k] + active[k].size, col]
+        return d_coef, factor * sol[b_idx, col]
+
+    return Jacobian(unpack(0, lam), unpack(1, 1.0) if penalty.kind == "elasticnet" else None)
+
+
 class LogisticFit(LightClassifier):
     """A fold's fitted logistic model (regtune's solver): what its scorer calls ``predict_proba`` and
     ``predict`` on, as scikit-learn's ``LogisticRegression`` computes them; the estimator itself is built
@@ -243,7 +276,6 @@ class Logistic(Family):
         n = X.shape[0]
         coef, intercept = outcome.coef, outcome.intercept
         k_rows = coef.shape[0]
-        lam, r = penalty.lam, penalty.l1_ratio
         eta = X @ coef.T + intercept
         # θ: for each class row, its active coefficients then its intercept.
         active = [np.flatnonzero(coef[k]) for k in range(k_rows)]
@@ -269,26 +301,7 @@ class Logistic(Family):
                 lo, hi = int(offsets[k]), int(offsets[k + 1])
                 H[lo:hi, lo:hi] += WT[lo:hi] @ DT[lo:hi].T
             H /= n
-        rhs = np.zeros((offsets[-1], 2))
-        coef_idx = np.concatenate([offsets[k] + np.arange(active[k].size) for k in range(k_rows)]).astype(int)
-        b_idx = offsets[1:] - 1
-        w_act = np.concatenate([coef[k, active[k]] for k in range(k_rows)])
-        sign = np.sign(w_act)
-        H[coef_idx, coef_idx] += lam * (1 - r)
-        rhs[coef_idx, 0] = -(r * sign + (1 - r) * w_act)
-        rhs[coef_idx, 1] = -lam * (sign - w_act)
-        if k_rows > 1:  # remove the free direction "every intercept + c" (rhs is orthogonal to it)
-            scale = float(np.mean(np.diag(H)))
-            H[np.ix_(b_idx, b_idx)] += scale / k_rows
-        sol = solve_sym(H, rhs)
-
-        def unpack(col: int, factor: float) -> tuple[np.ndarray, np.ndarray]:
-            d_coef = np.zeros_like(coef)
-            for k in range(k_rows):
-                d_coef[k, active[k]] = factor * sol[offsets[k] : offsets[k] + active[k].size, col]
-            return d_coef, factor * sol[b_idx, col]
-
-        return Jacobian(unpack(0, lam), unpack(1, 1.0) if penalty.kind == "elasticnet" else None)
+        return implicit_jacobian(H, coef, active, offsets, penalty)
 
     def score_derivative(
         self, quantity: str, fold: Fold, outcome: FitOutcome, d_coef: np.ndarray, d_intercept: np.ndarray

@@ -1,9 +1,11 @@
 """``--engine dask``: the tuning of least squares from per-fold sufficient statistics, computed in one pass
-over a table that a dask.distributed cluster reads partition by partition.
+over a table that a dask.distributed cluster reads partition by partition, and of binary logistic
+regression by passes over the rows the workers hold (one per Newton step of all the folds).
 
 - :mod:`regtune.scale.hashfolds`: a fold id per row from a seeded hash (no shuffle of the rows);
 - :mod:`regtune.scale.stats`: the statistics of one partition (NumPy only), and what a fold is made of
   them — its Gram matrix, its training means and scales, its validation loss as a quadratic form;
+- :mod:`regtune.scale.logistic`: logistic regression's passes and the folds' proximal Newton on their sums;
 - :mod:`regtune.scale.cluster`: the client, the sources read by ``dask.dataframe``, the passes;
 - :mod:`regtune.scale.tune`: the same search, selection and result as :func:`regtune.api.tune_dataset`.
 
@@ -30,8 +32,10 @@ NOT_ON_DASK: tuple[tuple[str, str], ...] = (
     ("test", "score the saved model on the test table with regtune predict"),
     ("source_column", "the partitions are not files on this engine"),
 )
-#: The scorers whose fold score is a function of the fold's statistics.
+#: The scorers whose fold score is a function of the fold's statistics (least squares) or of a pass's sums
+#: (logistic regression).
 DASK_SCORERS: tuple[str, ...] = ("neg_mean_squared_error", "neg_root_mean_squared_error", "r2")
+DASK_CLASS_SCORERS: tuple[str, ...] = ("neg_log_loss", "accuracy")
 
 
 def check_engine(config: TuneConfig) -> None:
@@ -44,11 +48,11 @@ def check_engine(config: TuneConfig) -> None:
                     f" add {named('engine')} dask, or drop {named(name)}"
                 )
         return
-    if config.model != "linear" or config.family not in (None, "gaussian") or config.task == "classification":
-        what = f"--model {config.model}" if config.model != "linear" else (config.family or config.task)
+    if config.model != "linear" or config.family not in (None, "gaussian", "binomial"):
+        what = f"--model {config.model}" if config.model != "linear" else f"--family {config.family}"
         raise ConfigError(
-            f"{named('engine')} dask tunes least squares (--model linear, a numeric target) only so far:"
-            f" use {named('engine')} local for {what}"
+            f"{named('engine')} dask tunes least squares and binary logistic regression (--model linear) only so"
+            f" far: use {named('engine')} local for {what}"
         )
     if config.impute == "median":
         raise ConfigError(
@@ -62,10 +66,11 @@ def check_engine(config: TuneConfig) -> None:
         raise ConfigError(f"{named('repeats')} is not offered on {named('engine')} dask: one hash gives one assignment")
     if config.row_key is not None and config.fold_column is not None:
         raise ConfigError(f"{named('row_key')} and {named('fold_column')} both define the folds: give only one")
-    if config.scoring is not None and config.scoring not in DASK_SCORERS:
+    if config.scoring is not None and config.scoring not in DASK_SCORERS + DASK_CLASS_SCORERS:
         raise ConfigError(
             f"{named('engine')} dask scores a fold from its statistics: use {named('scoring')}"
-            f" {', '.join(DASK_SCORERS)}, not {config.scoring}"
+            f" {', '.join(DASK_SCORERS)} (regression) or {', '.join(DASK_CLASS_SCORERS)} (classification),"
+            f" not {config.scoring}"
         )
     if config.categories is not None:
         parse_categories(config.categories)

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 5
 PARQUET = (".parquet", ".pq", ".parq")
 CSV = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".csv.zst")
+#: A text target's classes the first pass keeps (enough to tell a binary target from another).
+TARGET_CLASSES = 3
 
 
 @contextmanager
@@ -135,6 +137,19 @@ class Plan:
     level_cap: int = 1_000_001
     #: Each fold id's fold index (``--fold-column``), after the first pass.
     fold_order: dict[object, int] = field(default_factory=dict)
+    #: "regression", "classification", or "auto" (a numeric target: classification when it holds two
+    #: integer values, as the local engine decides; the second pass tells).
+    task: str = "regression"
+    #: A text target's classes (from the first pass): the passes read it as 0/1 (the second class 1).
+    classes: tuple[str, ...] | None = None
+    #: The target's dtype as read.
+    target_dtype: str = "float64"
+
+    @property
+    def text_target(self) -> bool:
+        return self.task == "classification" and not self.target_dtype.startswith(
+            ("int", "uint", "float", "Int", "UInt", "Float")
+        )
 
     @property
     def columns(self) -> list[str]:
@@ -163,11 +178,16 @@ def plan(frame: Any, config: TuneConfig) -> Plan:
     for setting_name, column in named_columns:
         if column is not None and column not in columns:
             raise DataError(f"no column {column!r} ({named(setting_name)}): the columns are {', '.join(columns[:12])}")
-    if not pd.api.types.is_numeric_dtype(frame[target].dtype) or pd.api.types.is_bool_dtype(frame[target].dtype):
+    dtype = frame[target].dtype
+    numbers = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    if config.task == "regression" and not numbers:
         raise DataError(
-            f"target {target!r} is not numeric: {named('engine')} dask tunes least squares only so far"
-            f" (use {named('engine')} local for classification)"
+            f"target {target!r} is not numeric ({dtype}), so it cannot be a regression target: use"
+            f" {named('task')} classification or choose a numeric {named('target')}"
         )
+    task = "classification" if not numbers else config.task
+    if config.family == "binomial":
+        task = "classification"
     skip = {target, config.row_key, config.fold_column, *config.drop}
     chosen = list(config.features) or [c for c in columns if c not in skip]
     numeric, categorical = [], []
@@ -190,6 +210,8 @@ def plan(frame: Any, config: TuneConfig) -> Plan:
         config.fold_column,
         read_as=read_as,
         level_cap=config.max_categories + 1,
+        task=task,
+        target_dtype="object" if not numbers else str(dtype),
     )
 
 
@@ -198,19 +220,24 @@ def centres(made: Any, frame: Any, plan: Plan) -> tuple[tuple[float, ...], float
     (computed on a worker; 0 for a column missing there). The sums are taken around them."""
     import math
 
-    columns = [*plan.numeric, plan.target]
     import pandas as pd
 
-    means = compute(made, frame.partitions[0][columns].mean())
+    columns = [*plan.numeric, *([] if plan.text_target else [plan.target])]  # a text target's 0/1: no shift
+    means = compute(made, frame.partitions[0][columns].mean()) if columns else {}
     # A nullable column missing in every row of the partition has the mean pd.NA: 0 then, as NaN.
     values = [math.nan if pd.isna(means[c]) else float(means[c]) for c in columns]
     values = [v if math.isfinite(v) else 0.0 for v in values]
+    if plan.text_target:
+        return tuple(values), 0.0
     return tuple(values[:-1]), values[-1]
 
 
 def _levels(frame: pd.DataFrame, partition: int, plan: Plan, find: list[str]) -> dict[str, Any]:
     """A partition's distinct values of the categorical columns ``find`` and of the fold column."""
     found: dict[str, Any] = {c: _capped(set(frame[c].dropna().astype(str).unique().tolist()), plan) for c in find}
+    if plan.text_target:
+        values = sorted(set(frame[plan.target].dropna().astype(str).unique().tolist()))
+        found["\0target"] = set(values[:TARGET_CLASSES])
     if plan.fold_column is not None:
         column = frame[plan.fold_column]
         if column.isna().any():
@@ -227,15 +254,35 @@ def _capped(levels: set[str], plan: Plan) -> set[str]:
 def _merge_levels(a: dict[str, Any], b: dict[str, Any], cap: int) -> dict[str, Any]:
     merged = {key: a[key] | b[key] for key in a}
     for key, levels in merged.items():
-        if key != "\0folds" and len(levels) > cap:
-            merged[key] = set(sorted(levels)[:cap])
+        limit = TARGET_CLASSES if key == "\0target" else cap
+        if key != "\0folds" and len(levels) > limit:
+            merged[key] = set(sorted(levels)[:limit])
     return merged
 
 
 def _stats(frame: pd.DataFrame, partition: int, plan: Plan, layout: Layout) -> PartStats:
-    from regtune.scale.stats import partition_stats
+    from regtune.scale.stats import partition_stats, row_fingerprint
 
-    return partition_stats(frame, plan.target, plan.fold_ids(frame, partition), plan.k, layout)
+    folds = plan.fold_ids(frame, partition)
+    if plan.classes is None:  # a numeric target: its values too, unless it is a regression's
+        return partition_stats(frame, plan.target, folds, plan.k, layout, targets=plan.task != "regression")
+    binary = frame.assign(**{plan.target: binary_target(frame[plan.target], plan.classes[1])})
+    stats = partition_stats(binary, plan.target, folds, plan.k, layout, fingerprint=False)
+    stats.fingerprint = row_fingerprint(frame, folds)
+    return stats
+
+
+def binary_target(column: pd.Series, positive: Any) -> Any:
+    """A binary target as 1.0 (the class ``positive``), 0.0 (the other) and NaN (missing)."""
+    import numpy as np
+
+    present = column.notna().to_numpy()
+    hit = (
+        (column.astype(str) == str(positive)).to_numpy()
+        if isinstance(positive, str)
+        else (column == positive).to_numpy()
+    )
+    return np.where(present, hit.astype(np.float64), np.nan)
 
 
 def _add(a: Any, b: Any) -> Any:
@@ -276,10 +323,12 @@ def check_sums_fit(made: Any, width: int, k: int) -> None:
 
 
 def first_pass(made: Any, frame: Any, plan: Plan, find: list[str]) -> dict[str, Any]:
-    """The categorical columns' levels (sorted as text) and the fold column's ids, in one pass."""
+    """The categorical columns' levels (sorted as text), the fold column's ids and a text target's classes
+    (at most TARGET_CLASSES), in one pass."""
     from dask.delayed import delayed
 
     needed = [*find, *([plan.fold_column] if plan.fold_column is not None else [])]
+    needed += [plan.target] if plan.text_target else []
     parts = frame[needed].to_delayed()  # only these columns are read (Parquet reads columns apart)
     summaries = [delayed(_levels)(part, i, plan, find) for i, part in enumerate(parts)]
     result: dict[str, Any] = compute(made, _tree(summaries, functools.partial(_merge_levels, cap=plan.level_cap)))
@@ -296,13 +345,49 @@ def second_pass(made: Any, frame: Any, plan: Plan, layout: Layout) -> PartStats:
     return result
 
 
+def _rows(frame: pd.DataFrame, partition: int, plan: Plan, layout: Layout, positive: Any) -> Any:
+    from regtune.scale.logistic import partition_rows
+
+    return partition_rows(frame, plan.target, positive, plan.fold_ids(frame, partition), layout)
+
+
+def persist_rows(made: Any, frame: Any, plan: Plan, layout: Layout, positive: Any) -> list[Any]:
+    """Every partition's :class:`~regtune.scale.logistic.Rows` held by the workers (futures: a lost worker's
+    are computed again from the files; Dask spills them to disk when they do not fit)."""
+    from dask.delayed import delayed
+
+    parts = frame[plan.columns].to_delayed()
+    held: list[Any] = made.compute([delayed(_rows)(part, i, plan, layout, positive) for i, part in enumerate(parts)])
+    return held
+
+
+def logistic_runner(made: Any, rows: list[Any]) -> Callable[[Any, Any], Any]:
+    """``run(B, held)``: one pass over the held rows (:func:`~regtune.scale.logistic.partition_pass`), summed
+    in a tree on the workers."""
+    from regtune.scale.logistic import partition_pass
+
+    def run(B: Any, held: Any) -> Any:
+        # Futures, not a delayed graph: a pass is a few milliseconds of work per partition, and the graph's
+        # construction and optimisation would cost more than it.
+        sums = made.map(partition_pass, rows, B=B, held=held, pure=False)
+        return compute(made, made.submit(_sum, *sums, pure=False))
+
+    return run
+
+
+def _sum(*parts: Any) -> Any:
+    return functools.reduce(_add, parts)
+
+
 def compute(made: Any, value: Any) -> Any:
     """``value`` computed on the cluster; a failure there (a file that does not parse, a worker that keeps
     dying) is one line, regtune's own errors (raised on a worker) as they are."""
     from regtune.errors import RegtuneError
 
     try:
-        return made.compute(value, sync=True)
+        from distributed import Future
+
+        return value.result() if isinstance(value, Future) else made.compute(value, sync=True)
     except RegtuneError:
         raise
     except ImportError as exc:  # a worker started without regtune (or another version of it)

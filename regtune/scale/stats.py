@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 #: Rows of a partition turned into raw vectors at once (a chunk of 100 raw columns holds 50 MiB).
 CHUNK_ROWS = 65_536
+#: The distinct target values a pass keeps when asked (``partition_stats(targets=True)``).
+TARGET_VALUES = 3
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,9 @@ class PartStats:
     #: independent of the order of the rows and of how they are split into partitions — unlike the float
     #: sums, whose last bits depend on both and on the machine's BLAS — so it names the data of a study.
     fingerprint: int = 0
+    #: The target's distinct values when asked for (at most TARGET_VALUES, the smallest: enough to tell
+    #: a binary target from another).
+    targets: frozenset[float] = frozenset()
 
     def __add__(self, other: PartStats) -> PartStats:
         return PartStats(
@@ -114,7 +119,17 @@ class PartStats:
             self.yy + other.yy,
             self.dropped + other.dropped,
             (self.fingerprint + other.fingerprint) % 2**64,
+            frozenset(sorted(self.targets | other.targets)[:TARGET_VALUES]),
         )
+
+    def as_binary(self, low: float, high: float, y_shift: float) -> PartStats:
+        """The sums of the target mapped to 0 (``low``) and 1 (``high``), from those of the target less
+        ``y_shift``: y₀₁ = (u − c)/s with u = y − y_shift, c = low − y_shift, s = high − low (``R[k][:, 0]`` is
+        Σ r, its first raw column being the constant 1)."""
+        c, s = low - y_shift, high - low
+        S = (self.S - c * self.R[:, :, 0]) / s
+        yy = (self.yy - 2 * c * self.S[:, 0] + c * c * self.R[:, 0, 0]) / (s * s)
+        return PartStats(self.R, S, yy, self.dropped, self.fingerprint, self.targets)
 
     def fold(self, k: int) -> Sums:
         return Sums(self.R[k], self.S[k], float(self.yy[k]))
@@ -157,24 +172,35 @@ def raw_rows(frame: pd.DataFrame, layout: Layout) -> np.ndarray:
 
 
 def partition_stats(
-    frame: pd.DataFrame, target: str, folds: np.ndarray, k: int, layout: Layout, *, fingerprint: bool = True
+    frame: pd.DataFrame,
+    target: str,
+    folds: np.ndarray,
+    k: int,
+    layout: Layout,
+    *,
+    fingerprint: bool = True,
+    targets: bool = False,
 ) -> PartStats:
     """The per-fold-id sums of one partition; ``folds`` holds each row's fold id (0 … k − 1); the rows'
-    :func:`row_fingerprint` unless ``fingerprint`` is False."""
+    :func:`row_fingerprint` unless ``fingerprint`` is False; with ``targets`` the target's distinct values
+    (at most TARGET_VALUES)."""
     import numpy as np
     from scipy.linalg.blas import dsyrk
 
     d = layout.width
     R, S, yy = np.zeros((k, d, d)), np.zeros((k, d)), np.zeros(k)
     dropped = 0
+    found: set[float] = set()
     for begin in range(0, len(frame), CHUNK_ROWS):  # a partition's raw rows a chunk at a time: bounded memory
         chunk = frame.iloc[begin : begin + CHUNK_ROWS]
         y = chunk[target].to_numpy(dtype=np.float64, na_value=np.nan)
         check_finite(y, f"target {target!r}")
-        y = y - layout.y_shift
         keep = ~np.isnan(y)
         dropped += int((~keep).sum())
         kept = np.flatnonzero(keep)
+        if targets and len(found) < TARGET_VALUES:
+            found |= set(np.unique(y[kept])[:TARGET_VALUES].tolist())
+        y = y - layout.y_shift
         ids = np.asarray(folds[begin : begin + CHUNK_ROWS])[kept]
         order = kept[np.argsort(ids, kind="stable")]  # each fold id's rows together: one copy, not one per fold
         r = raw_rows(chunk, layout)
@@ -196,7 +222,8 @@ def partition_stats(
                 yy[j] += float(yj @ yj)
     upper = np.triu(R)
     R = upper + np.transpose(np.triu(R, 1), (0, 2, 1))
-    return PartStats(R, S, yy, dropped, row_fingerprint(frame, folds) if fingerprint else 0)
+    print_ = row_fingerprint(frame, folds) if fingerprint else 0
+    return PartStats(R, S, yy, dropped, print_, frozenset(sorted(found)[:TARGET_VALUES]))
 
 
 def row_fingerprint(frame: pd.DataFrame, folds: np.ndarray) -> int:

@@ -1,7 +1,9 @@
 """``tune`` on ``--engine dask``: the statistics from the cluster, then regtune's own search on them.
 
 The folds are :class:`~regtune.scale.stats.StatsFold` objects and the family is
-:class:`~regtune.scale.stats.StatsLeastSquares`; from there the path is the local one —
+:class:`~regtune.scale.stats.StatsLeastSquares`, or for a binary target
+:class:`~regtune.scale.logistic.StatsLogistic` (its fits are passes over the rows the workers hold); from
+there the path is the local one —
 :class:`regtune.cv.Evaluator`, :func:`regtune.search.run_search` (the same opening points, TPE and
 hypergradient steps), :func:`regtune.policy.lambda_ranges` and :func:`regtune.assemble.assemble` — so the
 same fold ids and the same (mean) imputation give the same study as ``--engine local``.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from regtune.errors import ConfigError, DataError, named
@@ -21,8 +24,9 @@ if TYPE_CHECKING:
     import numpy as np
 
     from regtune.config import TuneConfig
+    from regtune.models import Family
     from regtune.refit import Refit
-    from regtune.result import TuneResult
+    from regtune.result import DatasetInfo, TuneResult
     from regtune.scale.stats import Layout, StatsFold
     from regtune.search import ProgressFn
     from regtune.select import Point
@@ -57,12 +61,10 @@ class EngineLeastSquares(StatsLeastSquares):
 
 
 def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = None) -> TuneResult:
-    """Cross-validate penalty × λ of least squares on a table read by a dask cluster (``config.engine`` dask)."""
-    from regtune.api import search_and_assemble
-    from regtune.models import Penalty
-    from regtune.models.least_squares import SquaredError
-    from regtune.policy import SearchSpace, lambda_ranges
-    from regtune.result import DatasetInfo
+    """Cross-validate penalty × λ of least squares, or of binary logistic regression, on a table read by a
+    dask cluster (``config.engine`` dask)."""
+    from contextlib import ExitStack
+
     from regtune.scale import parse_categories
     from regtune.scale.cluster import (
         centres,
@@ -74,7 +76,7 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
         second_pass,
     )
     from regtune.scale.hashfolds import fold_order
-    from regtune.scale.stats import Layout, check_varies, stats_fold
+    from regtune.scale.stats import Layout
 
     start = time.perf_counter()
     if not isinstance(source, str | os.PathLike):
@@ -83,16 +85,21 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
             f" {type(source).__name__}: write the table to Parquet, or use {named('engine')} local"
         )
     given = parse_categories(config.categories) if config.categories else {}
-    with client(config.scheduler) as made:
+    with ExitStack() as stack:
+        made = stack.enter_context(client(config.scheduler))
         frame = read_source(str(source), config.sep)
         the_plan = plan(frame, config)
         find = [c for c in the_plan.categorical if c not in given]
-        levels = first_pass(made, frame, the_plan, find) if find or the_plan.fold_column else {}
+        needs_first = find or the_plan.fold_column or the_plan.text_target
+        levels = first_pass(made, frame, the_plan, find) if needs_first else {}
         if the_plan.fold_column is not None:
             the_plan.fold_order = fold_order(levels["\0folds"])
             the_plan.k = len(the_plan.fold_order)
             if the_plan.k < 2:
                 raise DataError(f"{named('fold_column')} {the_plan.fold_column!r} holds one fold id: give two or more")
+        if the_plan.text_target:
+            the_plan.classes = tuple(sorted(levels["\0target"]))
+            _check_classes(the_plan, len(the_plan.classes))
         categorical = []
         for col in the_plan.categorical:
             found = sorted(given[col]) if col in given else sorted(levels[col])
@@ -105,8 +112,54 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
         layout = Layout(tuple(the_plan.numeric), tuple(categorical), *centres(made, frame, the_plan))
         check_sums_fit(made, layout.width, the_plan.k)
         stats = second_pass(made, frame, the_plan, layout)
+        classes = _classes(the_plan, stats)
+        if classes is None:
+            stack.close()  # least squares needs nothing more of the cluster
+            return _least_squares(source, config, the_plan, layout, stats, start, progress)
+        if the_plan.classes is None:  # a numeric target's sums, as 0/1
+            stats = stats.as_binary(float(classes[0]), float(classes[1]), layout.y_shift)
+            layout = replace(layout, y_shift=0.0)
+        return _logistic(source, config, made, frame, the_plan, layout, stats, classes, start, progress)
+    raise AssertionError("unreachable")  # pragma: no cover - the with block returns
 
-    k = the_plan.k
+
+def _check_classes(the_plan: Any, count: int) -> None:
+    if count > 2:
+        raise ConfigError(
+            f"target {the_plan.target!r} has more than two classes: {named('engine')} dask fits binary logistic"
+            f" regression only so far (use {named('engine')} local for multinomial)"
+        )
+    if count < 2:
+        raise DataError(
+            f"target {the_plan.target!r} has one class in every row: there is nothing to predict; choose another"
+            f" {named('target')}"
+        )
+
+
+def _classes(the_plan: Any, stats: Any) -> np.ndarray | None:
+    """The classes of a classification target (sorted as numpy sorts them), None for a regression."""
+    import numpy as np
+
+    if the_plan.classes is not None:
+        return np.array(the_plan.classes, dtype=object).astype(str)
+    values = sorted(stats.targets)
+    integral = all(float(v).is_integer() for v in values)
+    if the_plan.task == "auto":
+        if len(values) != 2 or not integral:
+            return None
+        the_plan.task = "classification"
+    if the_plan.task != "classification":
+        return None
+    _check_classes(the_plan, len(values))
+    if the_plan.target_dtype.startswith(("int", "uint", "Int", "UInt")):
+        return np.array([int(v) for v in values])
+    return np.array(values, dtype=np.float64)
+
+
+def _folds(stats: Any, layout: Layout, k: int) -> tuple[list[StatsFold], StatsFold]:
+    """The K folds of the sums (each refused as the local engine refuses it) and the whole table's."""
+    from regtune.scale.stats import check_varies, stats_fold
+
     folds = []
     for i in range(k):
         train, test = stats.without(i), stats.fold(i)
@@ -118,10 +171,52 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
         fold = stats_fold(i, train, test, layout)
         check_varies(fold)
         folds.append(fold)
-    full = stats_fold(-1, stats.total(), None, layout)
+    return folds, stats_fold(-1, stats.total(), None, layout)
+
+
+def _info(source: Any, the_plan: Any, stats: Any, n_rows: int, n_encoded: int, task: str, reason: str,
+          n_classes: int | None) -> DatasetInfo:  # fmt: skip
+    from regtune.result import DatasetInfo
+
+    return DatasetInfo(
+        source=str(source),
+        target=the_plan.target,
+        task=task,
+        task_reason=reason,
+        n_rows=n_rows,
+        n_features=len(the_plan.numeric) + len(the_plan.categorical),
+        n_columns_encoded=n_encoded,
+        numeric=the_plan.numeric,
+        categorical=the_plan.categorical,
+        rows_dropped=stats.dropped,
+        n_classes=n_classes,
+        weights=None,
+    )
+
+
+def _least_squares(
+    source: Any,
+    config: TuneConfig,
+    the_plan: Any,
+    layout: Layout,
+    stats: Any,
+    start: float,
+    progress: ProgressFn | None,
+) -> TuneResult:
+    """The least-squares search on the sums (the cluster no longer needed)."""
+    from regtune.api import search_and_assemble
+    from regtune.models import Penalty
+    from regtune.models.least_squares import SquaredError
+    from regtune.policy import SearchSpace, lambda_ranges
+    from regtune.scale import DASK_SCORERS
+
+    scoring = config.scoring or "neg_mean_squared_error"
+    if scoring not in DASK_SCORERS:
+        raise ConfigError(f"{named('scoring')} {scoring} scores a classification: use {', '.join(DASK_SCORERS)}")
+    k = the_plan.k
+    folds, full = _folds(stats, layout, k)
     n_rows = full.n_train
     family = EngineLeastSquares("regression", full, seed=config.seed)
-    scoring = config.scoring or "neg_mean_squared_error"
     scorer = SquaredError(scoring)
     scale = family.mixing_scale(full.X_train[:0, 0])
     ranges = lambda_ranges(
@@ -129,24 +224,11 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
     )
     space = SearchSpace(penalties=config.penalties, ranges=ranges, mixing_scale=scale)
     n_encoded = int(folds[0].X_train.shape[1])
-    features = [*the_plan.numeric, *the_plan.categorical]
     identity = _identity(
-        source, config, the_plan, layout, stats, scoring, space, n_encoded, n_rows, features, full.yy_centred / n_rows
+        source, config, the_plan, stats, scoring, space, n_encoded, n_rows, "regression", full.yy_centred / n_rows
     )
-    info = DatasetInfo(
-        source=str(source),
-        target=the_plan.target,
-        task="regression",
-        task_reason="least squares on --engine dask",
-        n_rows=n_rows,
-        n_features=len(features),
-        n_columns_encoded=n_encoded,
-        numeric=the_plan.numeric,
-        categorical=the_plan.categorical,
-        rows_dropped=stats.dropped,
-        n_classes=None,
-        weights=None,
-    )
+    reason = "least squares on --engine dask"
+    info = _info(source, the_plan, stats, n_rows, n_encoded, "regression", reason, None)
 
     def refit_point(point: Point) -> Refit:
         return refit_from_stats(full, layout, family, Penalty.of(point.penalty, point.lam, point.l1_ratio), config.tol)
@@ -159,7 +241,67 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
     return result
 
 
-def refit_from_stats(full: StatsFold, layout: Layout, family: StatsLeastSquares, penalty: Any, tol: float) -> Refit:
+def _logistic(
+    source: Any,
+    config: TuneConfig,
+    made: Any,
+    frame: Any,
+    the_plan: Any,
+    layout: Layout,
+    stats: Any,
+    classes: np.ndarray,
+    start: float,
+    progress: ProgressFn | None,
+) -> TuneResult:
+    """Binary logistic regression: the rows held by the workers, every trial's folds fitted together by
+    passes over them (:mod:`regtune.scale.logistic`), the refit too."""
+    from regtune.api import search_and_assemble
+    from regtune.models import Penalty
+    from regtune.policy import SearchSpace, lambda_ranges
+    from regtune.scale import DASK_CLASS_SCORERS
+    from regtune.scale.cluster import logistic_runner, persist_rows
+    from regtune.scale.logistic import PassScorer, StatsLogistic
+
+    scoring = config.scoring or "neg_log_loss"
+    if scoring not in DASK_CLASS_SCORERS:
+        raise ConfigError(
+            f"{named('scoring')} {scoring} does not score a classification on {named('engine')} dask: use"
+            f" {', '.join(DASK_CLASS_SCORERS)}"
+        )
+    k = the_plan.k
+    folds, full = _folds(stats, layout, k)
+    for fold in [*folds, full]:
+        share = fold.y_train_mean
+        if not 0 < share < 1:
+            where = "the table" if fold.index < 0 else f"the training rows of fold {fold.index + 1}"
+            raise DataError(
+                f"{where} hold one class of target {the_plan.target!r}: use fewer {named('folds')}, or more rows"
+            )
+    positive = the_plan.classes[1] if the_plan.classes is not None else classes[1].item()
+    rows = persist_rows(made, frame, the_plan, layout, positive)
+    family = StatsLogistic(full, classes, logistic_runner(made, rows), seed=config.seed)
+    n_rows = full.n_train
+    ranges = lambda_ranges(
+        family, full.X_train, full.X_train[:0, 0], config.penalties, config.lambda_min, config.lambda_max, 1.0
+    )
+    space = SearchSpace(penalties=config.penalties, ranges=ranges, mixing_scale=1.0)
+    n_encoded = int(folds[0].X_train.shape[1])
+    identity = _identity(source, config, the_plan, stats, scoring, space, n_encoded, n_rows, "classification", None)
+    reason = "set by --task" if config.task == "classification" else "binary target"
+    info = _info(source, the_plan, stats, n_rows, n_encoded, "classification", reason, 2)
+
+    def refit_point(point: Point) -> Refit:
+        return refit_from_stats(full, layout, family, Penalty.of(point.penalty, point.lam, point.l1_ratio), config.tol)
+
+    result = search_and_assemble(
+        folds, family, PassScorer(scoring), scoring, space, config, identity, info, refit_point, n_folds=k,
+        progress=progress, start=start,
+    )  # fmt: skip
+    result.read_as = dict(the_plan.read_as)
+    return result
+
+
+def refit_from_stats(full: StatsFold, layout: Layout, family: Family, penalty: Any, tol: float) -> Refit:
     """The chosen model on every row, from the whole table's statistics, as the local engine's refit: an
     :class:`~regtune.preprocess.Encoder` with the statistics it would have fitted (the numeric means, the
     fill levels, the levels, the means and scales of the encoded columns), the family's estimator with the
@@ -209,20 +351,20 @@ def _identity(
     source: Any,
     config: TuneConfig,
     the_plan: Any,
-    layout: Layout,
     stats: Any,
     scoring: str,
     space: Any,
     n_encoded: int,
     n_rows: int,
-    features: list[str],
-    target_variance: float,
+    task: str,
+    target_variance: float | None,
 ) -> dict[str, Any]:
     """What a stored study is about (as :func:`regtune.search.study_identity`; the data's hash is that of
     its rows' fingerprint, the same from any partitioning on any machine)."""
     from regtune import __version__
 
     digest = hashlib.sha256(f"{stats.fingerprint}:{stats.total().n}:{stats.dropped}".encode())
+    features = [*the_plan.numeric, *the_plan.categorical]
     folds = f"hash:{the_plan.row_key or 'partition,row'}:{config.seed}" if not config.fold_column else "column"
     return {
         "source": str(source),
@@ -230,7 +372,7 @@ def _identity(
         "shape": [n_rows, len(features)],
         "columns": features,
         "target": the_plan.target,
-        "task": "regression",
+        "task": task,
         "scoring": scoring,
         "folds": the_plan.k,
         "repeats": 1,
@@ -240,11 +382,11 @@ def _identity(
         "fold_assignment": folds,
         "penalties": list(config.penalties),
         "lambda_ranges": {p: [float(f"{lo:.10g}"), float(f"{hi:.10g}")] for p, (lo, hi) in space.ranges.items()},
-        "model": "least_squares",
+        "model": "least_squares" if task == "regression" else "logistic",
         "regtune_version": __version__,
         "n_columns_encoded": n_encoded,
         "rows_dropped": stats.dropped,
-        "n_classes": None,
+        "n_classes": None if task == "regression" else 2,
         "target_variance": target_variance,
         "search_space": 2,
         "mixing_scale": space.mixing_scale,
