@@ -514,15 +514,35 @@ def test_a_numeric_binary_target_is_a_classification_on_dask(cluster: Any, tmp_p
     scaled = regtune.tune(str(tmp_path), engine="dask", scheduler=cluster.scheduler_address, row_key="id", **common)
     assert local.dataset.task == scaled.dataset.task == "classification"
     _same_study(local, scaled)
-    assert list(scaled.model.classes_) == [3, 7]
+    assert list(scaled.model.classes_) == list(local.model.classes_) == [3, 7]
+    assert scaled.model.classes_.dtype.kind == local.model.classes_.dtype.kind == "i"
+    on = {"engine": "dask", "scheduler": cluster.scheduler_address}
     three = tmp_path / "three"
     three.mkdir()
     frame.assign(y=np.arange(len(frame)) % 3).to_parquet(three / "t.parquet", index=False)
     with pytest.raises(ConfigError, match=r"^target 'y' has more than two classes: engine dask fits binary"):
-        regtune.tune(str(three), engine="dask", scheduler=cluster.scheduler_address, task="classification", **common)
-    regression = regtune.tune(str(parts_like(frame, tmp_path)), engine="dask", scheduler=cluster.scheduler_address,
-                              **common)  # fmt: skip
+        regtune.tune(str(three), task="classification", **on, **common)
+    with pytest.raises(ConfigError, match=r"^target 'y' holds 3 integer values, which the local engine takes for"):
+        regtune.tune(str(three), **on, **common)  # the local engine's rule: a multinomial classification
+    assert regtune.tune(str(three), task="regression", **on, **common).dataset.task == "regression"
+    regression = regtune.tune(str(parts_like(frame, tmp_path)), **on, **common)
     assert regression.dataset.task == "regression"
+    # --family gaussian: least squares on the 3/7 target, as locally.
+    gaussian = regtune.tune(str(tmp_path / "part-00.parquet"), family="gaussian", drop=("id",), **on, **common)
+    assert gaussian.dataset.task == "regression"
+
+
+def test_a_fold_with_one_class_in_its_training_rows_is_one_line(cluster: Any, tmp_path: Path) -> None:
+    """Two folds from a fold column, the second holding only 0s: the first fold trains on one class."""
+    from regtune.errors import DataError
+
+    frame = _table(200, seed=6)
+    frame["y"] = (np.arange(200) < 40).astype(np.int64)
+    frame["fold"] = np.where(np.arange(200) < 100, 0, 1)
+    frame.to_parquet(tmp_path / "t.parquet", index=False)
+    with pytest.raises(DataError, match=r"^the training rows of fold 1 hold one class of target 'y'"):
+        regtune.tune(str(tmp_path), target="y", engine="dask", scheduler=cluster.scheduler_address,
+                     fold_column="fold", drop=("id",), n_trials=2)  # fmt: skip
 
 
 def parts_like(frame: pd.DataFrame, tmp_path: Path) -> Path:

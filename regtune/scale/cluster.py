@@ -178,16 +178,18 @@ def plan(frame: Any, config: TuneConfig) -> Plan:
     for setting_name, column in named_columns:
         if column is not None and column not in columns:
             raise DataError(f"no column {column!r} ({named(setting_name)}): the columns are {', '.join(columns[:12])}")
-    dtype = frame[target].dtype
-    numbers = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-    if config.task == "regression" and not numbers:
+    target_type = frame[target].dtype
+    numbers = pd.api.types.is_numeric_dtype(target_type) and not pd.api.types.is_bool_dtype(target_type)
+    task = "classification" if not numbers else config.task
+    if config.family is not None:  # as the local engine: the family's task
+        from regtune.models import distribution_task
+
+        task = distribution_task(config.model, config.family)
+    if task == "regression" and not numbers:
         raise DataError(
-            f"target {target!r} is not numeric ({dtype}), so it cannot be a regression target: use"
+            f"target {target!r} is not numeric ({target_type}), so it cannot be a regression target: use"
             f" {named('task')} classification or choose a numeric {named('target')}"
         )
-    task = "classification" if not numbers else config.task
-    if config.family == "binomial":
-        task = "classification"
     skip = {target, config.row_key, config.fold_column, *config.drop}
     chosen = list(config.features) or [c for c in columns if c not in skip]
     numeric, categorical = [], []
@@ -211,7 +213,7 @@ def plan(frame: Any, config: TuneConfig) -> Plan:
         read_as=read_as,
         level_cap=config.max_categories + 1,
         task=task,
-        target_dtype="object" if not numbers else str(dtype),
+        target_dtype="object" if not numbers else str(target_type),
     )
 
 
@@ -370,13 +372,12 @@ def logistic_runner(made: Any, rows: list[Any]) -> Callable[[Any, Any], Any]:
         # Futures, not a delayed graph: a pass is a few milliseconds of work per partition, and the graph's
         # construction and optimisation would cost more than it.
         sums = made.map(partition_pass, rows, B=B, held=held, pure=False)
-        return compute(made, made.submit(_sum, *sums, pure=False))
+        while len(sums) > 1:  # summed pairwise, in a tree: a worker holds at most three partitions' sums
+            pairs = [made.submit(_add, sums[i], sums[i + 1], pure=False) for i in range(0, len(sums) - 1, 2)]
+            sums = pairs + ([sums[-1]] if len(sums) % 2 else [])
+        return compute(made, sums[0])
 
     return run
-
-
-def _sum(*parts: Any) -> Any:
-    return functools.reduce(_add, parts)
 
 
 def compute(made: Any, value: Any) -> Any:

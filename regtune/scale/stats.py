@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from regtune.data import check_finite
+from regtune.data import MAX_CLASSES_AUTO, check_finite
 from regtune.errors import DataError, named
 from regtune.folds import Fold
 from regtune.models.least_squares import LeastSquares, TestStats
@@ -37,8 +37,9 @@ if TYPE_CHECKING:
 
 #: Rows of a partition turned into raw vectors at once (a chunk of 100 raw columns holds 50 MiB).
 CHUNK_ROWS = 65_536
-#: The distinct target values a pass keeps when asked (``partition_stats(targets=True)``).
-TARGET_VALUES = 3
+#: The distinct target values a pass keeps when asked (``partition_stats(targets=True)``): enough to tell a
+#: binary target, and one of at most MAX_CLASSES_AUTO integer values (a classification for the local engine).
+TARGET_VALUES = MAX_CLASSES_AUTO + 1
 
 
 @dataclass(frozen=True)
@@ -126,9 +127,13 @@ class PartStats:
         """The sums of the target mapped to 0 (``low``) and 1 (``high``), from those of the target less
         ``y_shift``: y₀₁ = (u − c)/s with u = y − y_shift, c = low − y_shift, s = high − low (``R[k][:, 0]`` is
         Σ r, its first raw column being the constant 1)."""
+        import numpy as np
+
         c, s = low - y_shift, high - low
         S = (self.S - c * self.R[:, :, 0]) / s
         yy = (self.yy - 2 * c * self.S[:, 0] + c * c * self.R[:, 0, 0]) / (s * s)
+        S[:, 0] = np.round(S[:, 0])  # the count of 1s: an integer, not its rounding (a fold with one class is 0)
+        yy = np.round(yy)  # Σ y₀₁² is that count too
         return PartStats(self.R, S, yy, self.dropped, self.fingerprint, self.targets)
 
     def fold(self, k: int) -> Sums:

@@ -142,11 +142,22 @@ def _classes(the_plan: Any, stats: Any) -> np.ndarray | None:
 
     if the_plan.classes is not None:
         return np.array(the_plan.classes, dtype=object).astype(str)
+    from regtune.data import MAX_CLASSES_AUTO
+
     values = sorted(stats.targets)
     integral = all(float(v).is_integer() for v in values)
     if the_plan.task == "auto":
-        if len(values) != 2 or not integral:
+        # The local engine's rule (data._detect_task): two integer values, or up to MAX_CLASSES_AUTO of
+        # them with about 5 rows each, make a classification.
+        few = len(values) <= MAX_CLASSES_AUTO and 5 * len(values) <= stats.total().n
+        if not integral or not (len(values) == 2 or few):
             return None
+        if len(values) > 2:
+            raise ConfigError(
+                f"target {the_plan.target!r} holds {len(values)} integer values, which the local engine takes for"
+                f" classes: {named('engine')} dask fits binary logistic regression only so far; give"
+                f" {named('task')} regression to treat them as numbers, or use {named('engine')} local"
+            )
         the_plan.task = "classification"
     if the_plan.task != "classification":
         return None
@@ -271,8 +282,8 @@ def _logistic(
     k = the_plan.k
     folds, full = _folds(stats, layout, k)
     for fold in [*folds, full]:
-        share = fold.y_train_mean
-        if not 0 < share < 1:
+        ones = round(fold.y_train_mean * fold.n_train)  # the training rows of the second class
+        if not 0 < ones < fold.n_train:
             where = "the table" if fold.index < 0 else f"the training rows of fold {fold.index + 1}"
             raise DataError(
                 f"{where} hold one class of target {the_plan.target!r}: use fewer {named('folds')}, or more rows"
@@ -287,7 +298,13 @@ def _logistic(
     space = SearchSpace(penalties=config.penalties, ranges=ranges, mixing_scale=1.0)
     n_encoded = int(folds[0].X_train.shape[1])
     identity = _identity(source, config, the_plan, stats, scoring, space, n_encoded, n_rows, "classification", None)
-    reason = "set by --task" if config.task == "classification" else "binary target"
+    reason = (
+        f"set by --family {config.family}"
+        if config.family
+        else "set by --task"
+        if config.task == "classification"
+        else "target has two classes"
+    )
     info = _info(source, the_plan, stats, n_rows, n_encoded, "classification", reason, 2)
 
     def refit_point(point: Point) -> Refit:
