@@ -9,7 +9,7 @@ PIP    := $(BIN)/python -m pip install --quiet --quiet
 UV     := $(BIN)/python -m uv
 LOCK_FLAGS := --quiet --universal --python-version 3.11 --generate-hashes --no-header
 
-.PHONY: demo test test-slow test-package test-latest test-oldest lint format clean bench bench-quick bench-scale lock
+.PHONY: demo test test-slow test-package test-latest test-oldest lint format clean bench bench-quick bench-scale bench-spark lock
 
 $(STAMP): pyproject.toml requirements/run.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -97,3 +97,11 @@ ROWS ?= 20000000
 COLS ?= 50
 bench-scale: $(DEV)
 	$(BIN)/python benchmarks/scale.py --rows $(ROWS) --cols $(COLS)
+
+## bench-spark: Spark MLlib's CrossValidator (pyspark in local mode, its own .venv-spark; Java 17) on the table of
+## bench-scale at SPARK_ROWS (default 2M) rows, on regtune's folds, against regtune --engine dask on the same files
+SPARK_ROWS ?= 2000000
+bench-spark: $(DEV)
+	test -x .venv-spark/bin/python || $(PYTHON) -m venv .venv-spark
+	.venv-spark/bin/python -m pip install --quiet pyspark 'pandas<3' pyarrow numpy
+	$(BIN)/python benchmarks/scale.py --rows $(SPARK_ROWS) --cols $(COLS) --dir /tmp/regtune-bench-spark --spark .venv-spark/bin/python

@@ -11,8 +11,9 @@ per core), its start-up included; the process tree's resident memory is sampled 
 
 The table gives the wall time, the peak memory of the client process and of the whole tree (client,
 scheduler, nannies, workers), and the issue's gates: client under 1 GiB, the whole tree under a quarter of
-the table's size in memory, regtune's time at most 1.5 × the plain pass's. The comparison with Spark
-MLlib's CrossValidator is not part of it.
+the table's size in memory, regtune's time at most 1.5 × the plain pass's. With ``--spark PYTHON`` (``make
+bench-spark``) it compares regtune with Spark MLlib's CrossValidator instead (``peer_spark.py``, run by that
+Python: the same files and folds, wall time, memory and the best CV MSE of each).
 
     .venv/bin/python benchmarks/scale.py --rows 2000000 --cols 50
 """
@@ -90,12 +91,16 @@ def main() -> None:
     parser.add_argument("--cols", type=int, default=50)
     parser.add_argument("--files", type=int, default=0, help="default: one file per 500,000 rows")
     parser.add_argument("--dir", default="/tmp/regtune-bench-scale")
+    parser.add_argument("--spark", default=None, help="a Python with pyspark: compare with Spark MLlib instead")
     args = parser.parse_args()
     folder = Path(args.dir)
     files = args.files or max(1, -(-args.rows // 500_000))
     generate(folder, args.rows, args.cols, files)
     size = args.rows * (args.cols + 2) * 8 / 2**20  # float64 columns, the categorical as 8-byte codes
     bin_dir = Path(sys.executable).parent
+    if args.spark:
+        spark_table(folder, args.spark, bin_dir, files, args.rows, args.cols)
+        return
     base = measure([sys.executable, "-c", BASELINE, str(folder)])
     ours = measure([str(bin_dir / "regtune"), "tune", str(folder), "-y", "y", "--engine", "dask", "-q"])
     print(f"{args.rows:,} rows × {args.cols} numeric columns + 1 categorical, {files} Parquet files;")
@@ -112,6 +117,31 @@ def main() -> None:
     ]
     for text, met in gates:
         print(f"- {text}: {'met' if met else 'not met'}")
+
+
+def spark_table(folder: Path, spark_python: str, bin_dir: Path, files: int, rows: int, cols: int) -> None:
+    """regtune --engine dask (60 trials) against Spark MLlib's CrossValidator (20 regParam × 3 elasticNetParam,
+    ``peer_spark.py``) on the same files and the same folds: wall time, memory, the best CV MSE of each."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ours_json, spark_json = Path(tmp) / "regtune.json", Path(tmp) / "spark.json"
+        ours = measure([str(bin_dir / "regtune"), "tune", str(folder), "-y", "y", "--engine", "dask", "-q",
+                        "--json", str(ours_json)])  # fmt: skip
+        peer = measure([spark_python, str(Path(__file__).parent / "peer_spark.py"), str(folder), "--json",
+                        str(spark_json)])  # fmt: skip
+        chosen = json.loads(ours_json.read_text())["chosen"]
+        spark = json.loads(spark_json.read_text())
+    print(f"{rows:,} rows × {cols} numeric columns + 1 categorical, {files} Parquet files; 5 folds (regtune's)\n")
+    print("| contender | fits | wall s | peak total MiB | best CV MSE | chosen |")
+    print("|---|---|---|---|---|---|")
+    print(f"| regtune --engine dask | 60 trials × 5 folds | {ours['wall']:.1f} | {ours['total']:.0f} |"
+          f" {-chosen['cv_mean']:.6f} | {chosen['penalty']} λ={chosen['lambda']:.4g} |")  # fmt: skip
+    print(f"| Spark CrossValidator | {spark['fits']} | {peer['wall']:.1f} | {peer['total']:.0f} |"
+          f" {spark['best_cv_mse']:.6f} | regParam={spark['best_reg_param']:.4g},"
+          f" elasticNetParam={spark['best_elastic_net_param']} |")  # fmt: skip
+    print(f"\n- regtune {peer['wall'] / ours['wall']:.1f}× faster (gate: ≥ 20×);"
+          f" CV MSE {-chosen['cv_mean'] - spark['best_cv_mse']:+.2e} against Spark's best (gate: ≤ 0)")  # fmt: skip
 
 
 if __name__ == "__main__":

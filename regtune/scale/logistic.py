@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from regtune.cv import FoldResult
@@ -177,7 +177,8 @@ class Model:
     damping: float = 1e-8
     previous: float = math.inf
     kkt_tol: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: λ·r ≥ λ_max: the null model is the solution (one pass for its validation sums).
+    null: bool = False
 
 
 def null_gradient(fold: StatsFold) -> float:
@@ -285,7 +286,7 @@ def fit_together(
         start = Point(np.zeros(M.shape[0] - 1), null_intercept(fold)) if null or warm is None else warm
         model = Model(fold, k, M, start, candidate=start, inner_tol=tol * INNER_TOL)
         model.kkt_tol = tol * max(lam * max(r, 0.05), 1e-3 * gmax)
-        model.extra["null"] = null
+        model.null = null
         if start.grad is not None:  # evaluated already: the first step needs no pass
             model.candidate = None
             _advance(model, lam, r)
@@ -301,7 +302,7 @@ def fit_together(
             assert candidate is not None
             _read(model, sums, j, candidate)
             if model.current is candidate:  # the start point
-                model.done = model.extra["null"]
+                model.done = model.null
                 if not model.done:
                     _advance(model, lam, r)
                 continue
