@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+ROWS_PER_FILE = 250_000
+
 BASELINE = """
 import sys
 import dask.dataframe as dd
@@ -89,12 +91,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000_000)
     parser.add_argument("--cols", type=int, default=50)
-    parser.add_argument("--files", type=int, default=0, help="default: one file per 500,000 rows")
+    parser.add_argument(
+        "--files", type=int, default=0, help="default: one file per 250,000 rows (≈100 MiB in memory at 50 columns)"
+    )
     parser.add_argument("--dir", default="/tmp/regtune-bench-scale")
     parser.add_argument("--spark", default=None, help="a Python with pyspark: compare with Spark MLlib instead")
     args = parser.parse_args()
     folder = Path(args.dir)
-    files = args.files or max(1, -(-args.rows // 500_000))
+    # A worker holds the partition it reads (as Arrow, then as pandas): the partitions' size, not the
+    # table's, bounds the workers' memory. 250,000 rows × 52 columns is about 100 MiB, a usual Parquet file.
+    files = args.files or max(1, -(-args.rows // ROWS_PER_FILE))
     generate(folder, args.rows, args.cols, files)
     size = args.rows * (args.cols + 2) * 8 / 2**20  # float64 columns, the categorical as 8-byte codes
     bin_dir = Path(sys.executable).parent

@@ -70,9 +70,8 @@ def partition_rows(frame: pd.DataFrame, target: str, positive: Any, folds: np.nd
     values = kept[target]
     y = (values.astype(str) == str(positive)) if isinstance(positive, str) else (values == positive)
     ids = np.asarray(folds)[keep].astype(np.int64)
-    r = raw_rows(kept, layout)
-    used = np.flatnonzero(r.any(axis=0))
-    return Rows(np.ascontiguousarray(r[:, used]), y.to_numpy(dtype=np.float64), ids, used, layout.width)
+    r, used = raw_rows(kept, layout)
+    return Rows(r, y.to_numpy(dtype=np.float64), ids, used, layout.width)
 
 
 @dataclass

@@ -148,32 +148,45 @@ class PartStats:
         return Sums(self.R.sum(axis=0), self.S.sum(axis=0), float(self.yy.sum()))
 
 
-def raw_rows(frame: pd.DataFrame, layout: Layout) -> np.ndarray:
-    """The raw vectors ``r`` of a partition's rows (numeric columns as float64, categoricals as text)."""
+def raw_rows(frame: pd.DataFrame, layout: Layout, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The raw vectors ``r`` of a partition's rows (numeric columns as float64, categoricals as text), in the
+    order ``order`` (positions in ``frame``; default: as they are), and only their columns that are not zero
+    in every one of those rows: ``(r[:, used], used)``. A numeric column's missing mask where it has no gap,
+    a level the rows lack, a missing indicator of a column without gaps add nothing to any sum; left out,
+    they are never written (a table without gaps has half as many columns to multiply)."""
     import numpy as np
     import pandas as pd
 
-    n = len(frame)
-    r = np.zeros((n, layout.width))
-    r[:, 0] = 1.0
+    n = len(frame) if order is None else len(order)
+    blocks: list[np.ndarray] = [np.ones((n, 1))]
+    used: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]  # the raw positions of the blocks' columns
     q = len(layout.numeric)
     if q:
         values = frame[list(layout.numeric)].to_numpy(dtype=np.float64, na_value=np.nan)
         for j, col in enumerate(layout.numeric):  # ±inf or a huge value: refused as the local engine does
             check_finite(values[:, j], f"column {col!r}")
+        if order is not None:
+            values = values[order]
         missing = np.isnan(values)
         shifts = np.asarray(layout.shifts if layout.shifts else np.zeros(q))
-        r[:, 1 : 1 + q] = np.where(missing, 0.0, values - shifts)
-        r[:, 1 + q : 1 + 2 * q] = missing
+        shifted = np.where(missing, 0.0, values - shifts)
+        nonzero, gaps = np.flatnonzero(shifted.any(axis=0)), np.flatnonzero(missing.any(axis=0))
+        blocks += [shifted[:, nonzero], missing[:, gaps]]
+        used += [1 + nonzero, 1 + q + gaps]
     for (col, levels), (positions, missing_at) in zip(layout.categorical, layout.level_positions(), strict=True):
-        series = frame[col]
+        series = frame[col] if order is None else frame[col].iloc[order]
         present = series.notna().to_numpy()
-        rows = np.flatnonzero(present)
-        codes = pd.Index(list(levels), dtype=object).get_indexer(pd.Index(series.iloc[rows].astype(str)))
-        known = codes >= 0  # a level not among the known ones: all zeros, as an unseen category
-        r[rows[known], np.asarray(positions, dtype=np.int64)[codes[known]]] = 1.0
-        r[~present, missing_at] = 1.0
-    return r
+        text = pd.Index(series.astype(str).to_numpy(dtype=object))
+        # a level not among the known ones (or a missing value): -1, all zeros, as an unseen category
+        codes = np.where(present, pd.Index(list(levels), dtype=object).get_indexer(text), -1)
+        held = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(levels)))
+        blocks.append(codes[:, None] == held[None, :])
+        used.append(np.asarray(positions, dtype=np.int64)[held])
+        if not present.all():
+            blocks.append(~present[:, None])
+            used.append(np.array([missing_at], dtype=np.int64))
+    # One concatenation into a C-ordered matrix (row by row), the positions increasing as the layout's.
+    return np.concatenate(blocks, axis=1, dtype=np.float64), np.concatenate(used)
 
 
 def partition_stats(
@@ -208,12 +221,9 @@ def partition_stats(
         y = y - layout.y_shift
         ids = np.asarray(folds[begin : begin + CHUNK_ROWS])[kept]
         order = kept[np.argsort(ids, kind="stable")]  # each fold id's rows together: one copy, not one per fold
-        r = raw_rows(chunk, layout)
-        # Columns that are zero in every row of the chunk (the mask of a column without gaps, a level or a
-        # missing indicator it does not hold) add nothing: the products are taken over the others only
-        # (half the raw columns of a table without gaps: a quarter of the work).
-        used = np.flatnonzero(r.any(axis=0))
-        r = r[np.ix_(order, used)]
+        # Only the columns not zero in every row of the chunk: the products are taken over those (half the
+        # raw columns of a table without gaps: a quarter of the work).
+        r, used = raw_rows(chunk, layout, order)
         block = np.ix_(used, used)
         y, ids = y[order], np.asarray(folds[begin : begin + CHUNK_ROWS])[order]
         bounds = np.searchsorted(ids, np.arange(k + 1))
