@@ -165,13 +165,15 @@ def raw_rows(frame: pd.DataFrame, layout: Layout, order: np.ndarray | None = Non
         values = frame[list(layout.numeric)].to_numpy(dtype=np.float64, na_value=np.nan)
         for j, col in enumerate(layout.numeric):  # ±inf or a huge value: refused as the local engine does
             check_finite(values[:, j], f"column {col!r}")
-        if order is not None:
-            values = values[order]
+        values = values[order] if order is not None else values.copy()  # written in place below
         missing = np.isnan(values)
-        shifts = np.asarray(layout.shifts if layout.shifts else np.zeros(q))
-        shifted = np.where(missing, 0.0, values - shifts)
-        nonzero, gaps = np.flatnonzero(shifted.any(axis=0)), np.flatnonzero(missing.any(axis=0))
-        blocks += [shifted[:, nonzero], missing[:, gaps]]
+        if layout.shifts:
+            values -= np.asarray(layout.shifts)
+        gaps = np.flatnonzero(missing.any(axis=0))
+        if gaps.size:
+            values[missing] = 0.0
+        nonzero = np.flatnonzero(values.any(axis=0))
+        blocks += [values if nonzero.size == q else values[:, nonzero], missing[:, gaps]]
         used += [1 + nonzero, 1 + q + gaps]
     for (col, levels), (positions, missing_at) in zip(layout.categorical, layout.level_positions(), strict=True):
         series = frame[col] if order is None else frame[col].iloc[order]
