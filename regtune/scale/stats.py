@@ -187,8 +187,9 @@ def raw_rows(frame: pd.DataFrame, layout: Layout, order: np.ndarray | None = Non
         if not present.all():
             blocks.append(~present[:, None])
             used.append(np.array([missing_at], dtype=np.int64))
-    # One concatenation into a C-ordered matrix (row by row), the positions increasing as the layout's.
-    return np.concatenate(blocks, axis=1, dtype=np.float64), np.concatenate(used)
+    # One concatenation (C-ordered: the sums take row blocks), the positions increasing as the layout's.
+    r = np.concatenate(blocks, axis=1, dtype=np.float64)
+    return np.ascontiguousarray(r), np.concatenate(used)  # column-indexed blocks can make it Fortran-ordered
 
 
 def partition_stats(
