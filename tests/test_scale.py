@@ -582,3 +582,17 @@ def test_a_worker_killed_between_logistic_passes_is_recomputed(
     assert np.allclose(after.G, before.G, rtol=1e-12, atol=1e-12) and np.allclose(after.loss, before.loss, rtol=1e-12)
     assert np.allclose(after.val_g, before.val_g, rtol=1e-12, atol=1e-12)
     assert before.val_correct[0] == 0 and before.val_correct[1:].sum() > 0  # held −1: no validation rows
+
+
+def test_a_binary_target_as_0_1_with_nullable_and_text_columns() -> None:
+    """Missing values (NaN, None, pandas' NA of a nullable column) are NaN; the second class is 1."""
+    from regtune.scale.logistic import binary_target
+
+    cases = [
+        (pd.Series([3, 7, None], dtype="Int64"), 7, [0.0, 1.0, np.nan]),
+        (pd.Series(["a", "b", None]), "b", [0.0, 1.0, np.nan]),
+        (pd.Series([True, False, None], dtype="boolean"), "True", [1.0, 0.0, np.nan]),
+        (pd.Series([0.0, 1.0, np.nan]), 1.0, [0.0, 1.0, np.nan]),
+    ]
+    for column, positive, expected in cases:
+        assert np.array_equal(binary_target(column, positive), expected, equal_nan=True)

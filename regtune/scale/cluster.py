@@ -263,6 +263,7 @@ def _merge_levels(a: dict[str, Any], b: dict[str, Any], cap: int) -> dict[str, A
 
 
 def _stats(frame: pd.DataFrame, partition: int, plan: Plan, layout: Layout) -> PartStats:
+    from regtune.scale.logistic import binary_target
     from regtune.scale.stats import partition_stats, row_fingerprint
 
     folds = plan.fold_ids(frame, partition)
@@ -272,19 +273,6 @@ def _stats(frame: pd.DataFrame, partition: int, plan: Plan, layout: Layout) -> P
     stats = partition_stats(binary, plan.target, folds, plan.k, layout, fingerprint=False)
     stats.fingerprint = row_fingerprint(frame, folds)
     return stats
-
-
-def binary_target(column: pd.Series, positive: Any) -> Any:
-    """A binary target as 1.0 (the class ``positive``), 0.0 (the other) and NaN (missing)."""
-    import numpy as np
-
-    present = column.notna().to_numpy()
-    hit = (
-        (column.astype(str) == str(positive)).to_numpy()
-        if isinstance(positive, str)
-        else (column == positive).to_numpy()
-    )
-    return np.where(present, hit.astype(np.float64), np.nan)
 
 
 def _add(a: Any, b: Any) -> Any:

@@ -55,7 +55,6 @@ class Rows:
     y: np.ndarray
     ids: np.ndarray
     used: np.ndarray
-    width: int
 
 
 def partition_rows(frame: pd.DataFrame, target: str, positive: Any, folds: np.ndarray, layout: Layout) -> Rows:
@@ -64,14 +63,22 @@ def partition_rows(frame: pd.DataFrame, target: str, positive: Any, folds: np.nd
 
     from regtune.scale.stats import raw_rows
 
-    column = frame[target]
-    keep = column.notna().to_numpy()
-    kept = frame[keep]
-    values = kept[target]
-    y = (values.astype(str) == str(positive)) if isinstance(positive, str) else (values == positive)
-    ids = np.asarray(folds)[keep].astype(np.int64)
-    r, used = raw_rows(kept, layout)
-    return Rows(r, y.to_numpy(dtype=np.float64), ids, used, layout.width)
+    y = binary_target(frame[target], positive)
+    keep = ~np.isnan(y)
+    r, used = raw_rows(frame[keep], layout)
+    return Rows(r, y[keep], np.asarray(folds)[keep].astype(np.int64), used)
+
+
+def binary_target(column: pd.Series, positive: Any) -> np.ndarray:
+    """A binary target as 1.0 (the class ``positive``; a text class compared as text), 0.0 (the other) and
+    NaN (missing)."""
+    import numpy as np
+
+    present = column.notna().to_numpy()
+    compared = (column.astype(str) if isinstance(positive, str) else column).eq(positive)
+    hit = compared.to_numpy(dtype=bool, na_value=False)  # a nullable column: NA compares as NA
+    result: np.ndarray = np.where(present, hit.astype(np.float64), np.nan)
+    return result
 
 
 @dataclass
@@ -385,13 +392,8 @@ class StatsLogistic(Logistic):
         self.full = full
         self.classes = classes
         self.run = run
-        self.passes = 0
         #: Each fold's latest solutions with what their passes said (``start``).
         self.solved: dict[int, list[Point]] = {}
-
-    def _run(self, B: np.ndarray, held: np.ndarray) -> PassSums:
-        self.passes += 1
-        return self.run(B, held)
 
     def lambda_max(
         self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0, sample_weight: np.ndarray | None = None
@@ -429,7 +431,7 @@ class StatsLogistic(Logistic):
     ) -> FitOutcome:
         """The fit on the whole table (the refit; ``fold`` is the whole table's :class:`StatsFold`)."""
         held = fold.index if fold.index >= 0 else -1
-        (model,) = fit_together([fold], [held], penalty, tol, [self.start(fold.index, warm)], self._run)  # type: ignore[list-item]
+        (model,) = fit_together([fold], [held], penalty, tol, [self.start(fold.index, warm)], self.run)  # type: ignore[list-item]
         return self.outcome(model)
 
     def fit_folds_together(
@@ -446,7 +448,7 @@ class StatsLogistic(Logistic):
         import numpy as np
 
         starts = [self.start(f.index, w) for f, w in zip(folds, warms, strict=True)]
-        models = fit_together(folds, [f.index for f in folds], penalty, tol, starts, self._run)  # type: ignore[arg-type]
+        models = fit_together(folds, [f.index for f in folds], penalty, tol, starts, self.run)  # type: ignore[arg-type]
         for model in models:  # the newest KEEP_SOLVED solutions of each fold, for the next trials' starts
             kept = self.solved.setdefault(model.fold.index, [])
             kept.append(model.current)
