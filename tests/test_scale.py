@@ -186,6 +186,28 @@ def test_partition_sums_do_not_depend_on_the_chunks(monkeypatch: pytest.MonkeyPa
     assert level_rows == (keep & (frame["colour"] != "grey").to_numpy()).sum()
 
 
+def test_arrow_text_is_read_as_python_text() -> None:
+    """A categorical column read by Dask is Arrow-backed text, often in several chunks: its level codes and
+    its fingerprint hashes (taken in Arrow) equal those of the same values as Python strings."""
+    import pyarrow as pa
+
+    from regtune.scale import stats
+
+    rng = np.random.default_rng(3)
+    values = rng.choice(np.array(["north", "süd", "", "west", None], dtype=object), size=500)
+    chunks = pa.chunked_array(
+        [pa.array(list(values[:180]), pa.large_string()), pa.array(list(values[180:]), pa.large_string())]
+    )
+    chunked = pd.Series(pd.arrays.ArrowStringArray(chunks.cast(pa.large_string())))
+    levels = ("", "north", "süd")  # "west" is not a level: no level at all
+    for column in (chunked, pd.Series(values, dtype="string[pyarrow]"), pd.Series([None] * 3, dtype="string[pyarrow]")):
+        as_objects = pd.Series(column.to_numpy(dtype=object), dtype=object)
+        assert np.array_equal(stats.level_codes(column, levels), stats.level_codes(as_objects, levels))
+        assert np.array_equal(stats._text_hashes(column), pd.util.hash_array(column.to_numpy(dtype=object)))
+    codes = stats.level_codes(chunked, levels)
+    assert (codes[pd.isna(values)] == stats.MISSING).all() and (codes[values == "west"] == stats.UNKNOWN).all()
+
+
 def test_the_data_fingerprint_does_not_depend_on_the_partitioning() -> None:
     """A study's data hash: exact, from any split of the rows into partitions (a second machine resuming a
     shared study reads the same files in other partitions), and it changes with a value or a fold id."""
@@ -238,7 +260,7 @@ def test_a_worker_killed_mid_pass_is_recomputed(cluster: Any, tmp_path: Path) ->
     with Client(cluster.scheduler_address) as client:
         table = read_source(str(tmp_path), None)
         the_plan = plan(table, TuneConfig.of(target="y", engine="dask", row_key="id", folds=K, seed=SEED))
-        levels = first_pass(client, table, the_plan, the_plan.categorical)
+        levels, _ = first_pass(client, table, the_plan, the_plan.categorical)
         layout = Layout(tuple(the_plan.numeric), tuple((c, tuple(sorted(levels[c]))) for c in the_plan.categorical))
         reference = second_pass(client, table, the_plan, layout)
 
@@ -570,7 +592,7 @@ def test_a_worker_killed_between_logistic_passes_is_recomputed(
     with Client(cluster.scheduler_address) as client:
         table = read_source(str(folder), None)
         the_plan = plan(table, TuneConfig.of(target="y", engine="dask", row_key="id", folds=K, seed=SEED))
-        levels = first_pass(client, table, the_plan, the_plan.categorical)
+        levels, _ = first_pass(client, table, the_plan, the_plan.categorical)
         layout = Layout(tuple(the_plan.numeric), tuple((c, tuple(sorted(levels[c]))) for c in the_plan.categorical))
         run = logistic_runner(client, persist_rows(client, table, the_plan, layout, "yes"))
         B = np.random.default_rng(0).normal(scale=0.1, size=(layout.width, K + 1))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from regtune.data import MAX_CLASSES_AUTO, check_finite
 from regtune.errors import DataError, named
@@ -150,46 +150,103 @@ class PartStats:
 
 def raw_rows(frame: pd.DataFrame, layout: Layout, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The raw vectors ``r`` of a partition's rows (numeric columns as float64, categoricals as text), in the
-    order ``order`` (positions in ``frame``; default: as they are), and only their columns that are not zero
-    in every one of those rows: ``(r[:, used], used)``. A numeric column's missing mask where it has no gap,
-    a level the rows lack, a missing indicator of a column without gaps add nothing to any sum; left out,
-    they are never written (a table without gaps has half as many columns to multiply)."""
+    order ``order`` (positions in ``frame``; default: as they are), C-ordered, and only their columns that
+    can be non-zero in those rows: ``(r[:, used], used)``. A numeric column's missing mask where it has no
+    gap, a level the rows lack, a missing indicator of a column without gaps add nothing to any sum; left
+    out, they are never written (a table without gaps has half as many columns to multiply)."""
+    import numpy as np
+
+    columns = partition_columns(frame, layout)
+    rows = np.arange(len(frame)) if order is None else np.asarray(order, dtype=np.int64)
+    r, used = fill_raw(np.empty((layout.width, len(rows))).T, columns, rows, layout)
+    return np.ascontiguousarray(r), used
+
+
+@dataclass
+class Columns:
+    """A partition's feature columns as the raw vectors read them, prepared once per partition."""
+
+    #: Each numeric column as float64 (NaN: missing); a float64 column's own array, not a copy.
+    values: list[np.ndarray]
+    #: Each categorical column as its level's index in the layout; UNKNOWN for a value not among the levels,
+    #: MISSING for a missing one.
+    codes: list[np.ndarray]
+
+
+UNKNOWN, MISSING = -1, -2
+
+
+def partition_columns(frame: pd.DataFrame, layout: Layout) -> Columns:
+    """``frame``'s columns of ``layout`` as :class:`Columns` (±inf and huge numbers refused in one line)."""
+    import numpy as np
+
+    values = []
+    for col in layout.numeric:
+        column = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
+        check_finite(column, f"column {col!r}")  # refused as the local engine refuses them
+        values.append(column)
+    codes = [level_codes(frame[col], levels) for col, levels in layout.categorical]
+    return Columns(values, codes)
+
+
+def level_codes(series: pd.Series, levels: Sequence[str]) -> np.ndarray:
+    """Each value's index among ``levels`` (values compared as text), UNKNOWN for another value, MISSING
+    for a missing one."""
     import numpy as np
     import pandas as pd
 
-    n = len(frame) if order is None else len(order)
-    blocks: list[np.ndarray] = [np.ones((n, 1))]
-    used: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]  # the raw positions of the blocks' columns
-    q = len(layout.numeric)
+    present = series.notna().to_numpy()
+    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        # Text already, in Arrow: looked up there (a tenth of the time of Python strings).
+        values = _arrow_text(series)
+        found = pc.index_in(values, value_set=pa.array(list(levels), type=values.type))
+        looked_up = found.fill_null(UNKNOWN).to_numpy().astype(np.int64)
+    else:
+        text = pd.Index(series.astype(str).to_numpy(dtype=object))
+        looked_up = pd.Index(list(levels), dtype=object).get_indexer(text)  # UNKNOWN (-1) where not a level
+    return np.where(present, looked_up, MISSING)
+
+
+def fill_raw(out: np.ndarray, columns: Columns, rows: np.ndarray, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Write the raw vectors of ``rows`` (positions in the partition) into ``out`` (Fortran-ordered,
+    ``len(rows)`` × at least ``layout.width``: each raw column is one contiguous write) and return the
+    written part ``out[:, :c]`` with the raw positions of its c columns (increasing): the constant, every
+    numeric column, the missing masks of the columns with a gap in these rows, and the indicators of the
+    levels and missing values these rows hold."""
+    import numpy as np
+
+    q = len(columns.values)
+    out[:, 0] = 1.0
+    for j, column in enumerate(columns.values):
+        np.take(column, rows, out=out[:, 1 + j], mode="clip")  # rows are in range: no bounds buffering
+    used: list[np.ndarray] = [np.arange(1 + q)]
+    c = 1 + q
     if q:
-        values = frame[list(layout.numeric)].to_numpy(dtype=np.float64, na_value=np.nan)
-        for j, col in enumerate(layout.numeric):  # ±inf or a huge value: refused as the local engine does
-            check_finite(values[:, j], f"column {col!r}")
-        values = values[order] if order is not None else values.copy()  # written in place below
-        missing = np.isnan(values)
+        block = out[:, 1 : 1 + q]
+        missing = np.isnan(block)
         if layout.shifts:
-            values -= np.asarray(layout.shifts)
+            block -= np.asarray(layout.shifts)
         gaps = np.flatnonzero(missing.any(axis=0))
         if gaps.size:
-            values[missing] = 0.0
-        nonzero = np.flatnonzero(values.any(axis=0))
-        blocks += [values if nonzero.size == q else values[:, nonzero], missing[:, gaps]]
-        used += [1 + nonzero, 1 + q + gaps]
-    for (col, levels), (positions, missing_at) in zip(layout.categorical, layout.level_positions(), strict=True):
-        series = frame[col] if order is None else frame[col].iloc[order]
-        present = series.notna().to_numpy()
-        text = pd.Index(series.astype(str).to_numpy(dtype=object))
-        # a level not among the known ones (or a missing value): -1, all zeros, as an unseen category
-        codes = np.where(present, pd.Index(list(levels), dtype=object).get_indexer(text), -1)
-        held = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(levels)))
-        blocks.append(codes[:, None] == held[None, :])
+            np.copyto(block, 0.0, where=missing)
+            out[:, c : c + gaps.size] = missing[:, gaps]
+            c += gaps.size
+            used.append(1 + q + gaps)
+    for codes, (positions, missing_at) in zip(columns.codes, layout.level_positions(), strict=True):
+        taken = codes[rows]
+        held = np.flatnonzero(np.bincount(taken[taken >= 0], minlength=len(positions)))
+        out[:, c : c + held.size] = taken[:, None] == held[None, :]
+        c += held.size
         used.append(np.asarray(positions, dtype=np.int64)[held])
-        if not present.all():
-            blocks.append(~present[:, None])
+        absent = taken == MISSING
+        if absent.any():
+            out[:, c] = absent
+            c += 1
             used.append(np.array([missing_at], dtype=np.int64))
-    # One concatenation (C-ordered: the sums take row blocks), the positions increasing as the layout's.
-    r = np.concatenate(blocks, axis=1, dtype=np.float64)
-    return np.ascontiguousarray(r), np.concatenate(used)  # column-indexed blocks can make it Fortran-ordered
+    return out[:, :c], np.concatenate(used)
 
 
 def partition_stats(
@@ -210,34 +267,35 @@ def partition_stats(
 
     d = layout.width
     R, S, yy = np.zeros((k, d, d)), np.zeros((k, d)), np.zeros(k)
-    dropped = 0
+    y_all = frame[target].to_numpy(dtype=np.float64, na_value=np.nan)
+    check_finite(y_all, f"target {target!r}")
+    kept = np.flatnonzero(~np.isnan(y_all))
+    dropped = len(frame) - kept.size
     found: set[float] = set()
-    for begin in range(0, len(frame), CHUNK_ROWS):  # a partition's raw rows a chunk at a time: bounded memory
-        chunk = frame.iloc[begin : begin + CHUNK_ROWS]
-        y = chunk[target].to_numpy(dtype=np.float64, na_value=np.nan)
-        check_finite(y, f"target {target!r}")
-        keep = ~np.isnan(y)
-        dropped += int((~keep).sum())
-        kept = np.flatnonzero(keep)
-        if targets and len(found) < TARGET_VALUES:
-            found |= set(np.unique(y[kept])[:TARGET_VALUES].tolist())
-        y = y - layout.y_shift
-        ids = np.asarray(folds[begin : begin + CHUNK_ROWS])[kept]
-        order = kept[np.argsort(ids, kind="stable")]  # each fold id's rows together: one copy, not one per fold
-        # Only the columns not zero in every row of the chunk: the products are taken over those (half the
-        # raw columns of a table without gaps: a quarter of the work).
-        r, used = raw_rows(chunk, layout, order)
-        block = np.ix_(used, used)
-        y, ids = y[order], np.asarray(folds[begin : begin + CHUNK_ROWS])[order]
-        bounds = np.searchsorted(ids, np.arange(k + 1))
+    if targets:
+        found = set(np.unique(y_all[kept])[:TARGET_VALUES].tolist())
+    columns = partition_columns(frame, layout)
+    ids_all = np.asarray(folds)
+    space = np.empty(0)  # one buffer for each fold's raw rows in turn (of a chunk: bounded memory)
+    for begin in range(0, kept.size, CHUNK_ROWS):
+        rows = kept[begin : begin + CHUNK_ROWS]
+        ids = ids_all[rows]
+        rows = rows[np.argsort(ids, kind="stable")]  # each fold id's rows together
+        bounds = np.searchsorted(ids_all[rows], np.arange(k + 1))
+        if space.size < np.diff(bounds).max() * d:
+            space = np.empty(np.diff(bounds).max() * d)
         for j in range(k):
-            rj, yj = r[bounds[j] : bounds[j + 1]], y[bounds[j] : bounds[j + 1]]
-            if len(yj):
-                # rjᵀrj's upper triangle (BLAS syrk: half gemm's work), on rjᵀ as a Fortran-ordered view;
-                # ``used`` is increasing, so it lands in R's upper triangle.
-                R[j][block] += dsyrk(1.0, rj.T, trans=0, lower=0)
-                S[j][used] += rj.T @ yj
-                yy[j] += float(yj @ yj)
+            fold_rows = rows[bounds[j] : bounds[j + 1]]
+            if not fold_rows.size:
+                continue
+            out = space[: fold_rows.size * d].reshape(d, fold_rows.size).T
+            rj, used = fill_raw(out, columns, fold_rows, layout)
+            yj = y_all[fold_rows] - layout.y_shift
+            # rjᵀrj's upper triangle (BLAS syrk: half gemm's work) on the Fortran-ordered rows as they are;
+            # ``used`` is increasing, so it lands in R's upper triangle.
+            R[j][np.ix_(used, used)] += dsyrk(1.0, rj, trans=1, lower=0)
+            S[j][used] += rj.T @ yj
+            yy[j] += float(yj @ yj)
     upper = np.triu(R)
     R = upper + np.transpose(np.triu(R, 1), (0, 2, 1))
     print_ = row_fingerprint(frame, folds) if fingerprint else 0
@@ -258,14 +316,43 @@ def row_fingerprint(frame: pd.DataFrame, folds: np.ndarray) -> int:
         return 0
     weights = pd.util.hash_array(np.arange(1, len(frame.columns) + 2, dtype=np.uint64)) | np.uint64(1)
     acc = np.asarray(folds, dtype=np.uint64) * weights[-1]
+    term = np.empty(n, dtype=np.uint64)  # one buffer for every column's term: no fresh pages per column
     for col, weight in zip(frame.columns, weights[:-1], strict=True):
         series = frame[col]
         if pd.api.types.is_numeric_dtype(series.dtype):
             bits = series.to_numpy(dtype=np.float64, na_value=np.nan).view(np.uint64)
         else:
-            bits = pd.util.hash_array(series.to_numpy(dtype=object))
-        acc += bits * weight
+            bits = _text_hashes(series)
+        acc += np.multiply(bits, weight, out=term)
     return int(pd.util.hash_array(acc).sum(dtype=np.uint64))
+
+
+def _arrow_text(series: pd.Series) -> Any:
+    """An Arrow-backed text column's values as one Arrow array (its chunks joined)."""
+    import pyarrow as pa
+
+    values = pa.array(series)
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _text_hashes(series: pd.Series) -> np.ndarray:
+    """``pd.util.hash_array`` of the column's values as Python objects, without making those objects for an
+    Arrow-backed text column: its distinct values hashed (as pandas hashes each distinct value once), then
+    spread by Arrow's dictionary codes; a missing value's hash is pandas' too (2⁶⁴ − 1)."""
+    import numpy as np
+    import pandas as pd
+
+    if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
+        hashed: np.ndarray = pd.util.hash_array(series.to_numpy(dtype=object))
+        return hashed
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(_arrow_text(series))
+    distinct = pd.util.hash_array(np.asarray(encoded.dictionary.to_pylist(), dtype=object), categorize=False)
+    codes = encoded.indices.fill_null(0).to_numpy()
+    hashed = distinct.take(codes) if distinct.size else np.zeros(len(series), dtype=np.uint64)
+    hashed[series.isna().to_numpy()] = np.iinfo(np.uint64).max
+    return hashed
 
 
 @dataclass

@@ -67,7 +67,6 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
 
     from regtune.scale import parse_categories
     from regtune.scale.cluster import (
-        centres,
         check_sums_fit,
         client,
         first_pass,
@@ -90,8 +89,7 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
         frame = read_source(str(source), config.sep)
         the_plan = plan(frame, config)
         find = [c for c in the_plan.categorical if c not in given]
-        needs_first = find or the_plan.fold_column or the_plan.text_target
-        levels = first_pass(made, frame, the_plan, find) if needs_first else {}
+        levels, (shifts, y_shift) = first_pass(made, frame, the_plan, find)
         if the_plan.fold_column is not None:
             the_plan.fold_order = fold_order(levels["\0folds"])
             the_plan.k = len(the_plan.fold_order)
@@ -109,7 +107,7 @@ def tune_dask(source: Any, config: TuneConfig, *, progress: ProgressFn | None = 
                     f" ({named('max_categories')}): leave it out with {named('drop')}, or raise it"
                 )
             categorical.append((col, tuple(found)))
-        layout = Layout(tuple(the_plan.numeric), tuple(categorical), *centres(made, frame, the_plan))
+        layout = Layout(tuple(the_plan.numeric), tuple(categorical), shifts, y_shift)
         check_sums_fit(made, layout.width, the_plan.k)
         stats = second_pass(made, frame, the_plan, layout)
         classes = _classes(the_plan, stats)
