@@ -573,11 +573,12 @@ def check_finite(values: np.ndarray, what: str) -> None:
     """Refuse ±inf and values too large to standardize (NaN is a missing value, imputed later)."""
     import numpy as np
 
-    if values.size:  # the common case in two reductions, without a temporary array (or its page faults)
-        low, high = np.fmin.reduce(values, axis=None), np.fmax.reduce(values, axis=None)
+    if values.size and values.dtype.kind in "fiub":  # the common case: two reductions, no temporary array
+        # As Python floats: a float32 compared with 1e100 would round the bound to inf and let inf through.
+        low, high = float(np.fmin.reduce(values, axis=None)), float(np.fmax.reduce(values, axis=None))
         if low >= -MAX_ABS and high <= MAX_ABS:  # NaN only when every value is missing: looked at below
             return
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # a float32's bound rounds to inf: inf is still caught
         bad = np.flatnonzero(np.isinf(values) | (np.abs(values) > MAX_ABS))
     if bad.size:
         value = float(values[bad[0]])

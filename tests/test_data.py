@@ -88,3 +88,17 @@ def test_loader_round_trips_any_numeric_and_string_columns(values: list[float], 
 def test_unknown_builtin_is_an_error() -> None:
     with pytest.raises(DataError, match="unknown built-in dataset 'nope'"):
         load_dataset("builtin:nope")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16"])
+def test_check_finite_refuses_inf_and_huge_values_of_any_float_width(dtype: str) -> None:
+    from regtune.data import check_finite
+
+    check_finite(np.array([1.0, np.nan, -2.0], dtype=dtype), "x")  # a gap is not refused
+    check_finite(np.array([np.nan, np.nan], dtype=dtype), "x")
+    for bad, kind in ((np.inf, "infinite"), (-np.inf, "infinite")):
+        with pytest.raises(DataError, match=f"x holds {bad:g} \\({kind}\\) in 1 row"):
+            check_finite(np.array([1.0, bad], dtype=dtype), "x")
+    if dtype == "float64":
+        with pytest.raises(DataError, match="too large to standardize"):
+            check_finite(np.array([np.nan, -1e300]), "x")

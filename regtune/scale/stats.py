@@ -157,7 +157,7 @@ def raw_rows(frame: pd.DataFrame, layout: Layout, order: np.ndarray | None = Non
     import numpy as np
 
     columns = partition_columns(frame, layout)
-    rows = np.arange(len(frame)) if order is None else np.asarray(order, dtype=np.int64)
+    rows = np.arange(len(frame)) if order is None else np.arange(len(frame))[order]  # negative: from the end
     r, used = fill_raw(np.empty((layout.width, len(rows))).T, columns, rows, layout)
     return np.ascontiguousarray(r), used
 
