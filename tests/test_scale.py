@@ -574,6 +574,43 @@ def parts_like(frame: pd.DataFrame, tmp_path: Path) -> Path:
     return path
 
 
+def test_dask_logistic_refit_starts_from_the_folds_solutions() -> None:
+    """The refit at a penalty the trials fitted starts from their solutions (averaged as raw coefficients):
+    the same model as from a cold start, in fewer passes."""
+    from regtune.models import Penalty
+    from regtune.scale import stats
+    from regtune.scale.logistic import PassScorer, StatsLogistic, partition_pass, partition_rows
+    from regtune.scale.tune import _folds
+
+    frame = _binary(_table(400))
+    frame.loc[[5, 40], "x2"] = np.nan
+    layout = stats.Layout(("x1", "x2", "x3"), (("colour", ("blue", "green", "grey", "red")), ("size", ("L", "S"))))
+    folds = hash_fold_ids(frame, 0, K, SEED, row_key="id")
+    binary = frame.assign(y=(frame["y"] == "yes").astype(float))
+    sums = stats.partition_stats(binary.drop(columns="id"), "y", folds, K, layout)
+    fold_list, full = _folds(sums, layout, K)
+    rows = partition_rows(frame.drop(columns="id"), "y", "yes", folds, layout)
+    passes = []
+
+    def run(B: np.ndarray, held: np.ndarray) -> Any:
+        passes.append(B.shape[1])
+        return partition_pass(rows, B, held)
+
+    family = StatsLogistic(full, np.array(["no", "yes"]), run, seed=SEED)
+    penalty = Penalty.of("elasticnet", 0.01, 0.5)
+    family.fit_folds_together(fold_list, penalty, 1e-8, [None] * K, PassScorer("neg_log_loss"), None)
+    warm_passes = len(passes)
+    warm = family.fit_fold(full, penalty, 1e-8)
+    warm_passes = len(passes) - warm_passes
+    family.raw_solutions.clear()
+    cold_passes = len(passes)
+    cold = family.fit_fold(full, penalty, 1e-8)
+    cold_passes = len(passes) - cold_passes
+    assert warm.converged and cold.converged
+    assert np.allclose(warm.coef, cold.coef, atol=1e-7) and np.allclose(warm.intercept, cold.intercept, atol=1e-7)
+    assert warm_passes < cold_passes, (warm_passes, cold_passes)
+
+
 def test_a_worker_killed_between_logistic_passes_is_recomputed(
     cluster: Any, binary_parts: tuple[Path, pd.DataFrame]
 ) -> None:

@@ -394,6 +394,9 @@ class StatsLogistic(Logistic):
         self.run = run
         #: Each fold's latest solutions with what their passes said (``start``).
         self.solved: dict[int, list[Point]] = {}
+        #: Each penalty's fold solutions, averaged as raw coefficients (``Mₖᵀθₖ``): where the refit at that
+        #: penalty starts (``refit_start``). A vector of the raw width per trial.
+        self.raw_solutions: dict[tuple[float, float], np.ndarray] = {}
 
     def lambda_max(
         self, X: np.ndarray, y: np.ndarray, l1_ratio: float = 1.0, sample_weight: np.ndarray | None = None
@@ -426,12 +429,32 @@ class StatsLogistic(Logistic):
                 return point
         return Point(coef.copy(), intercept)
 
+    def refit_start(self, fold: StatsFold, penalty: Penalty) -> Point | None:
+        """Where the fit of ``penalty`` on ``fold`` (the whole table) starts: the folds' solutions at that
+        penalty, averaged as raw coefficients and mapped to the fold's encoded columns (least squares of
+        ``Mᵀθ = β``: exact when β is a model of these columns) — the whole table's optimum is near theirs, so
+        the refit takes a pass or two instead of a cold start's several. None (the null model) without them."""
+        import numpy as np
+
+        beta = self.raw_solutions.get((float(penalty.lam), float(penalty.l1_ratio)))
+        if beta is None or fold.encoding is None:
+            return None
+        theta = np.linalg.lstsq(fold.encoding.matrix().T, beta, rcond=None)[0]
+        if not np.all(np.isfinite(theta)):
+            return None
+        return Point(theta[:-1].copy(), float(theta[-1]))
+
     def fit_fold(
         self, fold: Fold, penalty: Penalty, tol: float, warm: tuple[np.ndarray, np.ndarray] | None = None
     ) -> FitOutcome:
-        """The fit on the whole table (the refit; ``fold`` is the whole table's :class:`StatsFold`)."""
+        """The fit on the whole table (the refit; ``fold`` is the whole table's :class:`StatsFold`), from
+        ``warm`` or else from the folds' solutions at ``penalty`` (:meth:`refit_start`)."""
+        from regtune.scale.stats import StatsFold
+
+        assert isinstance(fold, StatsFold)
         held = fold.index if fold.index >= 0 else -1
-        (model,) = fit_together([fold], [held], penalty, tol, [self.start(fold.index, warm)], self.run)  # type: ignore[list-item]
+        start = self.start(fold.index, warm) if warm is not None else self.refit_start(fold, penalty)
+        (model,) = fit_together([fold], [held], penalty, tol, [start], self.run)
         return self.outcome(model)
 
     def fit_folds_together(
@@ -453,6 +476,8 @@ class StatsLogistic(Logistic):
             kept = self.solved.setdefault(model.fold.index, [])
             kept.append(model.current)
             del kept[:-KEEP_SOLVED]
+        raw = [m.M.T @ np.append(m.current.w, m.current.b) for m in models]
+        self.raw_solutions[(float(penalty.lam), float(penalty.l1_ratio))] = np.mean(raw, axis=0)
         results = []
         for model in models:
             outcome = self.outcome(model)
