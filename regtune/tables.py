@@ -336,6 +336,9 @@ def read_csv_arrow(data: Path | bytes, label: str, sep: str | None, compression:
             return None
         columns.append(column)
     frame: pd.DataFrame = pa.table(columns, names=names).to_pandas()
+    for name, column in zip(names, columns, strict=True):
+        if pa.types.is_boolean(column.type) and column.null_count:  # objects: pandas reads a gap NaN, Arrow None
+            frame[name] = frame[name].where(frame[name].notna(), float("nan"))
     check_header(names, label)
     return frame
 

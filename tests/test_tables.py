@@ -201,6 +201,17 @@ def test_values_pyarrow_reads_otherwise_go_to_pandas(tmp_path: Path, value: str)
     assert read_file(path, "v.csv").dtypes.astype(str).tolist() == expected.dtypes.astype(str).tolist()
 
 
+def test_a_boolean_column_with_a_gap_reads_as_pandas_reads_it() -> None:
+    """pandas reads ``true``/``false`` with a gap as objects with NaN; Arrow's conversion gave None there
+    (a case the fuzz test found)."""
+    text = b"x,b,c\n0.0,,True\n1.0,true,\n2.0,false,False\n"
+    expected = parse_csv(text, "b.csv")
+    got = read_csv_arrow(text, "b.csv", None, None)
+    assert got is not None
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["b"].iloc[0] is not None and np.isnan(got["b"].iloc[0])
+
+
 def test_pyarrow_reads_from_four_cores_on(monkeypatch: pytest.MonkeyPatch, penguins: Path) -> None:
     import regtune.tables as tables
 
