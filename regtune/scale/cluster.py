@@ -78,8 +78,8 @@ def _worker_environ() -> dict[str, Any]:
     allocates and frees such arrays for every chunk of every partition: on the 20M-row table of ``make
     bench-scale`` a partition's sums took 0.28 s on a worker with Dask's setting (18,000 faults) and 0.20 s
     with this one (500). Keeping all freed memory (glibc's adaptive thresholds) was as fast, but a worker
-    then held up to 900 MiB and the whole tree went over a quarter of the table; with these bounds it
-    stays at Dask's own (1.77–1.80 GiB against the plain pass's 1.76–1.79).
+    then held up to 900 MiB and the whole tree peaked at 2,001–2,175 MiB, over a quarter of the table
+    (1,984); with these bounds it peaked at 1,753–1,834 MiB against the plain pass's 1,732–1,786.
     """
     import dask
 

@@ -196,12 +196,12 @@ def level_codes(series: pd.Series, levels: Sequence[str]) -> np.ndarray:
     import pandas as pd
 
     present = series.notna().to_numpy()
-    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
+    values = _arrow_text(series)
+    if values is not None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
         # Text already, in Arrow: looked up there (a tenth of the time of Python strings).
-        values = _arrow_text(series)
         found = pc.index_in(values, value_set=pa.array(list(levels), type=values.type))
         looked_up = found.fill_null(UNKNOWN).to_numpy().astype(np.int64)
     else:
@@ -328,7 +328,11 @@ def row_fingerprint(frame: pd.DataFrame, folds: np.ndarray) -> int:
 
 
 def _arrow_text(series: pd.Series) -> Any:
-    """An Arrow-backed text column's values as one Arrow array (its chunks joined)."""
+    """An Arrow-backed text column's values as one Arrow array (its chunks joined); None for another column."""
+    import pandas as pd
+
+    if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
+        return None
     import pyarrow as pa
 
     values = pa.array(series)
@@ -342,12 +346,13 @@ def _text_hashes(series: pd.Series) -> np.ndarray:
     import numpy as np
     import pandas as pd
 
-    if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
+    values = _arrow_text(series)
+    if values is None:
         hashed: np.ndarray = pd.util.hash_array(series.to_numpy(dtype=object))
         return hashed
     import pyarrow.compute as pc
 
-    encoded = pc.dictionary_encode(_arrow_text(series))
+    encoded = pc.dictionary_encode(values)
     distinct = pd.util.hash_array(np.asarray(encoded.dictionary.to_pylist(), dtype=object), categorize=False)
     codes = encoded.indices.fill_null(0).to_numpy()
     hashed = distinct.take(codes) if distinct.size else np.zeros(len(series), dtype=np.uint64)
