@@ -6,7 +6,8 @@ regression by passes over the rows the workers hold (one per Newton step of all 
 - :mod:`regtune.scale.stats`: the statistics of one partition (NumPy only), and what a fold is made of
   them — its Gram matrix, its training means and scales, its validation loss as a quadratic form;
 - :mod:`regtune.scale.logistic`: logistic regression's passes and the folds' proximal Newton on their sums;
-- :mod:`regtune.scale.cluster`: the client, the sources read by ``dask.dataframe``, the passes;
+- :mod:`regtune.scale.cluster`: the client, the sources (Parquet read by pyarrow on the workers, CSV by
+  ``dask.dataframe``), the passes;
 - :mod:`regtune.scale.tune`: the same search, selection and result as :func:`regtune.api.tune_dataset`.
 
 This module is light (``TuneConfig`` imports it): the checks of the engine's settings.

@@ -9,10 +9,10 @@ from __future__ import annotations
 import functools
 import glob
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from regtune.errors import ConfigError, DataError, named
 
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 5
 PARQUET = (".parquet", ".pq", ".parq")
 CSV = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".csv.zst")
+#: The rows whose means are the shifts of the sums (:func:`first_pass`): a whole partition took a worker
+#: 1 s to read and average, 80 % of the first pass over a 20M-row table.
+HEAD_ROWS = 65_536
 #: A text target's classes the first pass keeps (enough to tell a binary target from another).
 TARGET_CLASSES = 3
 
@@ -88,10 +91,9 @@ def _worker_environ() -> dict[str, Any]:
     return environ
 
 
-def read_source(source: str, sep: str | None) -> Any:
-    """The table as a lazy ``dask.dataframe``: a Parquet directory, file or glob, or CSV files or a glob."""
-    import dask.dataframe as dd
-
+def read_source(source: str, sep: str | None) -> Table:
+    """The table as lazy partitions read on the workers: a Parquet directory, file or glob, or CSV files or a
+    glob."""
     text = str(source)
     if text == "-" or text.startswith("builtin:"):
         raise ConfigError(
@@ -105,29 +107,188 @@ def read_source(source: str, sep: str | None) -> Any:
             raise DataError(f"{text} is an empty folder: nothing to read")
         if all(f.lower().endswith(CSV) for f in files):  # a folder of CSV files
             return _read(files, sep)
-        return _guarded(text, "a Parquet dataset", lambda: dd.read_parquet(text))
+        if any("=" in part for f in files for part in os.path.relpath(f, text).split(os.sep)[:-1]):
+            import dask.dataframe as dd  # a Hive-partitioned folder (key=value/…): its keys are columns too
+
+            return DaskTable(_guarded(text, "a Parquet dataset", lambda: dd.read_parquet(text)))
+        return parquet_files(files)
     matches = sorted(glob.glob(text)) if glob.has_magic(text) else ([text] if os.path.exists(text) else [])
     if not matches:
         raise DataError(f"no file matches {text}")
     return _read(matches, sep)
 
 
-def _read(files: list[str], sep: str | None) -> Any:
+def _read(files: list[str], sep: str | None) -> Table:
     """Parquet or CSV files (all of one kind, by their names) as one lazy table."""
     import dask.dataframe as dd
 
     lower = [m.lower() for m in files]
     if all(m.endswith(PARQUET) for m in lower):
-        return _guarded(files[0], "Parquet", lambda: dd.read_parquet(files))
+        return parquet_files(files)
     if all(m.endswith(CSV) for m in lower):
         compressed = any(m.endswith((".gz", ".zst")) for m in lower)
         delimiter = sep or ("\t" if all(".tsv" in m for m in lower) else ",")
-        return _guarded(
-            files[0], "CSV", lambda: dd.read_csv(files, sep=delimiter, blocksize=None if compressed else "64MB")
-        )
+        blocksize = None if compressed else "64MB"
+        return DaskTable(_guarded(files[0], "CSV", lambda: dd.read_csv(files, sep=delimiter, blocksize=blocksize)))
     odd = next((f for f, m in zip(files, lower, strict=True) if not m.endswith(PARQUET + CSV)), None)
     what = f"{odd} is neither" if odd else "the files mix the two: give a glob of one kind (*.parquet)"
     raise ConfigError(f"{named('engine')} dask reads Parquet (.parquet) or CSV (.csv, .tsv) files, named so: {what}")
+
+
+class Table(Protocol):
+    """A table the workers read partition by partition; only its schema is known here."""
+
+    @property
+    def columns(self) -> list[str]: ...
+
+    @property
+    def dtypes(self) -> Mapping[str, Any]:
+        """Each column's pandas dtype, as a partition reads it."""
+
+    def parts(self, columns: list[str], dictionary: Sequence[str] = ()) -> list[Any]:
+        """Every partition's ``columns``, as delayed pandas frames (in the table's order); the text columns
+        among ``dictionary`` may come as pandas categoricals (their distinct values then cost nothing)."""
+
+    def head(self, columns: list[str], rows: int) -> Any:
+        """The first partition's first ``rows`` rows of ``columns``, as a delayed pandas frame."""
+
+
+@dataclass(frozen=True)
+class DaskTable:
+    """A ``dask.dataframe`` (CSV files; a Hive-partitioned Parquet folder)."""
+
+    frame: Any
+
+    @property
+    def columns(self) -> list[str]:
+        return [str(c) for c in self.frame.columns]
+
+    @property
+    def dtypes(self) -> Mapping[str, Any]:
+        return {str(c): t for c, t in self.frame.dtypes.items()}
+
+    def parts(self, columns: list[str], dictionary: Sequence[str] = ()) -> list[Any]:
+        return list(self.frame[columns].to_delayed())
+
+    def head(self, columns: list[str], rows: int) -> Any:
+        return self.frame[columns].head(rows, npartitions=1, compute=False).to_delayed()[0]
+
+
+#: A Parquet file holding more than this (uncompressed) is read as several partitions, each a run of its row
+#: groups (dask.dataframe's default block size).
+BLOCK_BYTES = 256 * 2**20
+
+
+@dataclass(frozen=True)
+class ParquetFiles:
+    """Parquet files, each read by pyarrow on a worker (a partition per file, or per run of row groups of a
+    large one), converted to pandas as ``dask.dataframe.read_parquet`` converts them.
+
+    Not through ``dask.dataframe`` itself: its read of a partition took twice as long as pyarrow's
+    (``make bench-scale``'s 80 files of 250,000 rows on 2 workers: 8.5–12.1 s against 4.4–5.9 s)."""
+
+    #: Each partition: a file, and its row groups (None: all of them).
+    pieces: tuple[tuple[str, tuple[int, ...] | None], ...]
+    columns: list[str]
+    dtypes: Mapping[str, Any]
+
+    def parts(self, columns: list[str], dictionary: Sequence[str] = ()) -> list[Any]:
+        import pandas as pd
+        from dask.delayed import delayed
+
+        text = [c for c in dictionary if pd.api.types.is_string_dtype(self.dtypes[c])]
+        return [delayed(read_piece, pure=True)(path, groups, columns, text) for path, groups in self.pieces]
+
+    def head(self, columns: list[str], rows: int) -> Any:
+        from dask.delayed import delayed
+
+        path, groups = self.pieces[0]
+        return delayed(read_piece, pure=True)(path, groups, columns, rows=rows)
+
+
+def parquet_files(files: list[str]) -> ParquetFiles:
+    """``files`` (in this order) as :class:`ParquetFiles`: the schema from the first file's footer, as dask
+    reads it; every footer read only when the first file is large enough to be split."""
+    import pyarrow.parquet as pq
+
+    first = _guarded(files[0], "Parquet", lambda: pq.ParquetFile(files[0]))
+    empty = first.schema_arrow.empty_table()
+    dtypes = {str(c): t for c, t in _to_pandas(empty).dtypes.items()}
+    pieces: list[tuple[str, tuple[int, ...] | None]] = []
+    if _size(first.metadata) <= BLOCK_BYTES:
+        pieces = [(f, None) for f in files]
+    else:
+        for path in files:
+            meta = _guarded(path, "Parquet", functools.partial(pq.ParquetFile, path)).metadata
+            run: list[int] = []
+            size = 0
+            for i in range(meta.num_row_groups):
+                grown = size + meta.row_group(i).total_byte_size
+                if run and grown > BLOCK_BYTES:
+                    pieces.append((path, tuple(run)))
+                    run, grown = [], meta.row_group(i).total_byte_size
+                run.append(i)
+                size = grown
+            pieces.append((path, tuple(run) if meta.num_row_groups > 1 else None))
+    return ParquetFiles(tuple(pieces), [str(c) for c in dtypes], dtypes)
+
+
+def _size(meta: Any) -> int:
+    return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+
+
+def read_piece(
+    path: str,
+    groups: tuple[int, ...] | None,
+    columns: list[str],
+    dictionary: Sequence[str] = (),
+    rows: int | None = None,
+) -> pd.DataFrame:
+    """The ``columns`` of a Parquet file's row groups ``groups`` (None: all), as a pandas frame (on a worker);
+    the text columns ``dictionary`` as pandas categoricals (Parquet's own dictionary, not a string per row);
+    with ``rows``, only the first ``rows`` rows (and only the pages that hold them are decoded)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        opened = pq.ParquetFile(path, read_dictionary=list(dictionary) or None)
+        missing = [c for c in columns if c not in opened.schema_arrow.names]
+        if missing:
+            raise DataError(f"{path} has no column {missing[0]!r}, which the first file has: give files of one schema")
+        if rows is not None:
+            batches = opened.iter_batches(rows, row_groups=groups, columns=columns, use_threads=False)
+            batch = next(batches, None)
+            table = opened.schema_arrow.empty_table().select(columns) if batch is None else pa.table(batch)
+        elif groups is None:
+            table = opened.read(columns=columns, use_threads=False)
+        else:
+            table = opened.read_row_groups(list(groups), columns=columns, use_threads=False)
+    except DataError:
+        raise
+    except Exception as exc:
+        detail = (str(exc).strip().splitlines() or [""])[0][:160]
+        raise DataError(f"cannot read {path} as Parquet ({type(exc).__name__}: {detail}): check the file") from exc
+    return _to_pandas(table)
+
+
+def _to_pandas(table: Any) -> pd.DataFrame:
+    """An Arrow table as ``dask.dataframe.read_parquet`` converts it (text as pandas' Arrow-backed strings,
+    dates and decimals as Arrow dtypes when dask's ``dataframe.convert-string`` is on, as by default)."""
+    import dask
+    import pandas as pd
+    import pyarrow as pa
+
+    mapper = None
+    # dask.dataframe's own test of the setting (not imported: 1.3 s of a worker's first task)
+    if dask.config.get("dataframe.convert-string", None) in (None, True):
+        fixed = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
+        fixed.update({pa.date32(): pd.ArrowDtype(pa.date32()), pa.date64(): pd.ArrowDtype(pa.date64())})
+
+        def mapper(t: Any) -> Any:
+            return fixed.get(t) or (pd.ArrowDtype(t) if pa.types.is_decimal(t) else None)
+
+    frame: pd.DataFrame = table.to_pandas(types_mapper=mapper, use_threads=False, ignore_metadata=False)
+    return frame
 
 
 def _guarded(where: str, kind: str, read: Callable[[], Any]) -> Any:
@@ -186,11 +347,11 @@ class Plan:
         return hash_fold_ids(frame, partition, self.k, self.seed, self.row_key)
 
 
-def plan(frame: Any, config: TuneConfig) -> Plan:
+def plan(frame: Table, config: TuneConfig) -> Plan:
     """The columns of a lazy table and their kinds (from its schema), checked against the settings."""
     import pandas as pd
 
-    columns = [str(c) for c in frame.columns]
+    columns = frame.columns
     target = config.target
     if target is None:
         raise ConfigError(f"give the target column with {named('target')} (columns: {', '.join(columns[:8])})")
@@ -200,7 +361,7 @@ def plan(frame: Any, config: TuneConfig) -> Plan:
     for setting_name, column in named_columns:
         if column is not None and column not in columns:
             raise DataError(f"no column {column!r} ({named(setting_name)}): the columns are {', '.join(columns[:12])}")
-    target_type = frame[target].dtype
+    target_type = frame.dtypes[target]
     numbers = pd.api.types.is_numeric_dtype(target_type) and not pd.api.types.is_bool_dtype(target_type)
     task = "classification" if not numbers else config.task
     if config.family is not None:  # as the local engine: the family's task
@@ -216,14 +377,14 @@ def plan(frame: Any, config: TuneConfig) -> Plan:
     chosen = list(config.features) or [c for c in columns if c not in skip]
     numeric, categorical = [], []
     for col in chosen:
-        dtype = frame[col].dtype
+        dtype = frame.dtypes[col]
         if col in config.categorical or not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
             categorical.append(col)
         else:
             numeric.append(col)
     if not chosen:
         raise DataError("no feature columns left: check --features and --drop")
-    read_as = {c: str(frame[c].dtype) for c in categorical}
+    read_as = {c: str(frame.dtypes[c]) for c in categorical}
     return Plan(
         target,
         numeric,
@@ -253,7 +414,7 @@ def _means(frame: pd.DataFrame, columns: list[str]) -> tuple[float, ...]:
 
 def _levels(frame: pd.DataFrame, partition: int, plan: Plan, find: list[str]) -> dict[str, Any]:
     """A partition's distinct values of the categorical columns ``find`` and of the fold column."""
-    found: dict[str, Any] = {c: _capped(set(frame[c].dropna().astype(str).unique().tolist()), plan) for c in find}
+    found: dict[str, Any] = {c: _capped(_distinct_text(frame[c]), plan) for c in find}
     if plan.text_target:
         values = sorted(set(frame[plan.target].dropna().astype(str).unique().tolist()))
         found["\0target"] = set(values[:TARGET_CLASSES])
@@ -263,6 +424,18 @@ def _levels(frame: pd.DataFrame, partition: int, plan: Plan, find: list[str]) ->
             raise DataError(f"{named('fold_column')} {plan.fold_column!r} has missing values: give every row a fold")
         found["\0folds"] = set(column.unique().tolist())
     return found
+
+
+def _distinct_text(series: pd.Series) -> set[str]:
+    """The distinct values of ``series`` (missing ones left out) as text; a categorical's from its codes."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy()
+        used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(series.cat.categories)))
+        return set(series.cat.categories[used].astype(str).tolist())
+    return set(series.dropna().astype(str).unique().tolist())
 
 
 def _capped(levels: set[str], plan: Plan) -> set[str]:
@@ -330,34 +503,34 @@ def check_sums_fit(made: Any, width: int, k: int) -> None:
 
 
 def first_pass(
-    made: Any, frame: Any, plan: Plan, find: list[str]
+    made: Any, frame: Table, plan: Plan, find: list[str]
 ) -> tuple[dict[str, Any], tuple[tuple[float, ...], float]]:
     """The categorical columns ``find``'s levels (sorted as text), the fold column's ids and a text target's
     classes (at most TARGET_CLASSES), in one pass (none when there are none to find); and, in the same
     round trip, a value near the centre of each numeric column and of the target: their means in the first
-    partition (0 for a column missing there), around which the sums are taken."""
+    HEAD_ROWS rows (0 for a column missing there), around which the sums are taken."""
     from dask.delayed import delayed
 
     needed = [*find, *([plan.fold_column] if plan.fold_column is not None else [])]
     needed += [plan.target] if plan.text_target else []
     summary: Any = {}
     if needed:
-        parts = frame[needed].to_delayed()  # only these columns are read (Parquet reads columns apart)
+        parts = frame.parts(needed, dictionary=find)  # only these columns are read (Parquet reads columns apart)
         summaries = [delayed(_levels)(part, i, plan, find) for i, part in enumerate(parts)]
         summary = _tree(summaries, functools.partial(_merge_levels, cap=plan.level_cap))
     columns = [*plan.numeric, *([] if plan.text_target else [plan.target])]  # a text target's 0/1: no shift
-    means: Any = delayed(_means)(frame.partitions[0][columns].to_delayed()[0], columns) if columns else ()
+    means: Any = delayed(_means)(frame.head(columns, HEAD_ROWS), columns) if columns else ()
     levels, centre = compute(made, delayed(tuple)([summary, means]))
     if plan.text_target:
         return levels, (tuple(centre), 0.0)
     return levels, (tuple(centre[:-1]), centre[-1])
 
 
-def second_pass(made: Any, frame: Any, plan: Plan, layout: Layout) -> PartStats:
+def second_pass(made: Any, frame: Table, plan: Plan, layout: Layout) -> PartStats:
     """Every fold id's sums, partition by partition on the workers, summed in a tree."""
     from dask.delayed import delayed
 
-    parts = frame[plan.columns].to_delayed()
+    parts = frame.parts(plan.columns)
     summaries = [delayed(_stats)(part, i, plan, layout) for i, part in enumerate(parts)]
     result: PartStats = compute(made, _tree(summaries, _add))
     return result
@@ -369,12 +542,12 @@ def _rows(frame: pd.DataFrame, partition: int, plan: Plan, layout: Layout, posit
     return partition_rows(frame, plan.target, positive, plan.fold_ids(frame, partition), layout)
 
 
-def persist_rows(made: Any, frame: Any, plan: Plan, layout: Layout, positive: Any) -> list[Any]:
+def persist_rows(made: Any, frame: Table, plan: Plan, layout: Layout, positive: Any) -> list[Any]:
     """Every partition's :class:`~regtune.scale.logistic.Rows` held by the workers (futures: a lost worker's
     are computed again from the files; Dask spills them to disk when they do not fit)."""
     from dask.delayed import delayed
 
-    parts = frame[plan.columns].to_delayed()
+    parts = frame.parts(plan.columns)
     held: list[Any] = made.compute([delayed(_rows)(part, i, plan, layout, positive) for i, part in enumerate(parts)])
     return held
 

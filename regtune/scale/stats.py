@@ -109,8 +109,8 @@ class PartStats:
     #: independent of the order of the rows and of how they are split into partitions — unlike the float
     #: sums, whose last bits depend on both and on the machine's BLAS — so it names the data of a study.
     fingerprint: int = 0
-    #: The target's distinct values when asked for (at most TARGET_VALUES, the smallest: enough to tell
-    #: a binary target from another).
+    #: The target's distinct values when asked for: all of them when fewer than TARGET_VALUES, else
+    #: TARGET_VALUES of them (enough to tell a binary target from another).
     targets: frozenset[float] = frozenset()
 
     def __add__(self, other: PartStats) -> PartStats:
@@ -271,15 +271,15 @@ def partition_stats(
     check_finite(y_all, f"target {target!r}")
     kept = np.flatnonzero(~np.isnan(y_all))
     dropped = len(frame) - kept.size
-    found: set[float] = set()
-    if targets:
-        found = set(np.unique(y_all[kept])[:TARGET_VALUES].tolist())
+    found = _some_values(y_all[kept]) if targets else set()
     columns = partition_columns(frame, layout)
     ids_all = np.asarray(folds)
     space = np.empty(0)  # one buffer for each fold's raw rows in turn (of a chunk: bounded memory)
     for begin in range(0, kept.size, CHUNK_ROWS):
         rows = kept[begin : begin + CHUNK_ROWS]
         ids = ids_all[rows]
+        if k <= 2**16:  # small integers: numpy's stable sort is then a radix sort (7 times as fast)
+            ids = ids.astype(np.uint8 if k <= 2**8 else np.uint16)
         rows = rows[np.argsort(ids, kind="stable")]  # each fold id's rows together
         bounds = np.searchsorted(ids_all[rows], np.arange(k + 1))
         if space.size < np.diff(bounds).max() * d:
@@ -300,6 +300,18 @@ def partition_stats(
     R = upper + np.transpose(np.triu(R, 1), (0, 2, 1))
     print_ = row_fingerprint(frame, folds) if fingerprint else 0
     return PartStats(R, S, yy, dropped, print_, frozenset(sorted(found)[:TARGET_VALUES]))
+
+
+def _some_values(y: np.ndarray) -> set[float]:
+    """The distinct values of ``y`` when it holds at most TARGET_VALUES of them (then all of them), else
+    TARGET_VALUES of them (the smallest among the first rows: enough to tell that there are more)."""
+    import numpy as np
+
+    head = np.unique(y[: 16 * TARGET_VALUES])
+    if head.size < TARGET_VALUES:  # few values so far: the rest are they, or one more pass finds the others
+        others = y[~np.isin(y, head)]
+        head = np.unique(np.concatenate([head, others])) if others.size else head
+    return set(head[:TARGET_VALUES].tolist())
 
 
 def row_fingerprint(frame: pd.DataFrame, folds: np.ndarray) -> int:
