@@ -287,7 +287,11 @@ def _to_pandas(table: Any) -> pd.DataFrame:
         def mapper(t: Any) -> Any:
             return fixed.get(t) or (pd.ArrowDtype(t) if pa.types.is_decimal(t) else None)
 
-    frame: pd.DataFrame = table.to_pandas(types_mapper=mapper, use_threads=False, ignore_metadata=False)
+    # A block per column (split_blocks): no copy of every float column into one 2-D block (16 ms of a
+    # 250,000 × 52 partition's 17), which the passes would take apart again column by column.
+    frame: pd.DataFrame = table.to_pandas(
+        types_mapper=mapper, use_threads=False, ignore_metadata=False, split_blocks=True
+    )
     return frame
 
 

@@ -35,8 +35,12 @@ if TYPE_CHECKING:
     from regtune.data import Dataset
     from regtune.models import FitOutcome, Penalty
 
-#: Rows of a partition turned into raw vectors at once (a chunk of 100 raw columns holds 50 MiB).
-CHUNK_ROWS = 65_536
+#: Rows of a partition turned into raw vectors at once, at most CHUNK_BYTES of them (a chunk of 56 raw
+#: columns, as the 20M-row table of ``make bench-scale``, holds 14 MiB: under the workers' mmap threshold,
+#: so its buffer is reused, and each column's part of it stays in a core's cache while every fold takes its
+#: rows).
+CHUNK_ROWS = 32_768
+CHUNK_BYTES = 16 * 2**20
 #: The distinct target values a pass keeps when asked (``partition_stats(targets=True)``): enough to tell a
 #: binary target, and one of at most MAX_CLASSES_AUTO integer values (a classification for the local engine).
 TARGET_VALUES = MAX_CLASSES_AUTO + 1
@@ -216,37 +220,54 @@ def fill_raw(out: np.ndarray, columns: Columns, rows: np.ndarray, layout: Layout
     written part ``out[:, :c]`` with the raw positions of its c columns (increasing): the constant, every
     numeric column, the missing masks of the columns with a gap in these rows, and the indicators of the
     levels and missing values these rows hold."""
+    return fill_raw_sets([out], columns, [rows], layout)[0]
+
+
+def fill_raw_sets(
+    outs: list[np.ndarray], columns: Columns, sets: list[np.ndarray], layout: Layout
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`fill_raw` for several sets of rows (each fold's rows of a chunk) at once, column by column: a
+    column's part of the chunk is read from memory once, while it stays in cache, for every set (set by set,
+    every column was read once per fold: a pass over the 20M-row table spent a third of its sums there)."""
+    import math
+
     import numpy as np
 
     q = len(columns.values)
-    out[:, 0] = 1.0
+    ends = [1 + q] * len(outs)  # the next free column of each block
+    gaps: list[list[int]] = [[] for _ in outs]
+    for out in outs:
+        out[:, 0] = 1.0
     for j, column in enumerate(columns.values):
-        np.take(column, rows, out=out[:, 1 + j], mode="clip")  # rows are in range: no bounds buffering
-    used: list[np.ndarray] = [np.arange(1 + q)]
-    c = 1 + q
-    if q:
-        block = out[:, 1 : 1 + q]
-        missing = np.isnan(block)
-        if layout.shifts:
-            block -= np.asarray(layout.shifts)
-        gaps = np.flatnonzero(missing.any(axis=0))
-        if gaps.size:
-            np.copyto(block, 0.0, where=missing)
-            out[:, c : c + gaps.size] = missing[:, gaps]
-            c += gaps.size
-            used.append(1 + q + gaps)
-    for codes, (positions, missing_at) in zip(columns.codes, layout.level_positions(), strict=True):
-        taken = codes[rows]
-        held = np.flatnonzero(np.bincount(taken[taken >= 0], minlength=len(positions)))
-        out[:, c : c + held.size] = taken[:, None] == held[None, :]
-        c += held.size
-        used.append(np.asarray(positions, dtype=np.int64)[held])
-        absent = taken == MISSING
-        if absent.any():
-            out[:, c] = absent
-            c += 1
-            used.append(np.array([missing_at], dtype=np.int64))
-    return out[:, :c], np.concatenate(used)
+        shift = layout.shift(j)
+        for i, (out, rows) in enumerate(zip(outs, sets, strict=True)):
+            value = out[:, 1 + j]
+            np.take(column, rows, out=value, mode="clip")  # rows are in range: no bounds buffering
+            if shift:
+                np.subtract(value, shift, out=value)
+            if math.isnan(np.add.reduce(value)):  # a gap in these rows (no inf: refused when read)
+                missing = np.isnan(value)
+                np.copyto(value, 0.0, where=missing)
+                out[:, ends[i]] = missing
+                ends[i] += 1
+                gaps[i].append(j)
+    filled = []
+    for out, rows, end, gap in zip(outs, sets, ends, gaps, strict=True):
+        c = end
+        used: list[np.ndarray] = [np.arange(1 + q), 1 + q + np.array(gap, dtype=np.int64)]
+        for codes, (positions, missing_at) in zip(columns.codes, layout.level_positions(), strict=True):
+            taken = codes[rows]
+            held = np.flatnonzero(np.bincount(taken[taken >= 0], minlength=len(positions)))
+            out[:, c : c + held.size] = taken[:, None] == held[None, :]
+            c += held.size
+            used.append(np.asarray(positions, dtype=np.int64)[held])
+            absent = taken == MISSING
+            if absent.any():
+                out[:, c] = absent
+                c += 1
+                used.append(np.array([missing_at], dtype=np.int64))
+        filled.append((out[:, :c], np.concatenate(used)))
+    return filled
 
 
 def partition_stats(
@@ -274,22 +295,22 @@ def partition_stats(
     found = _some_values(y_all[kept]) if targets else set()
     columns = partition_columns(frame, layout)
     ids_all = np.asarray(folds)
-    space = np.empty(0)  # one buffer for each fold's raw rows in turn (of a chunk: bounded memory)
-    for begin in range(0, kept.size, CHUNK_ROWS):
-        rows = kept[begin : begin + CHUNK_ROWS]
+    # A chunk's raw rows, every fold's in its own Fortran block of one buffer (bounded memory).
+    chunk = max(1, min(CHUNK_ROWS, CHUNK_BYTES // (8 * d)))
+    space = np.empty(min(chunk, kept.size) * d)
+    for begin in range(0, kept.size, chunk):
+        rows = kept[begin : begin + chunk]
         ids = ids_all[rows]
         if k <= 2**16:  # small integers: numpy's stable sort is then a radix sort (7 times as fast)
             ids = ids.astype(np.uint8 if k <= 2**8 else np.uint16)
         rows = rows[np.argsort(ids, kind="stable")]  # each fold id's rows together
         bounds = np.searchsorted(ids_all[rows], np.arange(k + 1))
-        if space.size < np.diff(bounds).max() * d:
-            space = np.empty(np.diff(bounds).max() * d)
-        for j in range(k):
-            fold_rows = rows[bounds[j] : bounds[j + 1]]
+        sets = [rows[bounds[j] : bounds[j + 1]] for j in range(k)]
+        outs = [space[bounds[j] * d : bounds[j + 1] * d].reshape(d, bounds[j + 1] - bounds[j]).T for j in range(k)]
+        for j, (rj, used) in enumerate(fill_raw_sets(outs, columns, sets, layout)):
+            fold_rows = sets[j]
             if not fold_rows.size:
                 continue
-            out = space[: fold_rows.size * d].reshape(d, fold_rows.size).T
-            rj, used = fill_raw(out, columns, fold_rows, layout)
             yj = y_all[fold_rows] - layout.y_shift
             # rjᵀrj's upper triangle (BLAS syrk: half gemm's work) on the Fortran-ordered rows as they are;
             # ``used`` is increasing, so it lands in R's upper triangle.
