@@ -739,3 +739,42 @@ def test_a_partition_names_a_few_of_its_target_values() -> None:
     assert len(_some_values(np.random.default_rng(0).normal(size=5000))) == TARGET_VALUES
     assert len(_some_values(np.r_[np.zeros(1000), np.arange(40.0)])) == TARGET_VALUES
     assert _some_values(np.empty(0)) == set()
+
+
+def test_a_parquet_folder_is_read_as_dask_reads_it(tmp_path: Path) -> None:
+    """dask's files of a folder (its Parquet files, in natural order — part.2 before part.10 — not a README
+    beside them nor a Delta table's _delta_log) and its partitions (one per file); a column missing from a
+    later file is one line naming it, in the levels pass too."""
+    import warnings
+
+    import dask.dataframe as dd
+
+    from regtune.errors import DataError
+    from regtune.scale.cluster import read_piece, read_source
+
+    frame = _table(120, seed=2)
+    for i, rows in enumerate(np.array_split(np.arange(len(frame)), 12)):
+        frame.iloc[rows].to_parquet(tmp_path / f"part.{i}.parquet", index=False)
+    (tmp_path / "README.md").write_text("# the table\n")
+    (tmp_path / "_delta_log").mkdir()
+    (tmp_path / "_delta_log" / "00000.json").write_text("{}\n")
+    ours = read_source(str(tmp_path), None)
+    assert [Path(path).name for path, _ in ours.pieces] == [f"part.{i}.parquet" for i in range(12)]
+    theirs = dd.read_parquet(str(tmp_path))
+    assert theirs.npartitions == 12
+    for i in (2, 10):  # the same rows in the same partition as dask's own read
+        expected = theirs.partitions[i].compute().reset_index(drop=True)
+        pd.testing.assert_frame_equal(read_piece(*ours.pieces[i], list(frame.columns)), expected)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a CSV's head of fewer rows than asked: no warning from dask
+        head = read_source(str(_csv(frame.iloc[:30], tmp_path / "small.csv")), None).head(["x1", "y"], 1000)
+        assert len(head.compute()) == 30
+    frame.drop(columns=["colour"]).to_parquet(tmp_path / "part.12.parquet", index=False)
+    for dictionary in ((), ("colour",)):
+        with pytest.raises(DataError, match=r"part\.12\.parquet has no column 'colour', which the first file has"):
+            read_piece(str(tmp_path / "part.12.parquet"), None, ["x1", "colour"], dictionary)
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_csv(path, index=False)
+    return path

@@ -107,11 +107,17 @@ def read_source(source: str, sep: str | None) -> Table:
             raise DataError(f"{text} is an empty folder: nothing to read")
         if all(f.lower().endswith(CSV) for f in files):  # a folder of CSV files
             return _read(files, sep)
-        if any("=" in part for f in files for part in os.path.relpath(f, text).split(os.sep)[:-1]):
+        folders = [os.path.relpath(f, text).split(os.sep)[:-1] for f in files]
+        if any("=" in part for parts in folders for part in parts):
             import dask.dataframe as dd  # a Hive-partitioned folder (key=value/…): its keys are columns too
 
             return DaskTable(_guarded(text, "a Parquet dataset", lambda: dd.read_parquet(text)))
-        return parquet_files(files)
+        # As dask reads a folder: its Parquet files (by name), not those under a hidden or "_" folder
+        # (a Delta table's _delta_log) nor a README beside them.
+        hidden = [any(part.startswith((".", "_")) for part in parts) for parts in folders]
+        visible = [f for f, away in zip(files, hidden, strict=True) if not away]
+        named_so = [f for f in visible if f.lower().endswith(PARQUET)]
+        return parquet_files(named_so or visible or files)
     matches = sorted(glob.glob(text)) if glob.has_magic(text) else ([text] if os.path.exists(text) else [])
     if not matches:
         raise DataError(f"no file matches {text}")
@@ -171,11 +177,17 @@ class DaskTable:
         return list(self.frame[columns].to_delayed())
 
     def head(self, columns: list[str], rows: int) -> Any:
-        return self.frame[columns].head(rows, npartitions=1, compute=False).to_delayed()[0]
+        from dask.delayed import delayed
+
+        return delayed(_head)(self.frame.partitions[0][columns].to_delayed()[0], rows)
 
 
-#: A Parquet file holding more than this (uncompressed) is read as several partitions, each a run of its row
-#: groups (dask.dataframe's default block size).
+def _head(frame: pd.DataFrame, rows: int) -> pd.DataFrame:
+    return frame.head(rows)
+
+
+#: dask.dataframe's default block size: when the first Parquet file holds more than twice this (uncompressed),
+#: each file is read as runs of its row groups of about this size, as dask splits them.
 BLOCK_BYTES = 256 * 2**20
 
 
@@ -207,15 +219,19 @@ class ParquetFiles:
 
 
 def parquet_files(files: list[str]) -> ParquetFiles:
-    """``files`` (in this order) as :class:`ParquetFiles`: the schema from the first file's footer, as dask
-    reads it; every footer read only when the first file is large enough to be split."""
+    """``files`` as :class:`ParquetFiles`, in dask's order (natural: part.2 before part.10) and partitions
+    (a partition per file; runs of row groups of about BLOCK_BYTES when the first file holds more than twice
+    that); the schema from the first file's footer, as dask reads it; every footer read only when the first
+    file is large enough to be split."""
     import pyarrow.parquet as pq
+    from dask.utils import natural_sort_key
 
+    files = sorted(files, key=natural_sort_key)
     first = _guarded(files[0], "Parquet", lambda: pq.ParquetFile(files[0]))
     empty = first.schema_arrow.empty_table()
     dtypes = {str(c): t for c, t in _to_pandas(empty).dtypes.items()}
     pieces: list[tuple[str, tuple[int, ...] | None]] = []
-    if _size(first.metadata) <= BLOCK_BYTES:
+    if _size(first.metadata) <= 2 * BLOCK_BYTES:
         pieces = [(f, None) for f in files]
     else:
         for path in files:
@@ -251,10 +267,12 @@ def read_piece(
     import pyarrow.parquet as pq
 
     try:
-        opened = pq.ParquetFile(path, read_dictionary=list(dictionary) or None)
+        opened = pq.ParquetFile(path)
         missing = [c for c in columns if c not in opened.schema_arrow.names]
         if missing:
             raise DataError(f"{path} has no column {missing[0]!r}, which the first file has: give files of one schema")
+        if dictionary:
+            opened = pq.ParquetFile(path, read_dictionary=list(dictionary))
         if rows is not None:
             batches = opened.iter_batches(rows, row_groups=groups, columns=columns, use_threads=False)
             batch = next(batches, None)
@@ -263,7 +281,7 @@ def read_piece(
             table = opened.read(columns=columns, use_threads=False)
         else:
             table = opened.read_row_groups(list(groups), columns=columns, use_threads=False)
-    except DataError:
+    except (DataError, MemoryError):
         raise
     except Exception as exc:
         detail = (str(exc).strip().splitlines() or [""])[0][:160]

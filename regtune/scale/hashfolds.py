@@ -2,10 +2,10 @@
 
 With ``row_key`` the fold of a row is ``hash(seed, key) mod K``: the same row gets the same fold in any
 partitioning and any order of the files. Without it, the key is the row's partition and its place in that
-partition, which is stable for the same files read the same way (a Parquet directory's files in name order,
-a partition per file, or per run of row groups of a file above 256 MiB). Unlike the local engine's shuffled
-K-fold, the folds' sizes are only about n/K (binomial), not equal to within one row; ``--fold-column`` gives
-your own ids instead.
+partition, which is stable for the same files read the same way (a Parquet directory's files in natural name
+order, a partition per file, or per run of row groups when the files hold over 512 MiB, as dask splits
+them). Unlike the local engine's shuffled K-fold, the folds' sizes are only about n/K (binomial), not equal
+to within one row; ``--fold-column`` gives your own ids instead.
 """
 
 from __future__ import annotations
