@@ -92,11 +92,13 @@ bench-quick: $(DEV)
 	$(BIN)/python benchmarks/search_modes.py --quick
 
 ## bench-scale: --engine dask on a synthetic Parquet directory (ROWS × COLS, default 20M × 50, written once to
-## /tmp/regtune-bench-scale, not committed) against one plain dask pass over the same files: time and memory
+## SCALE_DIR, not committed) against one plain dask pass over the same files, in turn REPEAT times: time and memory
 ROWS ?= 20000000
 COLS ?= 50
+SCALE_DIR ?= /tmp/regtune-bench-scale
+REPEAT ?= 3
 bench-scale: $(DEV)
-	$(BIN)/python benchmarks/scale.py --rows $(ROWS) --cols $(COLS)
+	$(BIN)/python benchmarks/scale.py --rows $(ROWS) --cols $(COLS) --dir $(SCALE_DIR) --repeat $(REPEAT)
 
 ## bench-spark: Spark MLlib's CrossValidator (pyspark in local mode, its own .venv-spark; Java 17) on the table of
 ## bench-scale at SPARK_ROWS (default 2M) rows, on regtune's folds, against regtune --engine dask on the same files

@@ -719,6 +719,9 @@ def test_a_large_parquet_file_is_read_in_runs_of_row_groups(
     config = TuneConfig.of(target="y", engine="dask", row_key="id", seed=SEED)
     with Client(cluster.scheduler_address) as client:
         the_plan = engine.plan(split, config)
+        assert not the_plan.fingerprint  # the data's hash is taken for a stored study only
+        assert engine.plan(split, config.with_(storage=f"sqlite:///{tmp_path / 's.db'}")).fingerprint
+        the_plan.fingerprint = True
         levels, (shifts, y_shift) = engine.first_pass(client, split, the_plan, the_plan.categorical)
         assert levels == engine.first_pass(client, whole, the_plan, the_plan.categorical)[0]
         categorical = tuple((c, tuple(sorted(levels[c]))) for c in the_plan.categorical)

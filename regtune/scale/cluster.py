@@ -349,6 +349,10 @@ class Plan:
     classes: tuple[str, ...] | None = None
     #: The target's dtype as read.
     target_dtype: str = "float64"
+    #: Whether the second pass takes the rows' fingerprint (:func:`~regtune.scale.stats.row_fingerprint`):
+    #: the data's hash of a study kept in ``--storage``, which nothing else reads (a tenth of a partition's
+    #: sums on the 20M-row table).
+    fingerprint: bool = True
 
     @property
     def text_target(self) -> bool:
@@ -419,6 +423,7 @@ def plan(frame: Table, config: TuneConfig) -> Plan:
         level_cap=config.max_categories + 1,
         task=task,
         target_dtype="object" if not numbers else str(target_type),
+        fingerprint=config.storage is not None,
     )
 
 
@@ -480,10 +485,11 @@ def _stats(frame: pd.DataFrame, partition: int, plan: Plan, layout: Layout) -> P
 
     folds = plan.fold_ids(frame, partition)
     if plan.classes is None:  # a numeric target: its values too, unless it is a regression's
-        return partition_stats(frame, plan.target, folds, plan.k, layout, targets=plan.task != "regression")
+        targets = plan.task != "regression"
+        return partition_stats(frame, plan.target, folds, plan.k, layout, fingerprint=plan.fingerprint, targets=targets)
     binary = frame.assign(**{plan.target: binary_target(frame[plan.target], plan.classes[1])})
     stats = partition_stats(binary, plan.target, folds, plan.k, layout, fingerprint=False)
-    stats.fingerprint = row_fingerprint(frame, folds)
+    stats.fingerprint = row_fingerprint(frame, folds) if plan.fingerprint else 0
     return stats
 
 

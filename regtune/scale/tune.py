@@ -379,11 +379,12 @@ def _identity(
     from regtune import __version__
 
     digest = hashlib.sha256(f"{stats.fingerprint}:{stats.total().n}:{stats.dropped}".encode())
+    data_hash = digest.hexdigest()[:16] if the_plan.fingerprint else None  # no study kept: not taken
     features = [*the_plan.numeric, *the_plan.categorical]
     folds = f"hash:{the_plan.row_key or 'partition,row'}:{config.seed}" if not config.fold_column else "column"
     return {
         "source": str(source),
-        "data_hash": digest.hexdigest()[:16],
+        "data_hash": data_hash,
         "shape": [n_rows, len(features)],
         "columns": features,
         "target": the_plan.target,
