@@ -375,7 +375,8 @@ def _identity(
     target_variance: float | None,
 ) -> dict[str, Any]:
     """What a stored study is about (as :func:`regtune.search.study_identity`; the data's hash is that of
-    its rows' fingerprint, the same from any partitioning on any machine)."""
+    its rows' fingerprint, the same from any partitioning on any machine; None when no storage keeps the
+    study, which then takes no fingerprint)."""
     from regtune import __version__
 
     digest = hashlib.sha256(f"{stats.fingerprint}:{stats.total().n}:{stats.dropped}".encode())
