@@ -204,3 +204,30 @@ def test_at_exactly_lambda_max_every_coefficient_is_exactly_zero(seed: int) -> N
         at = Logistic("classification").fit(X, yc, Penalty.of("l1", lmax_c, 1.0), 1e-4)
         assert at.n_nonzero == 0 and not np.any(at.coef)
         assert Logistic("classification").fit(X, yc, Penalty.of("l1", lmax_c * 0.95, 1.0), 1e-4).n_nonzero > 0
+
+
+@pytest.mark.parametrize("size", [20, 150])
+def test_solve_pd_solves_and_refuses_what_is_not_positive_definite(size: int) -> None:
+    """Both routes (NumPy's Cholesky up to SMALL_SOLVE, LAPACK's posv above): the solution of a
+    positive-definite system; LinAlgError for an indefinite matrix (and, above SMALL_SOLVE, one holding NaN)."""
+    from regtune.models._base import SMALL_SOLVE, solve_pd, solve_sym
+
+    assert (size > SMALL_SOLVE) == (size == 150)
+    rng = np.random.default_rng(size)
+    A = rng.normal(size=(2 * size, size))
+    M = A.T @ A / size
+    rhs = rng.normal(size=(size, 2))
+    np.testing.assert_allclose(M @ solve_pd(M, rhs), rhs, atol=1e-9)
+    np.testing.assert_allclose(M @ solve_pd(M, rhs[:, 0]), rhs[:, 0], atol=1e-9)
+    indefinite = M - 2 * float(np.max(np.linalg.eigvalsh(M))) * np.eye(size) * (np.arange(size) == 3)
+    with pytest.raises(np.linalg.LinAlgError):
+        solve_pd(indefinite, rhs)
+    if size > SMALL_SOLVE:  # OpenBLAS's Cholesky passes a NaN through: posv's result is checked
+        broken = M.copy()
+        broken[5, 5] = np.nan
+        with pytest.raises(np.linalg.LinAlgError):
+            solve_pd(broken, rhs)
+    singular = M.copy()
+    singular[:, 0] = singular[0, :] = 0.0
+    x = solve_sym(singular, rhs)  # least squares when Cholesky fails
+    np.testing.assert_allclose(singular @ x, singular @ np.linalg.lstsq(singular, rhs, rcond=None)[0], atol=1e-8)

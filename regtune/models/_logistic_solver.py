@@ -353,7 +353,7 @@ def _feature_sign(Q: np.ndarray, q: np.ndarray, lam: float, r: float, v: np.ndar
                 join = np.array([int(np.argmax(outside))])
             sign[join] = -np.sign(g[join])
         support = np.flatnonzero(sign)
-        Qs = Q[np.ix_(support, support)]
+        Qs = Q.take(support, axis=0).take(support, axis=1)
         Qs[np.diag_indices_from(Qs)] += lam * (1 - r)
         try:
             with warnings.catch_warnings():
@@ -395,20 +395,18 @@ def _support_guess(Q: np.ndarray, q: np.ndarray, lam: float, r: float, v: np.nda
     whose sign the solve flips leaves the support, one whose gradient exceeds λr joins it with the sign
     that lowers the objective. None when that does not settle within LARGE_ACTIVE_SET_STEPS solves or a solve
     fails; the caller checks the answer's optimality conditions either way."""
-    from scipy.linalg import LinAlgError, solve
+    from regtune.models._base import solve_pd
 
     sign = np.sign(v)
     for _ in range(LARGE_ACTIVE_SET_STEPS):
         support = np.flatnonzero(sign)
         if support.size == 0:
             return None
-        Qs = Q[np.ix_(support, support)]
+        Qs = Q.take(support, axis=0).take(support, axis=1)  # a third of Q[np.ix_(support, support)]'s time
         Qs[np.diag_indices_from(Qs)] += lam * (1 - r)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # an ill-conditioned solve is judged by its result
-                exact = solve(Qs, q[support] - lam * r * sign[support], assume_a="pos", check_finite=False)
-        except (LinAlgError, ValueError):
+            exact = solve_pd(Qs, q[support] - lam * r * sign[support])  # judged by its result
+        except (np.linalg.LinAlgError, ValueError):
             return None
         if not np.all(np.isfinite(exact)):
             return None
