@@ -146,6 +146,76 @@ def test_wide_multinomial_solver_cold_and_warm(r: float, share: float) -> None:
     assert 0 < np.count_nonzero(warm.coef) < warm.coef.size
 
 
+@pytest.mark.parametrize("r", [1.0, 0.3])
+def test_multinomial_chord_steps_reach_the_same_optimum(r: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Near the optimum a step reuses the last step's Hessian (a chord step): warm-started fits along a λ
+    path take such steps and meet the same optimality conditions, at the same solution, as fits that
+    build a Hessian at every step."""
+    from sklearn.datasets import load_digits
+
+    from regtune.models import _logistic_solver as solver
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[400:900], y[400:900]
+    X = StandardScaler().fit_transform(X[:, X.std(axis=0) > 0])
+    classes = np.unique(y)
+    lams = Logistic("classification").lambda_max(X, y, r) * np.geomspace(0.02, 0.012, 4)
+    chords: list[bool] = []
+    real_chord = solver._chord_step
+
+    def counted(*args: object, **kwargs: object) -> object:
+        step = real_chord(*args, **kwargs)  # type: ignore[arg-type]
+        chords.append(step is not None)
+        return step
+
+    def path() -> list[object]:
+        fits, warm = [], None
+        for lam in lams:
+            start = {} if warm is None else {"coef_init": warm.coef, "intercept_init": warm.intercept}
+            warm = fit_logistic_enet(X, y, classes, lam, r, tol=1e-8, **start)  # type: ignore[arg-type]
+            assert warm.converged
+            fits.append(warm)
+        return fits
+
+    monkeypatch.setattr(solver, "_chord_step", counted)
+    with_chords = path()
+    assert any(chords)
+    monkeypatch.setattr(solver, "CHORD", 0.0)
+    taken = len(chords)
+    without = path()
+    assert len(chords) == taken  # CHORD 0: none tried
+    for lam, a, b in zip(lams, with_chords, without, strict=True):
+        for fit in (a, b):
+            assert _multinomial_kkt(X, y, fit.coef, fit.intercept, lam, r) <= 1e-8 * lam * max(r, 0.05)
+        np.testing.assert_allclose(a.coef, b.coef, atol=1e-6)  # type: ignore[attr-defined]
+
+
+def test_chord_step_refuses_when_a_coordinate_outside_its_working_set_violates() -> None:
+    from regtune.models import _logistic_solver as solver
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4))
+    y = np.argmax(X[:, :3] + 0.3 * rng.normal(size=(120, 3)), axis=1)
+    Y = (y[:, None] == np.arange(3)[None, :]).astype(float)
+    W, b = np.zeros((3, 4)), np.zeros(3)
+    eta = X @ W.T + b
+    _, G, _ = solver._multinomial_gradient(X, Y, eta, None)
+    lam = 0.5 * float(np.max(np.abs(G)))  # some coordinates violate at zero
+    _, _, model = solver._multinomial_step(X, Y, W, b, eta, lam, 1.0, 1e-8, 1e-8)
+    assert solver._chord_step(X, Y, W, eta, lam, 1.0, 1e-8, model) is not None  # the same point: all inside
+    violators = np.argwhere(np.abs(G) >= lam)
+    keep = (model.rows != violators[0][0]) | (model.cols != violators[0][1])
+    narrow = solver._Model(
+        model.rows[keep],
+        model.cols[keep],
+        model.Q[np.ix_(keep, keep)],
+        model.HwbP[keep],
+        model.Hbb_pinv,
+        model.Hwb[keep],
+    )
+    assert solver._chord_step(X, Y, W, eta, lam, 1.0, 1e-8, narrow) is None
+
+
 @pytest.mark.parametrize("factored", [True, False])
 def test_gram_elastic_net_is_solved_exactly(factored: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """``_enet_gram`` solves ½vᵀQv − qᵀv + λP(v) to its optimality conditions, with the Cholesky route or
