@@ -370,11 +370,15 @@ def _die_with_parent(parent: int) -> None:
 
 def _worker(conn: Connection, evaluator: Evaluator, parent: int) -> None:
     """A fold worker: fit and score the folds it is sent until told to stop (None) or its parent is gone."""
+    import os
     import signal
 
     from threadpoolctl import threadpool_limits
 
     _die_with_parent(parent)
+    # One BLAS thread per worker: the limit below holds for the libraries loaded now, the variables for
+    # those loaded later (SciPy's OpenBLAS is its own library, loaded with scipy.linalg).
+    os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (it would print a traceback)
     with threadpool_limits(limits=1):

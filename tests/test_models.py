@@ -301,3 +301,18 @@ def test_solve_pd_solves_and_refuses_what_is_not_positive_definite(size: int) ->
     singular[:, 0] = singular[0, :] = 0.0
     x = solve_sym(singular, rhs)  # least squares when Cholesky fails
     np.testing.assert_allclose(singular @ x, singular @ np.linalg.lstsq(singular, rhs, rcond=None)[0], atol=1e-8)
+
+
+def test_one_blas_thread_limits_scipys_openblas_loaded_after_its_controller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NumPy and SciPy each load their own OpenBLAS; a controller built before SciPy's was loaded (here: one
+    that knows NumPy's only) is rebuilt once it is, so the solvers' factorisations run on one thread too."""
+    import scipy.linalg  # noqa: F401  (SciPy's OpenBLAS loaded)
+    from threadpoolctl import ThreadpoolController, threadpool_info
+
+    from regtune.models import _threads
+
+    blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
+    stale = ThreadpoolController().select(filepath=[i["filepath"] for i in blas if "numpy" in i["filepath"]])
+    monkeypatch.setattr(_threads, "_CONTROLLER", [stale, False])
+    with _threads.one_blas_thread():
+        assert [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"] == [1] * len(blas)
