@@ -690,6 +690,7 @@ def fit_logistic_enet(
                 return LogisticSolution(W, b, False, it)
             inner_tol = max(inner_tol * 1e-2, MIN_INNER_TOL)
             damping = min(damping * 10, 1.0)
+            model = None  # a rejected model is not reused: the next step builds one with the new damping
             continue
         t, f = accepted
         if chord is None:
