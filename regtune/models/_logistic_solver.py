@@ -559,9 +559,11 @@ def _chord_step(
     definite, so its direction descends and the line search and the optimality check after it are the
     same as for a full step."""
     _, G, g_b = _multinomial_gradient(X, Y, eta, sample_weight)
-    inside = np.zeros(W.shape, dtype=bool)
-    inside[model.rows, model.cols] = True
-    if np.any(~inside & ((W != 0) | (np.abs(G) >= lam * r))):
+    # W's non-zero coefficients are inside: the model's working set held those of the point it was built
+    # at, and its step moved only coordinates of that set.
+    outside = np.ones(W.shape, dtype=bool)
+    outside[model.rows, model.cols] = False
+    if np.any(np.abs(G[outside]) >= lam * r):
         return None
     return _model_direction(model, W, G, g_b, lam, r, tol, INNER_MAX_ITER)
 
