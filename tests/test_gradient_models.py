@@ -217,7 +217,9 @@ def test_mlp_classifier_stops_early_on_the_validation_log_loss() -> None:
     X = StandardScaler().fit_transform(X)
     order = np.random.default_rng(0).permutation(len(y))
     train, test = order[:140], order[140:]
-    ours = MLP("classification", hidden=(8,)).fit(X[train], y[train], Penalty.of("l2", 1e-3, 0.0), 1e-4).model
+    family, penalty = MLP("classification", hidden=(8,)), Penalty.of("l2", 1e-3, 0.0)
+    outcome = family.fit(X[train], y[train], penalty, 1e-4)
+    ours = family.estimator_of(outcome, penalty, len(train), 1e-4)
     assert max(ours.validation_scores_) <= 0  # a negative log-loss, not an accuracy in [0, 1]
     stock = MLPClassifier(**ours.get_params()).fit(X[train], y[train])
     assert stock.n_iter_ < ours.n_iter_

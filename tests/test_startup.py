@@ -177,3 +177,32 @@ def test_a_lasso_with_exactly_collinear_columns_is_solved_without_coordinate_des
     found = _on_support(Q, q, lam, 1.0, start)
     assert found is not None
     assert _gram_violation(Q, q, lam, 1.0, found) <= 1e-10
+
+
+NETWORK = r"""
+import json, sys
+import numpy as np, pandas as pd
+rng = np.random.default_rng(4)
+n = 240
+frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "zone": rng.choice(["n", "s"], n)})
+frame["y"] = np.sin(2 * frame["a"]) + frame["b"] * (frame["zone"] == "s") + 0.2 * rng.normal(size=n)
+if sys.argv[1] == "classification":
+    frame["y"] = np.where(frame["y"] > 0, "up", "down")
+import regtune
+result = regtune.tune(frame, target="y", model="mlp", hidden=(6,), n_trials=4, folds=3, seed=0)
+before = sorted(m for m in sys.modules if m.split(".")[0] == "sklearn")
+pipeline = result.model
+print(json.dumps({"before": before, "step": type(pipeline[-1]).__name__,
+                  "predict": pipeline.predict(frame.drop(columns="y").iloc[:4]).tolist()}))
+"""
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_a_network_run_imports_no_scikit_learn_until_its_model_is_asked_for(task: str) -> None:
+    """``--model mlp`` trains its networks in NumPy (``models/_adam.py``); scikit-learn's estimator is built
+    for the refit pipeline only when it is asked for."""
+    out = subprocess.run([sys.executable, "-c", NETWORK, task], capture_output=True, text=True, check=True).stdout
+    doc = json.loads(out)
+    assert doc["before"] == []
+    assert doc["step"] == ("TransformedTargetRegressor" if task == "regression" else "LogLossStoppingMLPClassifier")
+    assert len(doc["predict"]) == 4

@@ -27,11 +27,15 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from regtune.errors import ConfigError, named
-from regtune.models._base import Family, FitOutcome, Penalty, catch_convergence
+from regtune.models._base import Family, FitOutcome, LightClassifier, LightRegressor, Penalty
+from regtune.models._threads import on_one_blas_thread
 from regtune.settings import MODEL, Setting, split_list
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from regtune.folds import Fold
+    from regtune.models._adam import Network
 
 MLP_MAX_ITER = 500
 MLP_TOL = 1e-4
@@ -201,14 +205,126 @@ class MLP(Family):
         tol: float,
         warm: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> FitOutcome:
-        """Fit from the seeded initialisation (``warm`` is not used: no warm starts for networks)."""
-        import numpy as np
-        from threadpoolctl import threadpool_limits
+        """Fit from the seeded initialisation (``warm`` is not used: no warm starts for networks), as
+        :meth:`estimator`'s scikit-learn estimator fits, to the last bit (:mod:`._adam`)."""
+        return self._train(X, y, penalty, record_loss=True)
 
-        model = self.estimator(penalty, X.shape[0], tol)
-        with threadpool_limits(limits=1), catch_convergence() as caught:
-            model.fit(X, y)
-        net = model.regressor_ if self.task == "regression" else model
-        coef = np.concatenate([w.ravel() for w in net.coefs_])
-        intercept = np.concatenate([b.ravel() for b in net.intercepts_])
-        return FitOutcome(model, coef, intercept, not caught, int(np.count_nonzero(coef)))
+    def fit_fold(
+        self,
+        fold: Fold,
+        penalty: Penalty,
+        tol: float,
+        warm: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> FitOutcome:
+        """A fold's fit: :meth:`fit` without the training loss it does not need (early stopping watches
+        the validation score)."""
+        return self._train(fold.X_train, fold.y_train, penalty, record_loss=False)
+
+    @on_one_blas_thread
+    def _train(self, X: np.ndarray, y: np.ndarray, penalty: Penalty, *, record_loss: bool) -> FitOutcome:
+        import numpy as np
+
+        from regtune.models import _adam
+
+        if not penalty.is_l2:
+            raise ValueError(f"the MLP penalty is L2 only, not {penalty.kind}")
+        native = self.native(penalty, X.shape[0])
+        common: dict[str, Any] = {
+            "hidden": () if self.hidden == (0,) else self.hidden,
+            "alpha": native["alpha"],
+            "batch_size": int(native["batch_size"]),
+            "max_iter": MLP_MAX_ITER,
+            "tol": MLP_TOL,
+            "seed": self.seed,
+            "early_stopping": self.early_stopping,
+            "validation_fraction": VALIDATION_FRACTION,
+            "record_loss": record_loss or not self.early_stopping,
+        }
+        model: NetworkRegressor | NetworkClassifier
+        if self.task == "regression":
+            ys, mean, scale, var = _adam.standardize_target(y)
+            net = _adam.train(X, ys.reshape(-1, 1), output="identity", val_score=_adam.r2, **common)
+            model = NetworkRegressor(net, mean, scale, var, X.shape[1])
+        else:
+            classes = np.unique(y)
+            codes = np.searchsorted(classes, y)
+            output = "logistic" if len(classes) == 2 else "softmax"
+            net = _adam.train(
+                X, _adam.one_hot(codes, len(classes)), output=output, val_score=_adam.neg_log_loss, **common
+            )
+            model = NetworkClassifier(net, classes, X.shape[1])
+        coef = np.concatenate([w.ravel() for w in net.coefs])
+        intercept = np.concatenate([b.ravel() for b in net.intercepts])
+        return FitOutcome(model, coef, intercept, net.converged, int(np.count_nonzero(coef)))
+
+    def estimator_of(self, outcome: FitOutcome, penalty: Penalty, n: int, tol: float) -> Any:
+        """The fitted scikit-learn estimator of a fit (a refit pipeline's last step): :meth:`estimator`
+        with the trained weights and scikit-learn's fitted attributes set."""
+        model = outcome.model
+        if not isinstance(model, NetworkRegressor | NetworkClassifier):
+            return model
+        return model.to_sklearn(self.estimator(penalty, n, tol))
+
+
+class NetworkRegressor(LightRegressor):
+    """A fold's fitted regression network: predictions on the original scale of the target (the
+    network is fitted to the standardized one, as ``TransformedTargetRegressor`` does)."""
+
+    def __init__(self, net: Network, mean: float, scale: float, var: float, n_features: int) -> None:
+        self.net, self.mean, self.scale, self.var, self.n_features = net, mean, scale, var, n_features
+
+    def predict(self, X: Any) -> np.ndarray:
+        import numpy as np
+
+        pred = self.net.forward(np.asarray(X, dtype=np.float64)).reshape(-1, 1)
+        pred *= self.scale
+        pred += self.mean
+        result: np.ndarray = pred[:, 0]
+        return result
+
+    def to_sklearn(self, estimator: Any) -> Any:
+        """``estimator`` (an unfitted ``TransformedTargetRegressor`` of :meth:`MLP.estimator`) fitted."""
+        import numpy as np
+        from sklearn.base import clone
+        from sklearn.preprocessing import StandardScaler
+
+        from regtune.models._adam import sklearn_attributes
+
+        network = clone(estimator.regressor)
+        for name, value in sklearn_attributes(self.net, self.n_features).items():
+            setattr(network, name, value)
+        scaler = StandardScaler()
+        scaler.mean_, scaler.var_, scaler.scale_ = np.array([self.mean]), np.array([self.var]), np.array([self.scale])
+        scaler.n_samples_seen_, scaler.n_features_in_ = np.int64(self.net.n_samples), 1
+        estimator.regressor_, estimator.transformer_, estimator._training_dim = network, scaler, 1
+        return estimator
+
+
+class NetworkClassifier(LightClassifier):
+    """A fold's fitted classification network (``MLPClassifier``'s ``predict_proba`` and ``predict``)."""
+
+    def __init__(self, net: Network, classes: np.ndarray, n_features: int) -> None:
+        self.net, self.classes_, self.n_features = net, classes, n_features
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        import numpy as np
+
+        from regtune.models._adam import proba
+
+        return proba(self.net, np.asarray(X, dtype=np.float64))
+
+    def predict(self, X: Any) -> np.ndarray:
+        result: np.ndarray = self.classes_[self.predict_proba(X).argmax(axis=1)]
+        return result
+
+    def to_sklearn(self, estimator: Any) -> Any:
+        """``estimator`` (an unfitted ``LogLossStoppingMLPClassifier``) fitted."""
+        from sklearn.preprocessing import LabelBinarizer
+
+        from regtune.models._adam import sklearn_attributes
+
+        for name, value in sklearn_attributes(self.net, self.n_features).items():
+            setattr(estimator, name, value)
+        estimator._label_binarizer = LabelBinarizer().fit(self.classes_)
+        estimator.classes_ = estimator._label_binarizer.classes_
+        return estimator
