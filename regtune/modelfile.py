@@ -11,7 +11,11 @@ A regtune model file is a zip archive with three members:
 - ``linear.json`` (a linear model: least squares, logistic regression, the log-link GLMs): the same model
   as plain numbers — the encoding's statistics (:meth:`regtune.preprocess.Encoder.to_dict`), the
   coefficients, intercepts, classes and the link — from which ``regtune predict`` computes the same
-  predictions without importing scikit-learn or skops (≈4 s of a 6 s ``predict`` on a small machine).
+  predictions without importing scikit-learn or skops (≈4 s of a 6 s ``predict`` on a small machine);
+- ``network.json`` (``--model mlp``): the network as plain numbers — the encoding, the layers' weights and
+  intercepts, the output activation, the target's mean and scale (regression) or the classes — from
+  which ``regtune predict`` computes the pipeline's predictions in NumPy, as the training did
+  (:mod:`regtune.models._adam`).
 
 Loading never runs code from the file: the skops archive is inspected first and refused unless every
 type in it is one of :func:`allowed_types` (the types regtune's pipelines are built from); only then is
@@ -42,6 +46,7 @@ META = "regtune-model.json"
 RESULT = "result.json"
 PIPELINE = "pipeline.skops"
 LINEAR = "linear.json"
+NETWORK = "network.json"
 SAVE_HINT = "save one with `regtune tune DATA --save-model PATH`"
 
 
@@ -55,8 +60,8 @@ def allowed_types() -> frozenset[str]:
 
 @dataclass
 class SavedModel:
-    """A loaded model file: its metadata, the result document of its run, the linear model in plain numbers
-    (None for other models), and the pipeline, loaded from the skops member on first use."""
+    """A loaded model file: its metadata, the result document of its run, the linear model or the network
+    in plain numbers (None for other models), and the pipeline, loaded from the skops member on first use."""
 
     meta: dict[str, Any]
     result: dict[str, Any]
@@ -65,6 +70,7 @@ class SavedModel:
     #: The skops member (its types already checked against :func:`allowed_types`).
     skops_data: bytes = field(default=b"", repr=False)
     linear: dict[str, Any] | None = None
+    network: dict[str, Any] | None = None
     _pipeline: Any = field(default=None, init=False, repr=False)
 
     @property
@@ -126,6 +132,9 @@ def model_bytes(result: TuneResult) -> bytes:
     form = linear_form(result.model) if result.model_info.get("type") == "linear" else None
     if form is not None:
         members[LINEAR] = json.dumps(form).encode()
+    network = network_form(result.model) if result.model_info.get("type") == "mlp" else None
+    if network is not None:
+        members[NETWORK] = json.dumps(network).encode()
     meta["sha256"] = {name: hashlib.sha256(data).hexdigest() for name, data in members.items()}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -191,6 +200,66 @@ def predict_linear(form: dict[str, Any], X: pd.DataFrame, offset: Any = None) ->
         model = LogisticFit(coef, intercept, labels)
         return model.predict(Z), model.predict_proba(Z)
     raise ValueError(f"link {link!r} with {len(labels)} classes and {coef.shape[0]} coefficient rows")
+
+
+def network_form(pipeline: Any) -> dict[str, Any] | None:
+    """A network's pipeline (``--model mlp``) as plain numbers: its encoding, each layer's weights and
+    intercepts, the output activation, and the target's mean and scale (a regression network is fitted
+    to the standardized target) or the classes. None for any other model."""
+    import numpy as np
+
+    from regtune.preprocess import Encoder
+
+    model = pipeline[-1]
+    net = getattr(model, "regressor_", model)
+    if not hasattr(net, "coefs_") or net.activation != "relu":
+        return None
+    target = None
+    if net is not model:
+        target = {"mean": float(model.transformer_.mean_[0]), "scale": float(model.transformer_.scale_[0])}
+    classes = getattr(model, "classes_", None)
+    return {
+        "encoder": Encoder.from_sklearn(pipeline[0]).to_dict(),
+        "coefs": [np.asarray(w, dtype=np.float64).tolist() for w in net.coefs_],
+        "intercepts": [np.asarray(b, dtype=np.float64).tolist() for b in net.intercepts_],
+        "output": net.out_activation_,
+        "target": target,
+        "classes": None if classes is None else np.asarray(classes).tolist(),
+    }
+
+
+def predict_network(form: dict[str, Any], X: pd.DataFrame) -> tuple[Any, Any]:
+    """(predictions, class probabilities or None) of :func:`network_form`'s model for the coerced rows ``X``
+    (ValueError, TypeError or KeyError when the form's shapes do not agree)."""
+    import math
+
+    import numpy as np
+
+    from regtune.models._adam import Network
+    from regtune.models.mlp import NetworkClassifier, NetworkRegressor
+    from regtune.preprocess import Encoder
+
+    encoder = Encoder.from_dict(form["encoder"])
+    coefs = [np.asarray(w, dtype=np.float64) for w in form["coefs"]]
+    intercepts = [np.asarray(b, dtype=np.float64) for b in form["intercepts"]]
+    width = encoder.scale.shape[0]  # type: ignore[union-attr]
+    if not coefs or len(coefs) != len(intercepts):
+        raise ValueError(f"{len(coefs)} weight matrices for {len(intercepts)} intercept vectors")
+    for w, b in zip(coefs, intercepts, strict=True):
+        if w.ndim != 2 or w.shape[0] != width or b.shape != (w.shape[1],):
+            raise ValueError(f"a layer of shape {w.shape} (intercepts {b.shape}) after {width} columns")
+        width = w.shape[1]
+    output, classes, target = form["output"], form["classes"], form["target"]
+    net = Network(coefs, intercepts, output, 0, True, 0, math.nan)
+    Z = encoder.transform(X)
+    if output == "identity" and width == 1 and classes is None and target is not None:
+        model = NetworkRegressor(net, float(target["mean"]), float(target["scale"]), math.nan, Z.shape[1])
+        return model.predict(Z), None
+    labels = np.asarray(classes if isinstance(classes, list) else [])
+    if (output == "logistic" and width == 1 and labels.size == 2) or (output == "softmax" and width == labels.size > 2):
+        classifier = NetworkClassifier(net, labels, Z.shape[1])
+        return classifier.predict(Z), classifier.predict_proba(Z)
+    raise ValueError(f"output {output!r} with {width} outputs and classes {classes!r}")
 
 
 def save_model(result: TuneResult, path: str | Path) -> None:
@@ -318,6 +387,7 @@ def load_model(path: str | Path) -> SavedModel:
             result = json.loads(archive.read(RESULT))
             data = archive.read(PIPELINE)
             linear_data = archive.read(LINEAR) if LINEAR in names else None
+            network_data = archive.read(NETWORK) if NETWORK in names else None
     except (*damaged, NotImplementedError, RuntimeError) as exc:  # RuntimeError: an encrypted member
         raise ModelError(f"{where} is damaged ({type(exc).__name__}): {SAVE_HINT}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -342,16 +412,21 @@ def load_model(path: str | Path) -> SavedModel:
             f"{where} holds types regtune does not load ({', '.join(refused)}): it was not written by regtune,"
             " so it is refused"
         )
-    problem = _digest_problem(meta, {PIPELINE: data, LINEAR: linear_data})
+    problem = _digest_problem(meta, {PIPELINE: data, LINEAR: linear_data, NETWORK: network_data})
     if problem is not None:
         raise ModelError(f"{where} is damaged ({problem}): {SAVE_HINT}")
-    try:
-        linear = None if linear_data is None else json.loads(linear_data)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ModelError(f"{where} is damaged ({type(exc).__name__}): {SAVE_HINT}") from None
-    if linear is not None and not isinstance(linear, dict):
-        raise ModelError(f"{where} is damaged (its {LINEAR} is not an object): {SAVE_HINT}")
-    return SavedModel(meta=meta, result=result, source=where, skops_data=data, linear=linear)
+    forms: dict[str, dict[str, Any] | None] = {}
+    for name, raw in ((LINEAR, linear_data), (NETWORK, network_data)):
+        try:
+            form = None if raw is None else json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise ModelError(f"{where} is damaged ({type(exc).__name__}): {SAVE_HINT}") from None
+        if form is not None and not isinstance(form, dict):
+            raise ModelError(f"{where} is damaged (its {name} is not an object): {SAVE_HINT}")
+        forms[name] = form
+    return SavedModel(
+        meta=meta, result=result, source=where, skops_data=data, linear=forms[LINEAR], network=forms[NETWORK]
+    )
 
 
 def _digest_problem(meta: dict[str, Any], members: dict[str, bytes | None]) -> str | None:
@@ -440,6 +515,8 @@ def predict(model: SavedModel, frame: pd.DataFrame, id_column: str | None = None
     try:
         if model.linear is not None:
             out["prediction"], proba = predict_linear(model.linear, X, values)
+        elif model.network is not None:
+            out["prediction"], proba = predict_network(model.network, X)
         else:
             with quiet_unknown_categories():
                 pipeline = model.pipeline

@@ -206,3 +206,50 @@ def test_a_network_run_imports_no_scikit_learn_until_its_model_is_asked_for(task
     assert doc["before"] == []
     assert doc["step"] == ("TransformedTargetRegressor" if task == "regression" else "LogLossStoppingMLPClassifier")
     assert len(doc["predict"]) == 4
+
+
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_predict_from_a_network_model_file_imports_neither_scikit_learn_nor_skops(task: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``regtune predict`` of a ``--model mlp`` file runs the network from its network.json in NumPy: the
+    pipeline's predictions, without scikit-learn or skops (a binary network's logistic output is SciPy's
+    ``expit``, as scikit-learn's)."""
+    import pandas as pd
+
+    import regtune
+    from regtune.data import load_dataset
+    from regtune.modelfile import load_model, predict_network, save_model
+
+    rng = np.random.default_rng(8)
+    n = 210
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "zone": rng.choice(["n", "s", "e"], n)})
+    frame.loc[::11, "a"] = np.nan
+    eta = np.sin(2 * frame["a"].fillna(0)) - 0.5 * frame["b"] * (frame["zone"] == "s")
+    frame["y"] = {
+        "regression": 50 + 10 * (eta + 0.3 * rng.normal(size=n)),
+        "binary": np.where(eta + rng.logistic(size=n) > 0, "yes", "no"),
+        "multiclass": np.array(["lo", "mid", "hi"])[np.digitize(eta + 0.5 * rng.normal(size=n), [-0.4, 0.4])],
+    }[task]
+    data = tmp_path / "d.csv"
+    frame.to_csv(data, index=False)
+    result = regtune.tune(str(data), target="y", model="mlp", hidden=(5, 3), n_trials=3, folds=3)
+    model = tmp_path / "m.regtune"
+    save_model(result, model)
+    saved = load_model(model)
+    assert saved.network is not None and saved.linear is None
+    X = load_dataset(str(data), target="y").X
+    predicted, proba = predict_network(saved.network, X)
+    if task == "regression":
+        np.testing.assert_allclose(predicted, saved.pipeline.predict(X), rtol=1e-12)
+        assert proba is None
+    else:
+        assert predicted.tolist() == saved.pipeline.predict(X).tolist()
+        np.testing.assert_allclose(proba, saved.pipeline.predict_proba(X), rtol=1e-12, atol=1e-15)
+    out = subprocess.run(
+        [sys.executable, "-c", PREDICT, str(model), str(data)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[0] == ("scipy" if task == "binary" else "none")
+    first = out[1].split(",")[0]
+    if task == "regression":
+        assert float(first) == pytest.approx(float(predicted[0]), rel=1e-12)
+    else:
+        assert first == str(predicted[0])

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from hostile_support import assert_done, assert_refused, cli
 
-from regtune.modelfile import LINEAR, META, PIPELINE, RESULT
+from regtune.modelfile import LINEAR, META, NETWORK, PIPELINE, RESULT
 
 Damage = Callable[[dict[str, bytes]], dict[str, bytes]]
 
@@ -118,6 +118,43 @@ def test_damaged_model_file(name: str, damage: Damage, first: str, saved: tuple[
     forged = tmp_path / "forged.regtune"
     forged.write_bytes(pack(damage(members(model))))
     assert_refused(cli(["predict", str(forged), str(rows)]), 1, first)
+
+
+@pytest.fixture(scope="module")
+def saved_network(saved: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ``--model mlp`` model file of the same table."""
+    model = tmp_path_factory.mktemp("network") / "n.regtune"
+    train = saved[0].parent / "train.csv"
+    assert_done(
+        cli(["tune", str(train), "-y", "y", "--model", "mlp", "--hidden", "3", "-n", "2", "--save-model", str(model)])
+    )
+    return model
+
+
+def _forged_network(parts: dict[str, bytes], edit: Callable[[dict[str, object]], None]) -> dict[str, bytes]:
+    form = json.loads(parts[NETWORK])
+    edit(form)
+    network = json.dumps(form).encode()
+    meta = json.loads(parts[META])
+    meta["sha256"][NETWORK] = hashlib.sha256(network).hexdigest()
+    return {**parts, NETWORK: network, META: json.dumps(meta).encode()}
+
+
+NETWORK_CASES: list[tuple[str, Damage, str]] = [
+    ("network form removed", lambda p: {k: v for k, v in p.items() if k != NETWORK}, r"Error: .* is damaged \(its network\.json does not match the checksum in its metadata\)"),
+    ("a layer cut to one column", lambda p: _forged_network(p, lambda f: f.update(coefs=[[row[:1] for row in f["coefs"][0]], *f["coefs"][1:]])), r"Error: .* cannot predict \(a layer of shape .*\): it is damaged"),
+    ("an output activation it never has", lambda p: _forged_network(p, lambda f: f.update(output="softmax")), r"Error: .* cannot predict \(output 'softmax' .*\): it is damaged"),
+    ("a form that is a list", lambda p: _forged_network(p, lambda f: None) | {NETWORK: b"[1]"}, r"Error: .* is damaged \(its network\.json does not match the checksum in its metadata\)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "damage", "first"), NETWORK_CASES, ids=[c[0] for c in NETWORK_CASES])
+def test_damaged_network_model_file(
+    name: str, damage: Damage, first: str, saved: tuple[Path, Path], saved_network: Path, tmp_path: Path
+) -> None:
+    forged = tmp_path / "forged.regtune"
+    forged.write_bytes(pack(damage(members(saved_network))))
+    assert_refused(cli(["predict", str(forged), str(saved[1])]), 1, first)
 
 
 def test_a_corrupt_deflate_stream(saved: tuple[Path, Path], tmp_path: Path) -> None:
