@@ -266,7 +266,8 @@ class Evaluator:
     With ``n_jobs`` > 1 the folds of a configuration are fitted by that many worker processes (forked,
     so each holds the folds without copying; fold i always goes to worker i mod n_jobs, so each fold's
     caches are built once). Scores are still reported in fold order and warm starts are kept here, so
-    the trials, their fold scores and the pruning decisions are the same as with ``n_jobs`` = 1.
+    the trials, their fold scores and the pruning decisions are the same as with ``n_jobs`` = 1, to
+    rounding (on digits a worker's fold score differed from the main process's in the last bit).
     """
 
     def __init__(

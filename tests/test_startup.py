@@ -253,3 +253,26 @@ def test_predict_from_a_network_model_file_imports_neither_scikit_learn_nor_skop
         assert float(first) == pytest.approx(float(predicted[0]), rel=1e-12)
     else:
         assert first == str(predicted[0])
+
+
+PREPARE = r"""
+import sys
+from types import SimpleNamespace
+import numpy as np
+from regtune.models.logistic import Logistic
+rng = np.random.default_rng(0)
+classes, p = int(sys.argv[1]), int(sys.argv[2])
+fold = SimpleNamespace(X_train=rng.normal(size=(60, p)), y_train=np.arange(60) % classes)
+Logistic("classification").prepare_fold(fold)
+print("sklearn.linear_model" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("classes", "p", "imported"), [(10, 64, True), (2, 500, True), (3, 20, False), (2, 50, False)])
+def test_fold_workers_inherit_scikit_learn_when_their_fits_need_it(classes: int, p: int, imported: bool) -> None:
+    """Before ``--n-jobs`` workers fork, a logistic model of more than MAX_NEWTON_PARAMS coefficients (its
+    ridge is fitted by lbfgs) has scikit-learn imported once, in the parent; a small one does not."""
+    out = subprocess.run(
+        [sys.executable, "-c", PREPARE, str(classes), str(p)], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == str(imported)

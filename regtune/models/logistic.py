@@ -212,6 +212,18 @@ class Logistic(Family):
             return LogisticRegression(C=C, l1_ratio=0.0, tol=tol, max_iter=MAX_ITER_LBFGS)
         return LogisticRegression(C=C, l1_ratio=penalty.l1_ratio, solver="saga", tol=tol, max_iter=MAX_ITER_SAGA)
 
+    def prepare_fold(self, fold: Fold) -> None:
+        """Before fold workers fork (``--n-jobs``): a model of more than MAX_NEWTON_PARAMS coefficients fits
+        its ridge with scikit-learn's lbfgs (and its Lasso's hard subproblems with scikit-learn's coordinate
+        descent), so scikit-learn is imported here, once, not by every worker on its first fit (≈1 s each:
+        on digits at ``-j 2`` the workers' first fits took 1.1 s, later ones 0.05-0.3 s)."""
+        import numpy as np
+
+        n_classes = np.unique(fold.y_train).size
+        rows = n_classes if n_classes > 2 else 1
+        if rows * (fold.X_train.shape[1] + 1) > MAX_NEWTON_PARAMS:
+            import sklearn.linear_model  # noqa: F401
+
     def fit(
         self,
         X: np.ndarray,
