@@ -1,9 +1,11 @@
-"""What a run imports: a linear model's run needs no scikit-learn (≈2 s of start-up), and the refit pipeline
-it did not build is built, equal to the fitted model, when asked for."""
+"""What a run imports: a linear model's or a network's run needs no scikit-learn (≈2 s of start-up),
+and the refit pipeline it did not build is built, equal to the fitted model, when asked for."""
 
 import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -78,6 +80,30 @@ print(result.stdout.splitlines()[1])
 """
 
 
+def _same_as_pipeline(pipeline: Any, X: Any, predicted: Any, proba: Any, regression: bool) -> None:
+    """A model file's plain-number predictions against its pipeline's."""
+    if regression:
+        np.testing.assert_allclose(predicted, pipeline.predict(X), rtol=1e-12)
+        assert proba is None
+    else:
+        assert predicted.tolist() == pipeline.predict(X).tolist()
+        np.testing.assert_allclose(proba, pipeline.predict_proba(X), rtol=1e-12, atol=1e-15)
+
+
+def _predict_command(model: Path, data: Path, predicted: Any, regression: bool) -> str:
+    """``regtune predict`` in a fresh process: its first row equals ``predicted[0]``; the heavy modules
+    it imported ("none", or their names)."""
+    out = subprocess.run(
+        [sys.executable, "-c", PREDICT, str(model), str(data)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    first = out[1].split(",")[0]  # the first row's prediction, through the command
+    if regression:
+        assert float(first) == pytest.approx(float(predicted[0]), rel=1e-12)
+    else:
+        assert first == str(predicted[0])
+    return out[0]
+
+
 @pytest.mark.parametrize("family", ["gaussian", "poisson", "binomial", "multinomial"])
 def test_predict_from_a_linear_model_file_imports_neither_scikit_learn_nor_skops(family: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """``regtune predict`` computes a linear model's predictions from its linear.json, the same as the
@@ -107,21 +133,9 @@ def test_predict_from_a_linear_model_file_imports_neither_scikit_learn_nor_skops
     assert saved.linear is not None
     X = load_dataset(str(data), target="y").X
     predicted, proba = predict_linear(saved.linear, X)
-    if family in ("gaussian", "poisson"):
-        np.testing.assert_allclose(predicted, saved.pipeline.predict(X), rtol=1e-12)
-        assert proba is None
-    else:
-        assert predicted.tolist() == saved.pipeline.predict(X).tolist()
-        np.testing.assert_allclose(proba, saved.pipeline.predict_proba(X), rtol=1e-12, atol=1e-15)
-    out = subprocess.run(
-        [sys.executable, "-c", PREDICT, str(model), str(data)], capture_output=True, text=True, check=True
-    ).stdout.splitlines()
-    assert out[0] == "none"
-    first = out[1].split(",")[0]  # the first row's prediction, through the command
-    if family in ("binomial", "multinomial"):
-        assert first == str(predicted[0])
-    else:
-        assert float(first) == pytest.approx(float(predicted[0]), rel=1e-12)
+    regression = family in ("gaussian", "poisson")
+    _same_as_pipeline(saved.pipeline, X, predicted, proba, regression)
+    assert _predict_command(model, data, predicted, regression) == "none"
 
 
 RUN = r"""
@@ -238,21 +252,8 @@ def test_predict_from_a_network_model_file_imports_neither_scikit_learn_nor_skop
     assert saved.network is not None and saved.linear is None
     X = load_dataset(str(data), target="y").X
     predicted, proba = predict_network(saved.network, X)
-    if task == "regression":
-        np.testing.assert_allclose(predicted, saved.pipeline.predict(X), rtol=1e-12)
-        assert proba is None
-    else:
-        assert predicted.tolist() == saved.pipeline.predict(X).tolist()
-        np.testing.assert_allclose(proba, saved.pipeline.predict_proba(X), rtol=1e-12, atol=1e-15)
-    out = subprocess.run(
-        [sys.executable, "-c", PREDICT, str(model), str(data)], capture_output=True, text=True, check=True
-    ).stdout.splitlines()
-    assert out[0] == ("scipy" if task == "binary" else "none")
-    first = out[1].split(",")[0]
-    if task == "regression":
-        assert float(first) == pytest.approx(float(predicted[0]), rel=1e-12)
-    else:
-        assert first == str(predicted[0])
+    _same_as_pipeline(saved.pipeline, X, predicted, proba, task == "regression")
+    assert _predict_command(model, data, predicted, task == "regression") == ("scipy" if task == "binary" else "none")
 
 
 PREPARE = r"""
