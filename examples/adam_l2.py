@@ -11,7 +11,7 @@ compares on held-out rows:
 - the λ chosen by regtune (scikit-learn's ``alpha = λ·B``, B the minibatch size),
 
 all three trained the same way (same seed, epochs and minibatches). Run it from the repository root
-(about 20 s on 2 cores):
+(about 2 s on 2 cores):
 
     .venv/bin/python examples/adam_l2.py
 """

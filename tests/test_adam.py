@@ -151,3 +151,19 @@ def test_the_inner_validation_split_is_train_test_splits(counts: tuple[int, ...]
             np.arange(n), random_state=np.random.RandomState(seed), test_size=0.1, stratify=stratify
         )
         assert np.array_equal(ours[0], train) and np.array_equal(ours[1], test)
+
+
+def test_the_fold_models_score_as_scikit_learns_estimators() -> None:
+    """A fit's light model answers ``score`` as scikit-learn's estimator does: R² for a regression network
+    (on the target's own scale), accuracy for a classifier; with and without row weights."""
+    X, y = _table(150, 4, seed=11)
+    X_new, y_new = _table(80, 4, seed=12)
+    w = np.random.default_rng(0).random(80)
+    penalty = Penalty.of("l2", 1e-2, 0.0)
+    for task, target, new in (("regression", 5 + 3 * y, 5 + 3 * y_new), ("classification", y > 0, y_new > 0)):
+        family = MLP(task, hidden=(6,))
+        outcome = family.fit(X, target, penalty, 1e-4)
+        theirs = family.estimator_of(outcome, penalty, len(target), 1e-4)
+        for weights in (None, w):
+            ours = outcome.model.score(X_new, new, sample_weight=weights)
+            assert ours == pytest.approx(theirs.score(X_new, new, sample_weight=weights), rel=1e-12)

@@ -282,6 +282,16 @@ class NetworkRegressor(LightRegressor):
         result: np.ndarray = pred[:, 0]
         return result
 
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """R² of the predictions (``TransformedTargetRegressor.score``)."""
+        import numpy as np
+
+        y = np.asarray(y, dtype=np.float64)
+        w = np.ones_like(y) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        residual = float(w @ (y - self.predict(X)) ** 2)
+        total = float(w @ (y - np.average(y, weights=w)) ** 2)
+        return 1.0 - residual / total if total != 0 else float(residual == 0)
+
     def to_sklearn(self, estimator: Any) -> Any:
         """``estimator`` (an unfitted ``TransformedTargetRegressor`` of :meth:`MLP.estimator`) fitted."""
         import numpy as np
@@ -316,6 +326,12 @@ class NetworkClassifier(LightClassifier):
     def predict(self, X: Any) -> np.ndarray:
         result: np.ndarray = self.classes_[self.predict_proba(X).argmax(axis=1)]
         return result
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """The accuracy of the predictions (``MLPClassifier.score``)."""
+        import numpy as np
+
+        return float(np.average(self.predict(X) == np.asarray(y), weights=sample_weight))
 
     def to_sklearn(self, estimator: Any) -> Any:
         """``estimator`` (an unfitted ``LogLossStoppingMLPClassifier``) fitted."""
