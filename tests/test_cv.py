@@ -295,3 +295,48 @@ def test_folds_built_on_threads_are_the_folds_built_one_by_one(penguins: Path) -
         np.testing.assert_array_equal(one.X_train, other.X_train)
         np.testing.assert_array_equal(one.X_test, other.X_test)
         np.testing.assert_array_equal(one.y_test, other.y_test)
+
+
+def test_fold_workers_take_the_next_fold_when_free_and_stay_in_step(tmp_path: Path) -> None:
+    """``-j 2``: a worker held by a slow fold does not hold the others back (the free worker takes every
+    next fold); the results come in fold order; a pruned trial's fits still running, and the fits after a
+    fold that raised, are waited for and dropped, so the next trial's scores are its own."""
+    import os
+    import time
+
+    ds, family, _, folds = _setup("builtin:diabetes")
+    _, scorer = resolve_scorer(None, ds.task)
+    log = tmp_path / "fits.txt"
+    slow, bad = 0.7, 0.9
+    base_fit = type(family).fit_fold
+
+    class Recording(type(family)):  # type: ignore[misc]
+        def fit_fold(self, fold, penalty, tol, warm=None):  # type: ignore[no-untyped-def]
+            if penalty.lam == slow and fold.index == 0:
+                time.sleep(1.0)
+            if penalty.lam == bad and fold.index == 1:
+                raise ValueError("a fold that cannot be fitted")
+            with log.open("a") as out:
+                out.write(f"{penalty.lam} {fold.index} {os.getpid()}\n")
+            return base_fit(self, fold, penalty, tol, warm)
+
+    def run(ev: Evaluator) -> list[object]:
+        out: list[object] = [ev.evaluate(Penalty.of("l1", slow, 1.0)).fold_scores]
+        pruned = ev.evaluate(Penalty.of("l1", 0.3, 1.0), lambda score, fold: fold == 0)
+        out += [(pruned.complete, pruned.fold_scores), ev.evaluate(Penalty.of("l1", 0.2, 1.0)).fold_scores]
+        with pytest.raises(ValueError, match="cannot be fitted"):
+            ev.evaluate(Penalty.of("l1", bad, 1.0))
+        out += [ev.evaluate(Penalty.of("l1", 0.3, 1.0)).fold_scores, ev.fits]
+        return out
+
+    recording = Recording(ds.task)
+    expected = run(Evaluator(folds, recording, scorer, tol=1e-6))
+    assert expected[1][0] is False and len(expected[1][1]) == 1  # type: ignore[index]
+    assert expected[-1] == 5 + 1 + 5 + 1 + 5  # the fits made (the failing trial's first fold is one)
+    log.write_text("")
+    with Evaluator(folds, recording, scorer, tol=1e-6, n_jobs=2) as ev:
+        assert run(ev) == expected  # the dropped fits are neither counted nor remembered as starts
+    fits = [line.split() for line in log.read_text().splitlines()]
+    workers = {index: pid for lam, index, pid in fits if float(lam) == slow}
+    assert len({workers["1"], workers["2"], workers["3"], workers["4"]}) == 1  # all while fold 0 slept
+    assert workers["0"] != workers["1"]
