@@ -253,11 +253,11 @@ def predict_network(form: dict[str, Any], X: pd.DataFrame) -> tuple[Any, Any]:
     net = Network(coefs, intercepts, output, 0, True, 0, math.nan)
     Z = encoder.transform(X)
     if output == "identity" and width == 1 and classes is None and target is not None:
-        model = NetworkRegressor(net, float(target["mean"]), float(target["scale"]), math.nan, Z.shape[1])
+        model = NetworkRegressor(net, float(target["mean"]), float(target["scale"]), math.nan)
         return model.predict(Z), None
     labels = np.asarray(classes if isinstance(classes, list) else [])
     if (output == "logistic" and width == 1 and labels.size == 2) or (output == "softmax" and width == labels.size > 2):
-        classifier = NetworkClassifier(net, labels, Z.shape[1])
+        classifier = NetworkClassifier(net, labels)
         return classifier.predict(Z), classifier.predict_proba(Z)
     raise ValueError(f"output {output!r} with {width} outputs and classes {classes!r}")
 

@@ -167,3 +167,12 @@ def test_the_fold_models_score_as_scikit_learns_estimators() -> None:
         for weights in (None, w):
             ours = outcome.model.score(X_new, new, sample_weight=weights)
             assert ours == pytest.approx(theirs.score(X_new, new, sample_weight=weights), rel=1e-12)
+
+
+def test_a_split_too_small_for_every_class_says_how_to_get_one() -> None:
+    """scikit-learn refuses a stratified split with a one-row class; so does this one, saying what to change."""
+    codes = np.array([0] * 14 + [1])
+    with pytest.raises(ValueError, match=r"too few for early stopping's stratified split .* smallest class has 1"):
+        _adam.split_validation(15, 0.1, np.random.RandomState(0), _adam.one_hot(codes, 2))
+    with pytest.raises(ValueError):
+        train_test_split(np.arange(15), test_size=0.1, random_state=0, stratify=_adam.one_hot(codes, 2))

@@ -199,7 +199,7 @@ def test_chord_step_refuses_when_a_coordinate_outside_its_working_set_violates()
     Y = (y[:, None] == np.arange(3)[None, :]).astype(float)
     W, b = np.zeros((3, 4)), np.zeros(3)
     eta = X @ W.T + b
-    _, G, _ = solver._multinomial_gradient(X, Y, eta, None)
+    _, G, _ = solver._loss_gradient(X, Y, eta, None)
     lam = 0.5 * float(np.max(np.abs(G)))  # some coordinates violate at zero
     _, _, model = solver._multinomial_step(X, Y, W, b, eta, lam, 1.0, 1e-8, 1e-8)
     assert solver._chord_step(X, Y, W, eta, lam, 1.0, 1e-8, model) is not None  # the same point: all inside

@@ -123,10 +123,12 @@ def split_validation(
         return permutation[n_test : n_test + n_train], permutation[:n_test]
     labels = np.array([" ".join(row.astype("str")) for row in stratify])
     classes, y_indices, class_counts = np.unique(labels, return_inverse=True, return_counts=True)
-    if np.min(class_counts) < 2:
-        raise ValueError("The least populated class in y has only 1 member, which is too few")
-    if n_train < len(classes) or n_test < len(classes):
-        raise ValueError("The validation split is smaller than the number of classes")
+    if np.min(class_counts) < 2 or n_train < len(classes) or n_test < len(classes):
+        raise ValueError(
+            f"a fold's {n} training rows are too few for early stopping's stratified split (every class needs"
+            f" a row on each side; its smallest class has {np.min(class_counts)}): use fewer folds or turn early"
+            " stopping off"
+        )
     class_indices = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(class_counts)[:-1])
     n_i = _approximate_mode(class_counts, n_train, rng)
     t_i = _approximate_mode(class_counts - n_i, n_test, rng)
@@ -186,8 +188,7 @@ def train(
     Without ``record_loss`` (a fold fit that stops on its validation score) the training loss, which
     only scikit-learn's ``loss_`` and ``loss_curve_`` report, is not computed: ``loss`` is NaN."""
     X = np.asarray(X, dtype=np.float64)
-    n_features = X.shape[1]
-    units = [n_features, *hidden, Y.shape[1]]
+    units = [X.shape[1], *hidden, Y.shape[1]]
     rng = np.random.RandomState(seed)
     factor = 6.0  # Glorot's factor for relu layers (scikit-learn uses 2 for logistic ones only)
     shapes = list(itertools.pairwise(units))
@@ -364,7 +365,7 @@ def one_hot(codes: np.ndarray, n_classes: int) -> np.ndarray:
     return Y
 
 
-def sklearn_attributes(net: Network, n_features: int) -> dict[str, Any]:
+def sklearn_attributes(net: Network) -> dict[str, Any]:
     """The fitted attributes scikit-learn's MLP would hold after this training."""
     attrs: dict[str, Any] = {
         "coefs_": net.coefs,
@@ -379,7 +380,7 @@ def sklearn_attributes(net: Network, n_features: int) -> dict[str, Any]:
         "best_loss_": net.best_loss,
         "validation_scores_": None if net.validation_scores is None else list(net.validation_scores),
         "best_validation_score_": net.best_validation_score,
-        "n_features_in_": n_features,
+        "n_features_in_": net.coefs[0].shape[0],
         "_no_improvement_count": 0,
     }
     return attrs

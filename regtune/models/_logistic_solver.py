@@ -450,11 +450,17 @@ class _Model:
     Hwb: np.ndarray
 
 
-def _multinomial_gradient(
+def _loss_gradient(
     X: np.ndarray, Y: np.ndarray, eta: np.ndarray, sample_weight: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The class probabilities at ``eta`` and the mean log-loss's gradient in the weights and the intercepts."""
-    P = np.exp(eta - _log_normalizer(eta)[:, None])
+    """The class probabilities at ``eta`` (one column, the second class's, for two classes) and the mean
+    log-loss's gradient in the weights and the intercepts."""
+    if Y.shape[1] == 1:
+        from scipy.special import expit
+
+        P = expit(eta)
+    else:
+        P = np.exp(eta - _log_normalizer(eta)[:, None])
     R = P - Y if sample_weight is None else sample_weight[:, None] * (P - Y)
     return P, R.T @ X / X.shape[0], R.mean(axis=0)
 
@@ -490,7 +496,7 @@ def _multinomial_step(
     """
     n, K = X.shape[0], Y.shape[1]
     s = sample_weight
-    P, G, g_b = _multinomial_gradient(X, Y, eta, s)
+    P, G, g_b = _loss_gradient(X, Y, eta, s)
     work = (W != 0) | (np.abs(G) >= SCREEN * lam * r)
     rows, cols = np.nonzero(work)  # row-major: each class's coordinates are contiguous
     XT = np.ascontiguousarray(X.T) if XT is None else XT
@@ -558,7 +564,7 @@ def _chord_step(
     barely moved, and the chord step converges almost as a full one would. Its model is positive
     definite, so its direction descends and the line search and the optimality check after it are the
     same as for a full step."""
-    _, G, g_b = _multinomial_gradient(X, Y, eta, sample_weight)
+    _, G, g_b = _loss_gradient(X, Y, eta, sample_weight)
     # W's non-zero coefficients are inside: the model's working set held those of the point it was built
     # at, and its step moved only coordinates of that set.
     outside = np.ones(W.shape, dtype=bool)
@@ -602,16 +608,12 @@ def kkt_violation(
     """The largest violation of the optimality conditions at (W, b) — ``eta = XWᵀ + b`` — for
     ``mean log-loss + λ(r‖W‖₁ + (1 − r)/2‖W‖²)``: the gradient in each intercept is zero; for a non-zero
     coefficient, ``g + λ(1 − r)w + λr·sign(w) = 0``; for a zero one, ``|g| ≤ λr``."""
-    from scipy.special import expit
-
-    n = X.shape[0]
-    P = expit(eta) if Y.shape[1] == 1 else np.exp(eta - _log_normalizer(eta)[:, None])
-    R = P - Y if sample_weight is None else sample_weight[:, None] * (P - Y)
-    G = R.T @ X / n + lam * (1 - r) * W
+    _, G, g_b = _loss_gradient(X, Y, eta, sample_weight)
+    G = G + lam * (1 - r) * W
     active = W != 0
     on = np.abs(G[active] + lam * r * np.sign(W[active]))
     off = np.maximum(np.abs(G[~active]) - lam * r, 0.0)
-    return float(max(np.max(on, initial=0.0), np.max(off, initial=0.0), np.max(np.abs(R.mean(axis=0)))))
+    return float(max(np.max(on, initial=0.0), np.max(off, initial=0.0), np.max(np.abs(g_b))))
 
 
 @on_one_blas_thread

@@ -54,6 +54,13 @@ NEWTON_TOL_FACTOR = 1e-2
 MAX_NEWTON_PARAMS = 400
 
 
+def ridge_by_lbfgs(n_classes: int, n_features: int) -> bool:
+    """Whether the model's ridge is fitted by scikit-learn's lbfgs: more than MAX_NEWTON_PARAMS
+    coefficients (one row of them for two classes, one per class for more)."""
+    rows = 1 if n_classes <= 2 else n_classes
+    return rows * (n_features + 1) > MAX_NEWTON_PARAMS
+
+
 def log_loss_derivative(fold: Fold, outcome: FitOutcome, d_coef: np.ndarray, d_intercept: np.ndarray) -> float | None:
     """d (fold test ``neg_log_loss``) for a change (d_coef, d_intercept) of a (multinomial) logistic
     model; None when the test fold has a label the model never saw (the log-loss is then not
@@ -219,9 +226,7 @@ class Logistic(Family):
         on digits at ``-j 2`` the workers' first fits took 1.1 s, later ones 0.05-0.3 s)."""
         import numpy as np
 
-        n_classes = np.unique(fold.y_train).size
-        rows = n_classes if n_classes > 2 else 1
-        if rows * (fold.X_train.shape[1] + 1) > MAX_NEWTON_PARAMS:
+        if ridge_by_lbfgs(np.unique(fold.y_train).size, fold.X_train.shape[1]):
             import sklearn.linear_model  # noqa: F401
 
     def fit(
@@ -239,8 +244,7 @@ class Logistic(Family):
 
         sw = normalized_weights(sample_weight, X.shape[0])
         classes = np.unique(y)
-        rows = 1 if len(classes) == 2 else len(classes)
-        if penalty.is_l2 and rows * (X.shape[1] + 1) > MAX_NEWTON_PARAMS:
+        if penalty.is_l2 and ridge_by_lbfgs(len(classes), X.shape[1]):
             # A large multinomial ridge: scikit-learn's lbfgs (a Newton step's Hessian costs more).
             model = self.estimator(penalty, X.shape[0], tol)
             model.set_params(warm_start=True)

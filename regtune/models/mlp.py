@@ -244,7 +244,7 @@ class MLP(Family):
         if self.task == "regression":
             ys, mean, scale, var = _adam.standardize_target(y)
             net = _adam.train(X, ys.reshape(-1, 1), output="identity", val_score=_adam.r2, **common)
-            model = NetworkRegressor(net, mean, scale, var, X.shape[1])
+            model = NetworkRegressor(net, mean, scale, var)
         else:
             classes = np.unique(y)
             codes = np.searchsorted(classes, y)
@@ -252,7 +252,7 @@ class MLP(Family):
             net = _adam.train(
                 X, _adam.one_hot(codes, len(classes)), output=output, val_score=_adam.neg_log_loss, **common
             )
-            model = NetworkClassifier(net, classes, X.shape[1])
+            model = NetworkClassifier(net, classes)
         coef = np.concatenate([w.ravel() for w in net.coefs])
         intercept = np.concatenate([b.ravel() for b in net.intercepts])
         return FitOutcome(model, coef, intercept, net.converged, int(np.count_nonzero(coef)))
@@ -270,8 +270,8 @@ class NetworkRegressor(LightRegressor):
     """A fold's fitted regression network: predictions on the original scale of the target (the
     network is fitted to the standardized one, as ``TransformedTargetRegressor`` does)."""
 
-    def __init__(self, net: Network, mean: float, scale: float, var: float, n_features: int) -> None:
-        self.net, self.mean, self.scale, self.var, self.n_features = net, mean, scale, var, n_features
+    def __init__(self, net: Network, mean: float, scale: float, var: float) -> None:
+        self.net, self.mean, self.scale, self.var = net, mean, scale, var
 
     def predict(self, X: Any) -> np.ndarray:
         import numpy as np
@@ -286,11 +286,9 @@ class NetworkRegressor(LightRegressor):
         """R² of the predictions (``TransformedTargetRegressor.score``)."""
         import numpy as np
 
-        y = np.asarray(y, dtype=np.float64)
-        w = np.ones_like(y) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        residual = float(w @ (y - self.predict(X)) ** 2)
-        total = float(w @ (y - np.average(y, weights=w)) ** 2)
-        return 1.0 - residual / total if total != 0 else float(residual == 0)
+        from regtune.models.least_squares import SquaredError
+
+        return SquaredError("r2")(self, X, np.asarray(y, dtype=np.float64), sample_weight)
 
     def to_sklearn(self, estimator: Any) -> Any:
         """``estimator`` (an unfitted ``TransformedTargetRegressor`` of :meth:`MLP.estimator`) fitted."""
@@ -301,7 +299,7 @@ class NetworkRegressor(LightRegressor):
         from regtune.models._adam import sklearn_attributes
 
         network = clone(estimator.regressor)
-        for name, value in sklearn_attributes(self.net, self.n_features).items():
+        for name, value in sklearn_attributes(self.net).items():
             setattr(network, name, value)
         scaler = StandardScaler()
         scaler.mean_, scaler.var_, scaler.scale_ = np.array([self.mean]), np.array([self.var]), np.array([self.scale])
@@ -313,8 +311,8 @@ class NetworkRegressor(LightRegressor):
 class NetworkClassifier(LightClassifier):
     """A fold's fitted classification network (``MLPClassifier``'s ``predict_proba`` and ``predict``)."""
 
-    def __init__(self, net: Network, classes: np.ndarray, n_features: int) -> None:
-        self.net, self.classes_, self.n_features = net, classes, n_features
+    def __init__(self, net: Network, classes: np.ndarray) -> None:
+        self.net, self.classes_ = net, classes
 
     def predict_proba(self, X: Any) -> np.ndarray:
         import numpy as np
@@ -331,7 +329,9 @@ class NetworkClassifier(LightClassifier):
         """The accuracy of the predictions (``MLPClassifier.score``)."""
         import numpy as np
 
-        return float(np.average(self.predict(X) == np.asarray(y), weights=sample_weight))
+        from regtune.cv import FastScorer
+
+        return FastScorer("accuracy")(self, X, np.asarray(y), sample_weight)
 
     def to_sklearn(self, estimator: Any) -> Any:
         """``estimator`` (an unfitted ``LogLossStoppingMLPClassifier``) fitted."""
@@ -339,7 +339,7 @@ class NetworkClassifier(LightClassifier):
 
         from regtune.models._adam import sklearn_attributes
 
-        for name, value in sklearn_attributes(self.net, self.n_features).items():
+        for name, value in sklearn_attributes(self.net).items():
             setattr(estimator, name, value)
         estimator._label_binarizer = LabelBinarizer().fit(self.classes_)
         estimator.classes_ = estimator._label_binarizer.classes_
