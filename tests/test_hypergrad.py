@@ -3,7 +3,9 @@ CV score, per family and penalty; and the gradient search that uses them."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ import regtune
 from regtune.cv import Evaluator, resolve_scorer
 from regtune.folds import Fold
 from regtune.models import Family, Penalty
+from regtune.models._base import Jacobian
 from regtune.models.least_squares import LeastSquares
 from regtune.models.logistic import Logistic
 from regtune.policy import GRAD_RTOL
@@ -288,3 +291,113 @@ def test_a_failing_hypergradient_leaves_the_trial_standing(monkeypatch: pytest.M
     _, scorer = resolve_scorer("r2", "regression")
     ev = Evaluator(_folds(X, y), family, scorer, 1e-8, hyper="r2").evaluate(Penalty.of("l1", 0.05, 1.0))
     assert len(ev.fold_scores) == 3 and ev.complete and ev.d_log_lambda is None
+
+
+def _record_refinements(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each refined solve of the logistic Jacobian converged (as they happen)."""
+    import regtune.models.logistic as logistic
+
+    converged: list[bool] = []
+    original = logistic.refined_solve
+
+    def recorded(*args: Any) -> np.ndarray | None:
+        x = original(*args)
+        converged.append(x is not None)
+        return x
+
+    monkeypatch.setattr(logistic, "refined_solve", recorded)
+    return converged
+
+
+def _assert_same_jacobian(got: Jacobian, want: Jacobian) -> None:
+    """The same derivatives (coefficients and intercepts, in λ and in the mix) to 1e-9 of their scale."""
+    for g, w in ((got.d_log_lambda, want.d_log_lambda), (got.d_l1_ratio, want.d_l1_ratio)):
+        assert (g is None) == (w is None)
+        for a, b in zip(g or (), w or (), strict=True):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-9 * np.max(np.abs(b)))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(
+    ("penalty", "r", "lam_frac"), [("l1", 1.0, 0.005), ("elasticnet", 0.6, 0.005), ("l2", 0.0, 1e-3)]
+)
+def test_a_large_multinomial_jacobian_is_the_dense_solve_s(
+    monkeypatch: pytest.MonkeyPatch, penalty: str, r: float, lam_frac: float, weighted: bool
+) -> None:
+    """Above REFINE_SIZE unknowns the Jacobian's solve is refined from an approximate Hessian (the solver's
+    last Newton model, else one built in float32) with exact residuals: it must give the dense float64
+    solve's answer, intercepts included (their free direction held at zero as the dense solve does)."""
+    import regtune.models.logistic as logistic
+
+    X, y = _problem("classification", 400, 50, 5, seed=4)
+    rng = np.random.default_rng(1)
+    folds = _folds(X, y)
+    if weighted:
+        for f in folds:
+            f.weight_train = rng.uniform(0.2, 3.0, size=len(f.y_train))
+            f.weight_train *= len(f.y_train) / f.weight_train.sum()
+    family = Logistic("classification")
+    fold = folds[0]
+    pen = Penalty.of(penalty, lam_frac * family.lambda_max(X, y, max(r, 0.05)), r)
+    outcome = family.fit_fold(fold, pen, 1e-4)
+    theta = int(np.count_nonzero(outcome.coef)) + 5
+    assert theta >= logistic.REFINE_SIZE
+    assert outcome.solver_model is not None  # the multinomial solver's last Newton model (L2 too: Newton)
+
+    calls: list[str] = []
+    for name in ("model_preconditioner", "_dense_preconditioner"):
+        original = getattr(logistic, name)
+        monkeypatch.setattr(logistic, name, lambda *a, _o=original, _n=name: calls.append(_n) or _o(*a))
+    converged = _record_refinements(monkeypatch)
+    refined = family.jacobian(fold, outcome, pen)
+    no_model = family.jacobian(fold, dataclasses.replace(outcome, solver_model=None), pen)
+    assert converged == [True, True]  # each refinement converged (no fallback to the dense solve)
+    monkeypatch.setattr(logistic, "REFINE_SIZE", 10**9)
+    dense = family.jacobian(fold, outcome, pen)
+    assert calls == ["model_preconditioner", "_dense_preconditioner"]  # refined from the model, then float32
+    _assert_same_jacobian(refined, dense)
+    _assert_same_jacobian(no_model, dense)
+
+
+def test_a_refinement_that_does_not_converge_falls_back_to_the_dense_solve(monkeypatch: pytest.MonkeyPatch) -> None:
+    import regtune.models.logistic as logistic
+
+    X, y = _problem("classification", 400, 50, 5, seed=6)
+    family = Logistic("classification")
+    fold = _folds(X, y)[1]
+    pen = Penalty.of("l1", 0.005 * family.lambda_max(X, y, 1.0), 1.0)
+    outcome = family.fit_fold(fold, pen, 1e-4)
+    attempts: list[int] = []
+    original = logistic.refined_solve
+
+    def never(solve: object, rhs: np.ndarray, times: object) -> None:
+        attempts.append(1)
+        assert original(solve, rhs, times) is not None  # it would have converged
+        return None
+
+    monkeypatch.setattr(logistic, "refined_solve", never)
+    fallback = family.jacobian(fold, outcome, pen)
+    assert len(attempts) == 2  # the solver's model, then the float32 Hessian
+    monkeypatch.setattr(logistic, "REFINE_SIZE", 10**9)
+    dense = family.jacobian(fold, outcome, pen)
+    np.testing.assert_array_equal(fallback.d_log_lambda[0], dense.d_log_lambda[0])
+    np.testing.assert_array_equal(fallback.d_log_lambda[1], dense.d_log_lambda[1])
+
+
+def test_a_large_binary_jacobian_is_the_dense_solve_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two classes and more than REFINE_SIZE unknowns: refined from the float32 Hessian (the binary solver
+    leaves no Newton model), the dense solve's answer."""
+    import regtune.models.logistic as logistic
+
+    X, y = _problem("classification", 500, 170, 2, seed=8)
+    family = Logistic("classification")
+    fold = _folds(X, y)[2]
+    pen = Penalty.of("elasticnet", 1e-3 * family.lambda_max(X, y, 0.5), 0.5)
+    outcome = family.fit_fold(fold, pen, 1e-4)
+    assert outcome.solver_model is None and np.count_nonzero(outcome.coef) + 1 >= logistic.REFINE_SIZE
+    converged = _record_refinements(monkeypatch)
+    refined = family.jacobian(fold, outcome, pen)
+    assert converged == [True]
+    monkeypatch.setattr(logistic, "REFINE_SIZE", 10**9)
+    dense = family.jacobian(fold, outcome, pen)
+    _assert_same_jacobian(refined, dense)

@@ -87,6 +87,9 @@ class FitOutcome:
     intercept: np.ndarray
     converged: bool
     n_nonzero: int
+    #: What the solver leaves for the family's :meth:`Family.jacobian` (the logistic solver: its last Newton
+    #: step's quadratic model, a preconditioner for the Jacobian's solve), or None.
+    solver_model: Any = None
 
 
 class LightRegressor:

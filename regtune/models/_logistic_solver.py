@@ -81,6 +81,9 @@ class LogisticSolution:
     intercept: np.ndarray  # (1,) or (K,)
     converged: bool
     n_iter: int
+    #: The last multinomial Newton step's quadratic model (its Hessian, at an iterate near the solution),
+    #: or None: the hypergradient's solve uses it as a preconditioner (:func:`model_preconditioner`).
+    model: _Model | None = None
 
 
 def null_gradient_max(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
@@ -663,7 +666,8 @@ def fit_logistic_enet(
     previous = math.inf
     current = math.inf if binary else kkt_violation(X, Y, W, eta, lam, r, s)
     XT = None if binary else np.ascontiguousarray(X.T)
-    model: _Model | None = None  # the last full multinomial step's quadratic model
+    model: _Model | None = None  # the last full multinomial step's quadratic model (None once chorded)
+    built: _Model | None = None  # the last one built (returned with the solution)
     for it in range(1, max_iter + 1):
         chord: tuple[np.ndarray, np.ndarray] | None = None
         if binary:
@@ -683,15 +687,16 @@ def fit_logistic_enet(
                 far = current > FAR * kkt_tol and inner_tol >= tol * INNER_TOL
                 sweeps = EARLY_SWEEPS if far else INNER_MAX_ITER
                 d_W, d_b, model = _multinomial_step(X, Y, W, b, eta, lam, r, inner_tol, damping, sweeps, XT, s)
+                built = model
         delta = X @ d_W.T + d_b
         accepted = _line_search(f, eta, delta, W, d_W, Y, lam, r, binary, s)
         if accepted is None:  # no decrease along this direction: at the optimum, or an inexact direction
             if kkt_violation(X, Y, W, eta, lam, r, s) <= kkt_tol:
-                return LogisticSolution(W, b, True, it)
+                return LogisticSolution(W, b, True, it, built)
             if chord is not None:  # the old model's direction: a full step next, with the same settings
                 continue
             if inner_tol <= MIN_INNER_TOL:
-                return LogisticSolution(W, b, False, it)
+                return LogisticSolution(W, b, False, it, built)
             inner_tol = max(inner_tol * 1e-2, MIN_INNER_TOL)
             damping = min(damping * 10, 1.0)
             model = None  # a rejected model is not reused: the next step builds one with the new damping
@@ -702,9 +707,9 @@ def fit_logistic_enet(
         W, b, eta = W + t * d_W, b + t * d_b, eta + t * delta
         violation = current = kkt_violation(X, Y, W, eta, lam, r, s)
         if violation <= kkt_tol:
-            return LogisticSolution(W, b, True, it)
+            return LogisticSolution(W, b, True, it, built)
         if violation > 0.5 * previous and chord is None:
             # Newton has stalled at the inner solve's precision: solve the next subproblem more exactly.
             inner_tol = max(inner_tol * 1e-2, MIN_INNER_TOL)
         previous = violation
-    return LogisticSolution(W, b, False, max_iter)
+    return LogisticSolution(W, b, False, max_iter, built)
