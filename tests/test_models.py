@@ -146,6 +146,44 @@ def test_wide_multinomial_solver_cold_and_warm(r: float, share: float) -> None:
     assert 0 < np.count_nonzero(warm.coef) < warm.coef.size
 
 
+def test_a_large_multinomial_ridge_by_lbfgs_is_as_accurate_as_newton(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ridge of more than MAX_NEWTON_PARAMS coefficients is fitted by scikit-learn's lbfgs, warm-started
+    from a neighbouring λ as in a search: its fold log-loss must be the optimum's (Newton's, to
+    tol × NEWTON_TOL_FACTOR) to 1e-4 — at ``tol`` it was 8.2e-4 away (now 1.8e-5)."""
+    from sklearn.datasets import load_digits
+
+    import regtune.models.logistic as logistic
+
+    X, y = load_digits(return_X_y=True)
+    X = X[:, X.std(axis=0) > 0]
+    rng = np.random.default_rng(3)
+    test = rng.random(len(y)) < 0.25
+    mean = X[~test].mean(axis=0)
+    scale = X[~test].std(axis=0) + 1e-12
+    fold = Fold(
+        0,
+        np.flatnonzero(~test),
+        np.flatnonzero(test),
+        (X[~test] - mean) / scale,
+        (X[test] - mean) / scale,
+        y[~test],
+        y[test],
+    )
+    family = Logistic("classification")
+    assert logistic.ridge_by_lbfgs(10, fold.X_train.shape[1])
+
+    def log_loss(outcome: object) -> float:
+        P = outcome.model.predict_proba(fold.X_test)  # type: ignore[attr-defined]
+        return float(-np.mean(np.log(P[np.arange(len(fold.y_test)), fold.y_test])))
+
+    near = family.fit_fold(fold, Penalty.of("l2", 2e-3, 0.0), 1e-4)
+    by_lbfgs = family.fit_fold(fold, Penalty.of("l2", 5e-4, 0.0), 1e-4, (near.coef, near.intercept))
+    monkeypatch.setattr(logistic, "MAX_NEWTON_PARAMS", 10**6)
+    by_newton = family.fit_fold(fold, Penalty.of("l2", 5e-4, 0.0), 1e-4)
+    assert by_lbfgs.converged and by_newton.converged
+    assert log_loss(by_lbfgs) == pytest.approx(log_loss(by_newton), abs=1e-4)
+
+
 @pytest.mark.parametrize("r", [1.0, 0.3])
 def test_multinomial_chord_steps_reach_the_same_optimum(r: float, monkeypatch: pytest.MonkeyPatch) -> None:
     """Near the optimum a step reuses the last step's Hessian (a chord step): warm-started fits along a λ

@@ -51,9 +51,12 @@ MAX_ITER_LBFGS = 2_000
 MAX_ITER_SAGA = 5_000
 MAX_ITER_NEWTON = 200
 #: L2 fits use Newton to ``tol × NEWTON_TOL_FACTOR``: quadratic convergence makes the extra digits one
-#: more step, and the CV curve (and its hypergradient) is then free of solver noise — unless the model has
-#: more than MAX_NEWTON_PARAMS coefficients (its Hessian gets costly: e.g. digits, 10 × 65), where
-#: scikit-learn's lbfgs solves to ``tol``.
+#: more step, and the CV curve (and its hypergradient) is then free of solver noise. A model of more than
+#: MAX_NEWTON_PARAMS coefficients (its Hessian gets costly: e.g. digits, 10 × 65) is fitted by
+#: scikit-learn's lbfgs, to the same ``tol × NEWTON_TOL_FACTOR``: at ``tol`` its warm-started digits fits
+#: left the CV log-loss up to 1.1e-3 from the optimum's (half the gap between digits' best L2 and best
+#: elastic net), and on a variant of digits two starts 1e-11 apart gave CV scores 5e-4 apart; at the
+#: tighter tolerance the error was 2e-6, for 27 % more L2 fitting time (12 λ, warm-started, 5 folds).
 NEWTON_TOL_FACTOR = 1e-2
 MAX_NEWTON_PARAMS = 400
 #: A multinomial Jacobian with at least this many unknowns is solved by refinement (:func:`implicit_jacobian`).
@@ -449,7 +452,7 @@ class Logistic(Family):
         classes = np.unique(y)
         if penalty.is_l2 and ridge_by_lbfgs(len(classes), X.shape[1]):
             # A large multinomial ridge: scikit-learn's lbfgs (a Newton step's Hessian costs more).
-            model = self.estimator(penalty, X.shape[0], tol)
+            model = self.estimator(penalty, X.shape[0], tol * NEWTON_TOL_FACTOR)
             model.set_params(warm_start=True)
             if warm is not None:
                 model.coef_, model.intercept_ = warm[0].copy(), warm[1].copy()
