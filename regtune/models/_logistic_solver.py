@@ -82,7 +82,8 @@ class LogisticSolution:
     converged: bool
     n_iter: int
     #: The last multinomial Newton step's quadratic model (its Hessian, at an iterate near the solution),
-    #: or None: the hypergradient's solve uses it as a preconditioner (:func:`model_preconditioner`).
+    #: or None: the hypergradient's solve uses it as a preconditioner
+    #: (:func:`regtune.models.logistic.model_preconditioner`).
     model: _Model | None = None
 
 
