@@ -401,3 +401,92 @@ def test_a_large_binary_jacobian_is_the_dense_solve_s(monkeypatch: pytest.Monkey
     monkeypatch.setattr(logistic, "REFINE_SIZE", 10**9)
     dense = family.jacobian(fold, outcome, pen)
     _assert_same_jacobian(refined, dense)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 5])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_log_loss_hessian_s_products_are_its_matrix_s(n_classes: int, weighted: bool) -> None:
+    """``LogLossHessian.times`` (the refinement's exact products) against ``dense`` and against a Hessian
+    written block by block from its definition, a class without active coefficients included."""
+    from regtune.models.logistic import LogLossHessian
+
+    rng = np.random.default_rng(n_classes)
+    n, p = 120, 12
+    X = rng.normal(size=(n, p))
+    rows = 1 if n_classes == 2 else n_classes
+    coef = rng.normal(size=(rows, p)) * (rng.random((rows, p)) < 0.5)
+    if rows > 1:
+        coef[1] = 0.0
+    intercept = rng.normal(size=rows)
+    s = rng.uniform(0.2, 3.0, size=n) if weighted else None
+    if s is not None:
+        s *= n / s.sum()
+    active = [np.flatnonzero(coef[k]) for k in range(rows)]
+    hessian = LogLossHessian(X, coef, intercept, active, s)
+    eta = X @ coef.T + intercept
+    P = 1 / (1 + np.exp(-eta)) if rows == 1 else np.exp(eta) / np.exp(eta).sum(axis=1, keepdims=True)
+    X1, w = np.hstack([X, np.ones((n, 1))]), np.ones(n) if s is None else s
+    blocks = [[np.empty(0)] * rows for _ in range(rows)]
+    for k in range(rows):
+        for m in range(rows):
+            c = w * P[:, 0] * (1 - P[:, 0]) if rows == 1 else w * P[:, k] * ((k == m) - P[:, m])
+            ck, cm = np.append(active[k], p), np.append(active[m], p)
+            blocks[k][m] = (X1[:, ck] * c[:, None]).T @ X1[:, cm] / n
+    reference = np.block(blocks)
+    np.testing.assert_allclose(hessian.dense(), reference, rtol=0, atol=1e-13 * np.abs(reference).max())
+    x = rng.normal(size=(hessian.size, 2))
+    np.testing.assert_allclose(hessian.times(x), reference @ x, rtol=0, atol=1e-13 * np.abs(reference @ x).max())
+
+
+def test_the_solver_s_model_is_no_preconditioner_when_an_active_coefficient_is_outside_its_working_set() -> None:
+    import regtune.models.logistic as logistic
+
+    X, y = _problem("classification", 400, 50, 5, seed=4)
+    family = Logistic("classification")
+    fold = _folds(X, y)[0]
+    pen = Penalty.of("l1", 0.005 * family.lambda_max(X, y, 1.0), 1.0)
+    outcome = family.fit_fold(fold, pen, 1e-4)
+    model = outcome.solver_model
+    active = [np.flatnonzero(outcome.coef[k]) for k in range(outcome.coef.shape[0])]
+    hessian = logistic.LogLossHessian(fold.X_train, outcome.coef, outcome.intercept, active, None)
+    b_idx = hessian.offsets[1:] - 1
+    coef_idx = np.setdiff1d(np.arange(hessian.size), b_idx)
+    assert logistic.model_preconditioner(model, hessian, coef_idx, b_idx, 0.0) is not None
+    # The working set without the first active coefficient of the first class that has one.
+    k = next(k for k in range(len(active)) if active[k].size)
+    drop = np.flatnonzero((model.rows == k) & (model.cols == active[k][0]))
+    keep = np.setdiff1d(np.arange(model.rows.size), drop)
+    partial = dataclasses.replace(
+        model,
+        rows=model.rows[keep],
+        cols=model.cols[keep],
+        Q=model.Q[np.ix_(keep, keep)],
+        HwbP=model.HwbP[keep],
+        Hwb=model.Hwb[keep],
+    )
+    assert logistic.model_preconditioner(partial, hessian, coef_idx, b_idx, 0.0) is None
+
+
+def test_a_lasso_whose_hessian_is_singular_is_refined_to_the_dense_solve_s_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without a ridge, a feature active in every class can move by one constant in all of them without
+    changing a probability: the Hessian is singular there. The refinement holds that direction at zero,
+    as it does the intercepts', and converges to the dense solve's answer instead of stalling."""
+    import regtune.models.logistic as logistic
+
+    rng = np.random.default_rng(7)
+    n, p, k = 1000, 80, 4
+    X = rng.standard_normal((n, p))
+    y = np.argmax(X[:, :k] * 2 + rng.gumbel(size=(n, k)), axis=1)
+    fold = Fold(0, np.arange(n), np.arange(0), X, X[:0], y, y[:0])
+    family = Logistic("classification")
+    pen = Penalty.of("l1", 0.003 * family.lambda_max(X, y, 1.0), 1.0)
+    outcome = family.fit_fold(fold, pen, 1e-4)
+    assert np.count_nonzero(outcome.coef) + k >= logistic.REFINE_SIZE
+    assert np.all(outcome.coef != 0, axis=0).sum() >= 5  # features active in every class
+    converged = _record_refinements(monkeypatch)
+    refined = family.jacobian(fold, outcome, pen)
+    assert converged == [True]
+    monkeypatch.setattr(logistic, "REFINE_SIZE", 10**9)
+    _assert_same_jacobian(refined, family.jacobian(fold, outcome, pen))
