@@ -124,6 +124,11 @@ class LogLossHessian:
         self.row_class = np.repeat(np.arange(self.k_rows), sizes)
         eta = X @ coef.T + intercept
         self.P = expit(eta) if self.k_rows == 1 else softmax(eta, axis=1)
+        #: Two classes: each row's curvature s·p(1 − p) (None with more).
+        self.curvature = None
+        if self.k_rows == 1:
+            p1 = self.P[:, 0]
+            self.curvature = p1 * (1 - p1) if s is None else s * p1 * (1 - p1)
 
     @property
     def size(self) -> int:
@@ -136,9 +141,8 @@ class LogLossHessian:
         X, s, P, n = self.X, self.s, self.P, self.X.shape[0]
         dtype = np.float64 if dtype is None else dtype
         DT = np.vstack([X.T, np.ones((1, n))]).astype(dtype, copy=False)[self.columns]  # θ's columns of [X, 1], as rows
-        if self.k_rows == 1:
-            curvature = P[:, 0] * (1 - P[:, 0]) if s is None else s * P[:, 0] * (1 - P[:, 0])
-            H = (DT * curvature.astype(dtype)) @ DT.T
+        if self.curvature is not None:
+            H = (DT * self.curvature.astype(dtype)) @ DT.T
         else:
             # The log-loss Hessian, block (k, m) = Dₖᵀ diag(s·pₖ(δₖₘ − pₘ)) Dₘ / n, is
             # blockdiag_k(Dₖᵀ diag(s·pₖ) Dₖ) − ZᵀZ with Z = [diag(√s·pₖ) Dₖ]ₖ: one product for all class pairs.
@@ -161,8 +165,8 @@ class LogLossHessian:
         V[self.columns, self.row_class] = x
         V = V.reshape(p + 1, K * m)
         E = (X @ V[:p] + V[p]).reshape(n, K, m)  # each row's change of η
-        if K == 1:
-            M = (P * (1 - P) if s is None else s[:, None] * P * (1 - P))[:, :, None] * E
+        if self.curvature is not None:
+            M = self.curvature[:, None, None] * E
         else:
             M = P[:, :, None] * (E - np.einsum("ik,ikm->im", P, E)[:, None, :])
             if s is not None:
@@ -204,16 +208,16 @@ def implicit_jacobian(
     rhs[coef_idx, 0] = -(r * sign + (1 - r) * w_act)
     if penalty.kind == "elasticnet":
         rhs[coef_idx, 1] = -lam * (sign - w_act)
+    ridge = lam * (1 - r)
     sol = None
     if isinstance(H, LogLossHessian) and H.size >= REFINE_SIZE:
         exact = H
 
         def times(x: np.ndarray) -> np.ndarray:
             out = exact.times(x)
-            out[coef_idx] += lam * (1 - r) * x[coef_idx]
+            out[coef_idx] += ridge * x[coef_idx]
             return out
 
-        ridge = lam * (1 - r)
         # The exact Hessian's null space, held at zero after each correction (the dense solve's answer has
         # none of it): with several classes, every intercept + c; without a ridge, also each coefficient
         # active in every class + c (the probabilities do not change: a Lasso's Hessian is then singular).
@@ -224,7 +228,7 @@ def implicit_jacobian(
             groups = np.vstack([groups, np.array(where, dtype=int).T.reshape(common.size, k_rows)])
         approximations: list[Callable[[], Solve | None]] = [
             lambda: None if solver_model is None else model_preconditioner(solver_model, exact, coef_idx, b_idx, ridge),
-            lambda: _dense_preconditioner(exact.dense(np.float32), coef_idx, b_idx, ridge),
+            lambda: _dense_preconditioner(exact, coef_idx, b_idx, ridge),
         ]
         for approximation in approximations:
             approx = approximation()
@@ -241,11 +245,7 @@ def implicit_jacobian(
                 break
     if sol is None:
         M = H.dense() if isinstance(H, LogLossHessian) else H.copy()
-        M[coef_idx, coef_idx] += lam * (1 - r)
-        if k_rows > 1:  # remove the free direction "every intercept + c" (rhs is orthogonal to it)
-            scale = float(np.mean(np.diag(M)))
-            M[np.ix_(b_idx, b_idx)] += scale / k_rows
-        sol = solve_sym(M, rhs)
+        sol = solve_sym(_regularised(M, coef_idx, b_idx, ridge), rhs)
 
     def unpack(col: int, factor: float) -> tuple[np.ndarray, np.ndarray]:
         d_coef = np.zeros_like(coef)
@@ -298,15 +298,25 @@ def _cholesky_solver(M: np.ndarray) -> Solve | None:
     return solve
 
 
-def _dense_preconditioner(H: np.ndarray, coef_idx: np.ndarray, b_idx: np.ndarray, ridge: float) -> Solve | None:
-    """The solve with an approximate dense Hessian ``H`` (its ridge added; with several classes the free
-    intercept direction removed, as the dense solve does), or None."""
+def _dense_preconditioner(
+    hessian: LogLossHessian, coef_idx: np.ndarray, b_idx: np.ndarray, ridge: float
+) -> Solve | None:
+    """The solve with the Hessian built in float32 (:func:`_regularised`), or None."""
+    import numpy as np
+
+    return _cholesky_solver(_regularised(hessian.dense(np.float32), coef_idx, b_idx, ridge))
+
+
+def _regularised(H: np.ndarray, coef_idx: np.ndarray, b_idx: np.ndarray, ridge: float) -> np.ndarray:
+    """The log-loss Hessian ``H`` (changed in place) made the Jacobian's matrix: the ridge on the
+    coefficients; with several classes the free direction "every intercept + c" removed (the right-hand
+    side is orthogonal to it) by adding the mean curvature along it."""
     import numpy as np
 
     H[coef_idx, coef_idx] += ridge
     if b_idx.size > 1:
         H[np.ix_(b_idx, b_idx)] += float(np.mean(np.diag(H))) / b_idx.size
-    return _cholesky_solver(H)
+    return H
 
 
 def model_preconditioner(
