@@ -155,6 +155,16 @@ class Fold:
         w = self.weight_train
         return float(self.y_train.mean() if w is None else np.average(self.y_train, weights=w))
 
+    def classes(self) -> np.ndarray:
+        """The sorted distinct labels of the training target, computed once (a classifier's fits each need
+        them: ``np.unique`` of a column of strings took 1.2-1.5 ms a fit on churn's 2,666 training rows)."""
+        import numpy as np
+
+        if "classes" not in self.cache:
+            self.cache["classes"] = np.unique(self.y_train)
+        result: np.ndarray = self.cache["classes"]
+        return result
+
     def centered_y(self) -> np.ndarray:
         """``y − ȳ`` of the training rows (ȳ weighted with the rows' weights), computed once."""
         if "yc" not in self.cache:

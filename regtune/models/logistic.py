@@ -91,7 +91,7 @@ def log_loss_derivative(fold: Fold, outcome: FitOutcome, d_coef: np.ndarray, d_i
     X, y = fold.X_test, fold.y_test
     classes = getattr(outcome.model, "classes_", None)
     if classes is None:
-        classes = np.unique(fold.y_train)
+        classes = fold.classes()
     idx = np.searchsorted(classes, y)
     if np.any(idx >= len(classes)) or np.any(classes[np.minimum(idx, len(classes) - 1)] != y):
         return None
@@ -462,10 +462,20 @@ class Logistic(Family):
         its ridge with scikit-learn's lbfgs (and its Lasso's hard subproblems with scikit-learn's coordinate
         descent), so scikit-learn is imported here, once, not by every worker on its first fit (≈1 s each:
         on digits at ``-j 2`` the workers' first fits took 1.1 s, later ones 0.05-0.3 s)."""
-        import numpy as np
 
-        if ridge_by_lbfgs(np.unique(fold.y_train).size, fold.X_train.shape[1]):
+        if ridge_by_lbfgs(fold.classes().size, fold.X_train.shape[1]):
             import sklearn.linear_model  # noqa: F401
+
+    def fit_fold(
+        self,
+        fold: Fold,
+        penalty: Penalty,
+        tol: float,
+        warm: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> FitOutcome:
+        return self.fit(
+            fold.X_train, fold.y_train, penalty, tol, warm, sample_weight=fold.weight_train, classes=fold.classes()
+        )
 
     def fit(
         self,
@@ -475,13 +485,15 @@ class Logistic(Family):
         tol: float,
         warm: tuple[np.ndarray, np.ndarray] | None = None,
         sample_weight: np.ndarray | None = None,
+        classes: np.ndarray | None = None,
     ) -> FitOutcome:
+        """Fit (X, y); ``classes``, when given, are ``np.unique(y)`` (a fold's, computed once)."""
         import numpy as np
 
         from regtune.models._logistic_solver import fit_logistic_enet
 
         sw = normalized_weights(sample_weight, X.shape[0])
-        classes = np.unique(y)
+        classes = np.unique(y) if classes is None else classes
         if penalty.is_l2 and ridge_by_lbfgs(len(classes), X.shape[1]):
             # A large multinomial ridge: scikit-learn's lbfgs (a Newton step's Hessian costs more).
             model = self.estimator(penalty, X.shape[0], tol * NEWTON_TOL_FACTOR)
