@@ -6,7 +6,8 @@ gives the shared convention ``mean log-loss + λ·P(w)`` with ``C = 1/(n·λ)``.
 is used: ``l1_ratio`` (0 = L2, 1 = L1) and ``C``, never the deprecated ``penalty=``. Every fit uses
 regtune's proximal-Newton solver (``_logistic_solver``; for L2 plain Newton), which reaches a lower
 objective than saga in a fraction of its time — except an L2 model with more than MAX_NEWTON_PARAMS
-coefficients (a large multinomial), fitted by scikit-learn's lbfgs. A fold's model is a light
+coefficients (a large multinomial), fitted by L-BFGS (SciPy's; scikit-learn is not imported for a
+fold's fit). A fold's model is a light
 :class:`LogisticFit`; a refit pipeline ends in a fitted ``LogisticRegression`` whose coefficients come
 from the solver.
 
@@ -33,7 +34,6 @@ from regtune.models._base import (
     Jacobian,
     LightClassifier,
     Penalty,
-    catch_convergence,
     count_nonzero,
     normalized_weights,
     solve_sym,
@@ -54,10 +54,11 @@ MAX_ITER_SAGA = 5_000
 MAX_ITER_NEWTON = 200
 #: L2 fits use Newton to ``tol × NEWTON_TOL_FACTOR``: quadratic convergence makes the extra digits one
 #: more step, and the CV curve (and its hypergradient) is then free of solver noise. A model of more than
-#: MAX_NEWTON_PARAMS coefficients (its Hessian gets costly: e.g. digits, 10 × 65) is fitted by
-#: scikit-learn's lbfgs, to the same ``tol × NEWTON_TOL_FACTOR``: at ``tol`` its warm-started digits fits
-#: left the CV log-loss up to 1.1e-3 from the optimum's (half the gap between digits' best L2 and best
-#: elastic net), and on a variant of digits two starts 1e-11 apart gave CV scores 5e-4 apart; at the
+#: MAX_NEWTON_PARAMS coefficients (its Hessian gets costly: e.g. digits, 10 × 65) is fitted by L-BFGS
+#: (:func:`regtune.models._logistic_solver.fit_ridge_lbfgs`), to the same ``tol × NEWTON_TOL_FACTOR``:
+#: at ``tol`` (measured with scikit-learn's lbfgs, which stops by the same rules) its warm-started digits
+#: fits left the CV log-loss up to 1.1e-3 from the optimum's (half the gap between digits' best L2 and
+#: best elastic net), and on a variant of digits two starts 1e-11 apart gave CV scores 5e-4 apart; at the
 #: tighter tolerance the error was 2e-6, for 27 % more L2 fitting time (12 λ, warm-started, 5 folds).
 NEWTON_TOL_FACTOR = 1e-2
 MAX_NEWTON_PARAMS = 400
@@ -75,7 +76,7 @@ Solve: TypeAlias = "Callable[[np.ndarray], np.ndarray]"
 
 
 def ridge_by_lbfgs(n_classes: int, n_features: int) -> bool:
-    """Whether the model's ridge is fitted by scikit-learn's lbfgs: more than MAX_NEWTON_PARAMS
+    """Whether the model's ridge is fitted by L-BFGS (``fit_ridge_lbfgs``): more than MAX_NEWTON_PARAMS
     coefficients (one row of them for two classes, one per class for more)."""
     rows = 1 if n_classes <= 2 else n_classes
     return rows * (n_features + 1) > MAX_NEWTON_PARAMS
@@ -459,12 +460,11 @@ class Logistic(Family):
 
     def prepare_fold(self, fold: Fold) -> None:
         """Before fold workers fork (``--n-jobs``): a model of more than MAX_NEWTON_PARAMS coefficients fits
-        its ridge with scikit-learn's lbfgs (and its Lasso's hard subproblems with scikit-learn's coordinate
-        descent), so scikit-learn is imported here, once, not by every worker on its first fit (≈1 s each:
-        on digits at ``-j 2`` the workers' first fits took 1.1 s, later ones 0.05-0.3 s)."""
-
+        its ridge (and the hard subproblems of its Lasso) with SciPy's L-BFGS-B, so ``scipy.optimize`` is
+        imported here, once, not by every worker on its first fit (on digits at ``-j 2``, when scikit-learn
+        did these fits, the workers' first fits took 1.1 s, later ones 0.05-0.3 s)."""
         if ridge_by_lbfgs(fold.classes().size, fold.X_train.shape[1]):
-            import sklearn.linear_model  # noqa: F401
+            import scipy.optimize  # noqa: F401
 
     def fit_fold(
         self,
@@ -490,33 +490,36 @@ class Logistic(Family):
         """Fit (X, y); ``classes``, when given, are ``np.unique(y)`` (a fold's, computed once)."""
         import numpy as np
 
-        from regtune.models._logistic_solver import fit_logistic_enet
+        from regtune.models._logistic_solver import fit_logistic_enet, fit_ridge_lbfgs
 
         sw = normalized_weights(sample_weight, X.shape[0])
         classes = np.unique(y) if classes is None else classes
         if penalty.is_l2 and ridge_by_lbfgs(len(classes), X.shape[1]):
-            # A large multinomial ridge: scikit-learn's lbfgs (a Newton step's Hessian costs more).
-            model = self.estimator(penalty, X.shape[0], tol * NEWTON_TOL_FACTOR)
-            model.set_params(warm_start=True)
-            if warm is not None:
-                model.coef_, model.intercept_ = warm[0].copy(), warm[1].copy()
-            with catch_convergence() as caught:
-                model.fit(X, y, sample_weight=sw)
-            coef = np.asarray(model.coef_, dtype=np.float64)
-            intercept = np.asarray(model.intercept_, dtype=np.float64)
-            return FitOutcome(model, coef, intercept, not caught, count_nonzero(coef))
-        # regtune's proximal-Newton solver; for L2 plain Newton, to tol × NEWTON_TOL_FACTOR.
-        solution = fit_logistic_enet(
-            X,
-            y,
-            classes,
-            penalty.lam,
-            penalty.l1_ratio,
-            tol=tol * NEWTON_TOL_FACTOR if penalty.is_l2 else tol,
-            coef_init=None if warm is None else warm[0],
-            intercept_init=None if warm is None else warm[1],
-            sample_weight=sw,
-        )
+            # A large ridge: L-BFGS (a Newton step's Hessian costs more).
+            solution = fit_ridge_lbfgs(
+                X,
+                y,
+                classes,
+                penalty.lam,
+                tol=tol * NEWTON_TOL_FACTOR,
+                coef_init=None if warm is None else warm[0],
+                intercept_init=None if warm is None else warm[1],
+                max_iter=MAX_ITER_LBFGS,
+                sample_weight=sw,
+            )
+        else:
+            # regtune's proximal-Newton solver; for L2 plain Newton, to tol × NEWTON_TOL_FACTOR.
+            solution = fit_logistic_enet(
+                X,
+                y,
+                classes,
+                penalty.lam,
+                penalty.l1_ratio,
+                tol=tol * NEWTON_TOL_FACTOR if penalty.is_l2 else tol,
+                coef_init=None if warm is None else warm[0],
+                intercept_init=None if warm is None else warm[1],
+                sample_weight=sw,
+            )
         coef = np.asarray(solution.coef, dtype=np.float64)
         intercept = np.asarray(solution.intercept, dtype=np.float64)
         model = LogisticFit(coef, intercept, classes)
