@@ -394,6 +394,7 @@ def test_ridge_by_lbfgs_meets_newtons_optimum(classes: int, weighted: bool) -> N
     ours = fit_ridge_lbfgs(X, y, found, 1e-2, tol=1e-8, sample_weight=sw)
     newton = fit_logistic_enet(X, y, found, 1e-2, 0.0, tol=1e-10, sample_weight=sw)
     assert ours.converged
+    assert not fit_ridge_lbfgs(X, y, found, 1e-2, tol=1e-8, sample_weight=sw, max_iter=2).converged
     np.testing.assert_allclose(ours.coef, newton.coef, atol=1e-6)
     centre = (lambda b: b - b.mean()) if classes > 2 else (lambda b: b)  # the intercepts' free direction
     np.testing.assert_allclose(centre(ours.intercept), centre(newton.intercept), atol=5e-6)

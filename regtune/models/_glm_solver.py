@@ -10,9 +10,9 @@ In the linear predictor η a row's loss is ``μ^(2−p)/(2−p) − y·μ^(1−p
 (Poisson μ, Gamma y/μ): convex for 1 ≤ p ≤ 2. Each outer step replaces the loss by its quadratic model
 ``(1/2n)·Σ hᵢ (zᵢ − b − xᵢᵀβ)²`` with ``zᵢ = ηᵢ − oᵢ − gᵢ/hᵢ`` (IRLS with the true Hessian, so Newton's
 quadratic convergence also for the non-canonical Gamma and Tweedie links), solves that weighted elastic net
-exactly — a p × p problem in the weighted Gram matrix whatever n: coordinate descent on it (the
-multinomial logistic solver's inner step, :func:`regtune.models._logistic_solver._enet_gram`), or one
-linear solve for pure L2 — and moves along
+exactly — a p × p problem in the weighted Gram matrix whatever n: the multinomial logistic solver's inner
+step on it (:func:`regtune.models._logistic_solver._enet_gram`: active-set linear solves, L-BFGS-B within
+bounds until the support is known), or one linear solve for pure L2 — and moves along
 the step with a backtracking line search on the true objective. Warm starts make a nearby λ a couple of
 Newton steps. The same algorithm as glmnet's and glum's (Friedman, Hastie & Tibshirani 2010).
 """
@@ -147,7 +147,7 @@ def _newton_step(
 
     The intercept is absorbed by centring with the weights h; what remains is ``½βᵀQβ − qᵀβ + λP(β)`` with
     Q = (X̃ᵀHX̃ + μI)/n and q = (X̃ᵀHz̃ + μβ₀)/n, a p × p problem whatever n: one linear solve for pure L2,
-    coordinate descent on Q otherwise (:func:`regtune.models._logistic_solver._enet_gram`). μ =
+    :func:`regtune.models._logistic_solver._enet_gram` on (Q, q) otherwise. μ =
     ``damping``·max diag is the Levenberg–Marquardt term the line search raises after a short step.
     """
     from regtune.models._base import solve_pd

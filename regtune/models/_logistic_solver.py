@@ -206,11 +206,13 @@ def _enet_box(
 ) -> np.ndarray:
     """:func:`_enet_gram` when the start's support is not the solution's: the problem as a smooth one in
     v = u − w, u, w ≥ 0 (the penalty λr·Σ(u + w) is then linear), solved by SciPy's L-BFGS-B within its
-    bounds — PROBE_STEPS iterations, then the exact solution on the support they found
-    (:func:`_on_support`, when ``precise``), then the rest of ``max_iter`` and that again. Each iteration is
-    one product with Q. Stops when the projected gradient is at most ``tol`` of the problem's scale
-    (:func:`_gram_violation`'s). The closer of the two (iterate or support solution) by objective is
-    returned when neither is exact; the caller's line search and optimality check judge it either way."""
+    bounds — when ``precise``, PROBE_STEPS iterations, then the exact solution on the support they found
+    (:func:`_on_support`), then the rest of ``max_iter`` and that again; otherwise ``max_iter`` iterations in
+    one run (a restart would lose the curvature it has gathered). Each evaluation is one product with Q
+    (an iteration's line search may take more than one). Stops when the projected gradient is at most
+    ``tol`` of the problem's scale (:func:`_gram_violation`'s). The closer of the two (iterate or support
+    solution) by objective is returned when neither is exact; the caller's line search and optimality
+    check judge it either way."""
     from scipy.optimize import minimize
 
     d = q.shape[0]
@@ -225,7 +227,8 @@ def _enet_box(
     v = np.array(start, dtype=np.float64)
     guess = None
     bounds = [(0.0, None)] * (2 * d)
-    for steps in (min(PROBE_STEPS, max_iter), max_iter - min(PROBE_STEPS, max_iter)):
+    probe = min(PROBE_STEPS, max_iter) if precise else max_iter
+    for steps in (probe, max_iter - probe):
         if steps == 0:
             break
         scale = lam + float(np.max(np.abs(q), initial=0.0)) + float(np.max(np.abs(Q @ v), initial=0.0))
@@ -573,8 +576,10 @@ def fit_ridge_lbfgs(
     of scikit-learn's lbfgs solver (the largest gradient entry at most ``tol``, a relative decrease of the
     objective below 64 machine epsilons, ``max_iter`` iterations), without scikit-learn: for a model whose
     Newton Hessian costs more than these iterations (:func:`regtune.models.logistic.ridge_by_lbfgs`).
-    ``sample_weight`` as in :func:`fit_logistic_enet`. Not converged when the iterations ran out."""
+    ``sample_weight`` as in :func:`fit_logistic_enet`. Converged as scikit-learn judges it (L-BFGS-B's
+    status 0), or when its line search stopped (status 2, rounding) with the gradient within ``tol``."""
     from scipy.optimize import minimize
+    from scipy.special import expit
 
     n, p = X.shape
     s = None if sample_weight is None else sample_weight * (n / float(np.sum(sample_weight)))
@@ -594,7 +599,7 @@ def fit_ridge_lbfgs(
         if binary:  # log(1 + e^η) − yη, and p − y
             e = eta[:, 0]
             rows = np.logaddexp(0.0, e) - np.where(picked[:, 0], e, 0.0)
-            R = (1.0 / (1.0 + np.exp(-e)) - Y[:, 0])[:, None]
+            R = (expit(e) - Y[:, 0])[:, None]
         else:  # log Σ e^η − η_y, and softmax(η) − y: one exponential of η
             top = eta.max(axis=1)
             E = np.exp(eta - top[:, None])
@@ -614,7 +619,8 @@ def fit_ridge_lbfgs(
         options={"maxiter": max_iter, "maxls": 50, "gtol": tol, "ftol": 64 * np.finfo(float).eps},
     )
     theta = found.x
-    return LogisticSolution(theta[: k * p].reshape(k, p).copy(), theta[k * p :].copy(), found.status != 1, found.nit)
+    converged = found.status == 0 or (found.status == 2 and float(np.max(np.abs(found.jac))) <= tol)
+    return LogisticSolution(theta[: k * p].reshape(k, p).copy(), theta[k * p :].copy(), converged, found.nit)
 
 
 def kkt_violation(
