@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from regtune.cv import Start
     from regtune.data import Dataset
     from regtune.evaluate import HeldOut
     from regtune.folds import Fold
@@ -198,9 +199,9 @@ def tune_dataset(
 
     identity = study_identity(dataset, config, scoring, family, splits, space, n_encoded)
 
-    def refit_point(point: Point) -> Refit:
+    def refit_point(point: Point, start: Start | None) -> Refit:
         penalty = Penalty.of(point.penalty, point.lam, point.l1_ratio)
-        return refit(dataset, family, penalty, config.tol, encoded=(full, X_all))
+        return refit(dataset, family, penalty, config.tol, encoded=(full, X_all), warm=start)
 
     result = search_and_assemble(
         folds,
@@ -244,7 +245,7 @@ def search_and_assemble(
     config: TuneConfig,
     identity: dict[str, Any],
     info: DatasetInfo,
-    refit_point: Callable[[Point], Refit],
+    refit_point: Callable[[Point, Start | None], Refit],
     *,
     n_folds: int,
     progress: ProgressFn | None,
@@ -252,9 +253,11 @@ def search_and_assemble(
 ) -> TuneResult:
     """The search on prepared folds and the result it gives, for either engine: the trials (in the
     config's storage, under the study ``identity`` names), then λ.min, λ.1se and their refits
-    (``refit_point``). A family without a hypergradient is searched with TPE whatever ``config.search``."""
+    (``refit_point``, given a start from the folds' solutions there: :meth:`Evaluator.start_for`). A family
+    without a hypergradient is searched with TPE whatever ``config.search``."""
     from regtune.assemble import assemble
     from regtune.cv import Evaluator
+    from regtune.models import Penalty
     from regtune.scale.stats import StatsFold
     from regtune.search import resolve_study_name, run_search
 
@@ -302,9 +305,13 @@ def search_and_assemble(
         budget=outcome.budget,
         add_trials=config.add_trials,
     )
+
+    def refit_from_folds(point: Point) -> Refit:
+        return refit_point(point, evaluator.start_for(Penalty.of(point.penalty, point.lam, point.l1_ratio)))
+
     return assemble(
-        outcome.points, space, family, config.rule, info, cv, study, refit_point, interrupted=outcome.interrupted,
-        start=start,
+        outcome.points, space, family, config.rule, info, cv, study, refit_from_folds,
+        interrupted=outcome.interrupted, start=start,
     )  # fmt: skip
 
 

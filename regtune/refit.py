@@ -42,10 +42,18 @@ class Refit:
 
 
 def refit(
-    dataset: Dataset, family: Family, penalty: Penalty, tol: float, *, encoded: tuple[Encoder, np.ndarray] | None = None
+    dataset: Dataset,
+    family: Family,
+    penalty: Penalty,
+    tol: float,
+    *,
+    encoded: tuple[Encoder, np.ndarray] | None = None,
+    warm: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Refit:
     """Fit preprocessing and model on all rows of ``dataset`` at ``penalty``; ``encoded`` is the encoder
-    already fitted on them and its matrix (one encoding of the whole table serves every refit)."""
+    already fitted on them and its matrix (one encoding of the whole table serves every refit); ``warm`` a
+    start (coef, intercept), used when its coefficients have one per encoded column (the fit reaches the
+    same optimality conditions from any start; a near one saves steps)."""
     from regtune.models._base import with_offset, with_weights
     from regtune.preprocess import Encoder
 
@@ -54,7 +62,11 @@ def refit(
         X = encoder.fit_transform(dataset.X, dataset.weights)
     else:
         encoder, X = encoded
-    outcome = family.fit(X, dataset.y, penalty, tol, **with_offset(dataset.offset), **with_weights(dataset.weights))
+    if warm is not None and warm[0].shape[-1] != X.shape[1]:
+        warm = None
+    outcome = family.fit(
+        X, dataset.y, penalty, tol, warm, **with_offset(dataset.offset), **with_weights(dataset.weights)
+    )
 
     def build() -> Any:
         from sklearn.pipeline import Pipeline

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from regtune.config import TuneConfig
+    from regtune.cv import Start
     from regtune.models import Family
     from regtune.refit import Refit
     from regtune.result import DatasetInfo, TuneResult
@@ -239,7 +240,7 @@ def _least_squares(
     reason = "least squares on --engine dask"
     info = _info(source, the_plan, stats, n_rows, n_encoded, "regression", reason, None)
 
-    def refit_point(point: Point) -> Refit:
+    def refit_point(point: Point, start: Start | None) -> Refit:
         return refit_from_stats(full, layout, family, Penalty.of(point.penalty, point.lam, point.l1_ratio), config.tol)
 
     result = search_and_assemble(
@@ -305,7 +306,7 @@ def _logistic(
     )
     info = _info(source, the_plan, stats, n_rows, n_encoded, "classification", reason, 2)
 
-    def refit_point(point: Point) -> Refit:
+    def refit_point(point: Point, start: Start | None) -> Refit:
         return refit_from_stats(full, layout, family, Penalty.of(point.penalty, point.lam, point.l1_ratio), config.tol)
 
     result = search_and_assemble(
