@@ -50,9 +50,13 @@ MIN_INNER_TOL = 1e-16
 SCREEN = 0.9
 #: A multinomial fit whose optimality conditions are violated by more than FAR times the tolerance takes
 #: inexact Newton steps: at most EARLY_SWEEPS inner iterations for each. Cold starts begin about
-#: 1e7 times the tolerance away, warm starts in a search 1e2-1e4 (those take exact steps).
+#: 1e7 times the tolerance away, warm starts in a search 1e2-1e4 (those take exact steps). 30 L-BFGS-B
+#: iterations (:func:`_enet_box`) do as well as 100 there: on fixed replays of digits (60 trials), a digits
+#: variant (56 features, 7 folds) and wine with degree-2 features (3 folds) the Newton steps were the same
+#: in number (574, 425, 254) and the subproblems' time fell by 14-22 % (1.10 -> 0.89 s, 1.81 -> 1.55 s,
+#: 0.65 -> 0.51 s of CPU).
 FAR = 1e5
-EARLY_SWEEPS = 100
+EARLY_SWEEPS = 30
 #: L-BFGS-B iterations of a subproblem the active-set search did not settle (:func:`_enet_box`) before the
 #: solution on the support they found is tried. On the 79 such subproblems of digits' 60 trials: 10 took
 #: 1.55 s in all, 30 1.09 s, 60 0.98 s, no stop before the end 1.35 s (the same objectives, to rounding).
