@@ -136,7 +136,7 @@ class LogLossHessian:
         return int(self.offsets[-1])
 
     def dense(self, dtype: Any = None) -> np.ndarray:
-        """The matrix (its products in ``dtype``, float64 unless given; the result in float64)."""
+        """The matrix, its products and the result in ``dtype`` (float64 unless given)."""
         import numpy as np
 
         X, s, P, n = self.X, self.s, self.P, self.X.shape[0]
@@ -153,7 +153,8 @@ class LogLossHessian:
             for k in range(self.k_rows):
                 lo, hi = int(self.offsets[k]), int(self.offsets[k + 1])
                 H[lo:hi, lo:hi] += WT[lo:hi] @ DT[lo:hi].T
-        result: np.ndarray = np.asarray(H, dtype=np.float64) / n
+        H /= n
+        result: np.ndarray = H
         return result
 
     def times(self, x: np.ndarray) -> np.ndarray:
@@ -282,8 +283,8 @@ def refined_solve(solve: Solve, rhs: np.ndarray, times: Solve) -> np.ndarray | N
 
 
 def _cholesky_solver(M: np.ndarray) -> Solve | None:
-    """A solve with the symmetric positive-definite M (LAPACK's potrf once, potrs per call), or None when M
-    is not positive definite."""
+    """A solve with the symmetric positive-definite M (LAPACK's potrf once, potrs per call) in M's precision
+    (float32 or float64; the answer in float64), or None when M is not positive definite."""
     import numpy as np
     from scipy.linalg import get_lapack_funcs
 
@@ -293,7 +294,7 @@ def _cholesky_solver(M: np.ndarray) -> Solve | None:
         return None
 
     def solve(b: np.ndarray) -> np.ndarray:
-        result: np.ndarray = potrs(c, b, lower=True)[0]
+        result: np.ndarray = potrs(c, b.astype(M.dtype, copy=False), lower=True)[0].astype(np.float64, copy=False)
         return result
 
     return solve
@@ -302,7 +303,9 @@ def _cholesky_solver(M: np.ndarray) -> Solve | None:
 def _dense_preconditioner(
     hessian: LogLossHessian, coef_idx: np.ndarray, b_idx: np.ndarray, ridge: float
 ) -> Solve | None:
-    """The solve with the Hessian built in float32 (:func:`_regularised`), or None."""
+    """The solve with the Hessian built and factored in float32 (:func:`_regularised`), or None: the
+    refinement's residuals are float64, so its answer is still the float64 solve's (on digits' 54 ridges,
+    factoring in float32 instead of float64 took 0.2 s less)."""
     import numpy as np
 
     return _cholesky_solver(_regularised(hessian.dense(np.float32), coef_idx, b_idx, ridge))
