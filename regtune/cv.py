@@ -309,14 +309,16 @@ class Evaluator:
 
     def start_for(self, penalty: Penalty) -> Start | None:
         """A start for a fit of every row at ``penalty``: the mean over the folds of each fold's start there
-        (its nearest solution, moved along its tangent when the family predicts), or None when the family
-        takes no warm starts or a fold has none. The folds' columns are the whole table's unless a level of
+        (its nearest solution, moved along its tangent when the family predicts), or None when a fold has
+        none or the family's fit is not the optimum of a convex objective, the same from any start (only
+        the families with a hypergradient are: SGD's epochs, even warm-started, and a network's training
+        start where they start). The folds' columns are the whole table's unless a level of
         a category is missing from a fold's training rows; then the shapes differ and a caller that checks
         them starts cold. (On digits the two refits took 0.13 s from it, 0.44 s from zero, to the same
         optimality conditions: their coefficients equal to 4e-6.)"""
         import numpy as np
 
-        if not self.family.warm_starts:
+        if not (self.family.warm_starts and self.family.has_jacobian):
             return None
         starts = [self.warm.nearest(f.index, penalty, self.family.warm_predictor) for f in self.folds]
         known = [s for s in starts if s is not None]

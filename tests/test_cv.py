@@ -387,3 +387,18 @@ def test_a_refit_starts_from_the_folds_solutions_and_meets_the_same_conditions()
         assert ev.start_for(chosen) is None
     finally:
         family.warm_starts = True
+
+
+def test_a_warm_started_sgd_refit_does_not_start_from_the_folds() -> None:
+    """SGD with warm starts (``warm_start=True``) runs epochs from where it starts: its refit is not an
+    optimum that any start reaches, so it gets no start from the folds' solutions."""
+    ds, _, _, folds = _setup("builtin:breast_cancer")
+    from regtune.models.sgd import SGDLinear
+
+    family = SGDLinear(ds.task, warm_start=True)
+    assert family.warm_starts and not family.has_jacobian
+    _, scorer = resolve_scorer(None, ds.task)
+    ev = Evaluator(folds, family, scorer, tol=1e-3)
+    ev.evaluate(Penalty.of("l2", 1e-3, 0.0))
+    assert ev.warm.nearest(0, Penalty.of("l2", 1e-3, 0.0)) is not None
+    assert ev.start_for(Penalty.of("l2", 1e-3, 0.0)) is None
