@@ -96,6 +96,22 @@ class LogisticSolution:
     model: _Model | None = None
 
 
+def _targets(
+    y: np.ndarray, classes: np.ndarray, sample_weight: np.ndarray | None
+) -> tuple[np.ndarray, bool, np.ndarray | None]:
+    """(Y, binary, s): the labels one-hot over ``classes`` (one column, the second class's, for two), and
+    the rows' weights rescaled to sum to n (None without weights)."""
+    s = None if sample_weight is None else sample_weight * (y.shape[0] / float(np.sum(sample_weight)))
+    Y = (y[:, None] == classes[None, :]).astype(np.float64)
+    binary = len(classes) == 2
+    return (Y[:, 1:] if binary else Y), binary, s
+
+
+def _gram_scale(q: np.ndarray, Qv: np.ndarray, lam: float) -> float:
+    """The scale of ``½vᵀQv − qᵀv + λP(v)``'s optimality conditions at v (``Qv`` = Q @ v)."""
+    return lam + float(np.max(np.abs(q), initial=0.0)) + float(np.max(np.abs(Qv), initial=0.0))
+
+
 def null_gradient_max(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
     """``max |XᵀS(Y − Ȳ)|/n``: the largest gradient of the mean log-loss at W = 0 with the intercepts at their
     optimum (``Y`` one-hot, one column when binary; S the rows' weights summing to n, I without). The null
@@ -236,7 +252,7 @@ def _enet_box(
     for steps in (probe, max_iter - probe):
         if steps == 0:
             break
-        scale = lam + float(np.max(np.abs(q), initial=0.0)) + float(np.max(np.abs(Q @ v), initial=0.0))
+        scale = _gram_scale(q, Q @ v, lam)
         z = np.concatenate([np.maximum(v, 0.0), np.maximum(-v, 0.0)])
         found = minimize(
             objective,
@@ -275,8 +291,7 @@ def _gram_violation(Q: np.ndarray, q: np.ndarray, lam: float, r: float, v: np.nd
         float(np.max(np.abs(g[on] + lam * r * np.sign(v[on])), initial=0.0)),
         float(np.max(np.abs(g[~on]) - lam * r, initial=0.0)),
     )
-    scale = lam + float(np.max(np.abs(q), initial=0.0)) + float(np.max(np.abs(Qv), initial=0.0))
-    return worst / scale
+    return worst / _gram_scale(q, Qv, lam)
 
 
 def _on_support(Q: np.ndarray, q: np.ndarray, lam: float, r: float, v: np.ndarray) -> np.ndarray | None:
@@ -587,11 +602,7 @@ def fit_ridge_lbfgs(
     from scipy.special import expit
 
     n, p = X.shape
-    s = None if sample_weight is None else sample_weight * (n / float(np.sum(sample_weight)))
-    Y = (y[:, None] == classes[None, :]).astype(np.float64)
-    binary = len(classes) == 2
-    if binary:
-        Y = Y[:, 1:]
+    Y, binary, s = _targets(y, classes, sample_weight)
     k = Y.shape[1]
     W = np.zeros((k, p)) if coef_init is None else np.array(coef_init, dtype=np.float64)
     b = _null_intercept(Y, binary, s) if intercept_init is None else np.array(intercept_init, dtype=np.float64)
@@ -674,12 +685,8 @@ def fit_logistic_enet(
     """
     from scipy.special import expit
 
-    s = None if sample_weight is None else sample_weight * (X.shape[0] / float(np.sum(sample_weight)))
     p = X.shape[1]
-    Y = (y[:, None] == classes[None, :]).astype(np.float64)
-    binary = len(classes) == 2
-    if binary:
-        Y = Y[:, 1:]
+    Y, binary, s = _targets(y, classes, sample_weight)
     gmax = null_gradient_max(X, Y, s)
     if r > 0 and lam * r >= gmax * (1 - NULL_RTOL):
         # λ ≥ λ_max: the null model (every coefficient exactly zero) is the optimum.
