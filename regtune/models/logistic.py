@@ -420,12 +420,9 @@ class Logistic(Family):
         """Largest gradient of the mean log-loss at w = 0 (intercepts at their optimum)."""
         import numpy as np
 
-        from regtune.models._logistic_solver import null_gradient_max
+        from regtune.models._logistic_solver import _targets, null_gradient_max
 
-        classes = np.unique(y)
-        Y = (y[:, None] == classes[None, :]).astype(np.float64)
-        if len(classes) == 2:
-            Y = Y[:, 1:]
+        Y, _, _ = _targets(y, np.unique(y), None)
         return null_gradient_max(X, Y, normalized_weights(sample_weight, X.shape[0])) / max(l1_ratio, 1e-3)
 
     def curvature(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
