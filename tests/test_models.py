@@ -254,6 +254,40 @@ def test_chord_step_refuses_when_a_coordinate_outside_its_working_set_violates()
     assert solver._chord_step(X, Y, W, eta, lam, 1.0, 1e-8, narrow) is None
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_multinomial_newton_model_is_the_weights_hessian_with_the_intercepts_eliminated(weighted: bool) -> None:
+    """The quadratic model of a multinomial Newton step, Q, is the mean log-loss's Hessian in the working
+    set's weights with the intercepts eliminated (Schur complement), built here row by row from its
+    definition, plus the damping; exactly symmetric."""
+    from regtune.models import _logistic_solver as solver
+
+    rng = np.random.default_rng(4)
+    n, p, K = 90, 5, 4
+    X = rng.normal(size=(n, p))
+    Y = np.eye(K)[rng.integers(0, K, size=n)]
+    s = rng.uniform(0.2, 3.0, size=n) if weighted else None
+    s = None if s is None else s * n / s.sum()
+    W, b = 0.3 * rng.normal(size=(K, p)), 0.1 * rng.normal(size=K)
+    eta = X @ W.T + b
+    P, _, _ = solver._loss_gradient(X, Y, eta, s)
+    H = np.zeros((K * (p + 1), K * (p + 1)))  # θ = (class 0's weights, …, class K-1's; then the K intercepts)
+    for i in range(n):
+        d = np.append(X[i], 1.0)
+        block = np.diag(P[i]) - np.outer(P[i], P[i])
+        H += (1.0 if s is None else s[i]) * np.kron(block, np.outer(d, d))
+    H /= n
+    order = np.concatenate([[k * (p + 1) + j for k in range(K) for j in range(p)], [k * (p + 1) + p for k in range(K)]])
+    H = H[np.ix_(order, order)]
+    Hww, Hwb, Hbb = H[: K * p, : K * p], H[: K * p, K * p :], H[K * p :, K * p :]
+    expected = Hww - Hwb @ np.linalg.pinv(Hbb, hermitian=True, rcond=1e-10) @ Hwb.T
+    damping = 1e-6
+    _, _, model = solver._multinomial_step(X, Y, W, b, eta, 1e-3, 0.5, 1e-8, damping, sample_weight=s)
+    assert model.rows.size == K * p  # every coefficient non-zero: the whole Hessian
+    expected[np.diag_indices_from(expected)] += damping * np.max(np.diag(expected))
+    assert np.allclose(model.Q, expected, rtol=1e-10, atol=1e-12)
+    assert np.array_equal(model.Q, model.Q.T)
+
+
 @pytest.mark.parametrize("exact_finish", [True, False])
 @pytest.mark.parametrize("rank", [40, 25])
 def test_gram_elastic_net_is_solved_exactly(exact_finish: bool, rank: int, monkeypatch: pytest.MonkeyPatch) -> None:

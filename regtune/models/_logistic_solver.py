@@ -484,30 +484,39 @@ def _multinomial_step(
     rows, cols = np.nonzero(work)  # row-major: each class's coordinates are contiguous
     XT = np.ascontiguousarray(X.T) if XT is None else XT
     XsT = XT[cols]  # the working set's columns as rows (contiguous copies)
-    # With weights s: blockdiag_k(X_kᵀ diag(s·p_k) X_k) − ZᵀZ with Z = [diag(√s·p_k) X_k]_k (WT: the s·p_k rows).
+    # With weights s: blockdiag_k(X_kᵀ diag(s·p_k) X_k) − ZᵀZ with Z = [diag(√s·p_k) X_k]_k (WT: the s·p_k
+    # rows). Every row is scaled by 1/√n here, so that the products come out as means.
+    root = 1 / math.sqrt(n)
     Ps = P if s is None else P * s[:, None]
-    ZT = XsT * np.ascontiguousarray((P if s is None else P * np.sqrt(s)[:, None]).T)[rows]
-    WT = ZT if s is None else XsT * np.ascontiguousarray(Ps.T)[rows]
+    PT = np.ascontiguousarray((P if s is None else P * np.sqrt(s)[:, None]).T)
+    PT *= root
+    ZT = XsT * PT[rows]
+    WT = ZT if s is None else XsT * (np.ascontiguousarray(Ps.T)[rows] * root)
     Hbb = (np.diag(Ps.sum(axis=0)) - Ps.T @ P) / n
     # Hbb·1 = 0 and Hwb·1 = 0 exactly: the pseudo-inverse is taken with that null direction known
     # (pinv(Hbb) alone would invert its rounding, ~1e-17, and leave Q with eigenvalues of −1e-5 its scale).
     u = np.full(K, 1 / math.sqrt(K))
     shift = max(float(np.trace(Hbb)), 1e-300)
     Hbb_pinv = np.linalg.pinv(Hbb + shift * np.outer(u, u), hermitian=True) - np.outer(u, u) / shift
-    Hww = -(ZT @ ZT.T)
+    Hwb = -(WT @ P) * root
+    Hwb[np.arange(rows.size), rows] += WT.sum(axis=1) * root
+    Hwb -= np.outer(Hwb @ u, u)
+    HwbP = Hwb @ Hbb_pinv
+    # Q = Hww − Hwb·Hbb⁺·Hwbᵀ, every term a symmetric product (BLAS's syrk: half a general product's work,
+    # and Q exactly symmetric): −(ZᵀZ + LLᵀ) with Hbb⁺ = CCᵀ and L = Hwb·C, then each class's block of
+    # X_kᵀ diag(s·p_k) X_k added, in place.
+    values, vectors = np.linalg.eigh(Hbb_pinv)
+    L = Hwb @ (vectors * np.sqrt(np.maximum(values, 0.0)))
+    Q = ZT @ ZT.T
+    Q += L @ L.T
+    np.negative(Q, out=Q)
+    roots = np.sqrt(np.ascontiguousarray(Ps.T) / n)
     bounds = np.searchsorted(rows, np.arange(K + 1))
     for k in range(K):
         lo, hi = int(bounds[k]), int(bounds[k + 1])
         if hi > lo:
-            Hww[lo:hi, lo:hi] += WT[lo:hi] @ XsT[lo:hi].T
-    Hww /= n
-    Hwb = -(WT @ P)
-    Hwb[np.arange(rows.size), rows] += WT.sum(axis=1)
-    Hwb /= n
-    Hwb -= np.outer(Hwb @ u, u)
-    HwbP = Hwb @ Hbb_pinv
-    Q = Hww - HwbP @ Hwb.T
-    Q = 0.5 * (Q + Q.T)
+            Sk = XsT[lo:hi] * roots[k]
+            Q[lo:hi, lo:hi] += Sk @ Sk.T
     Q[np.diag_indices_from(Q)] += damping * max(float(np.max(np.diag(Q), initial=0.0)), 1e-12)
     model = _Model(rows, cols, Q, HwbP, Hbb_pinv, Hwb)
     d_W, d_b = _model_direction(model, W, G, g_b, lam, r, tol, max_iter)
