@@ -23,6 +23,7 @@ via coordinate descent", J. Stat. Softw. 33(1).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -88,6 +89,9 @@ LARGE_ACTIVE_SET_STEPS = 12
 #: solve: 1e-17 to 1e-16; a Schur complement on an ill-conditioned base, 1e-9 was seen).
 BORDER_SHARE = 0.125
 BORDER_RTOL = 1e-13
+#: The intercepts' Hessian's eigenvalues below this share of its largest (its trace, here) are taken as zero
+#: in its pseudo-inverse (numpy.linalg.pinv's default cut).
+PINV_RTOL = 1e-15
 #: A multinomial fit within this factor of its tolerance takes a chord step (:func:`_chord_step`: the last
 #: full step's model, the gradient at the new point). Measured on digits (60 trials): a chord step cut the
 #: violation 10- to 4,000-fold, so from within 30 times the tolerance it usually finishes the fit; 30 and
@@ -513,7 +517,7 @@ class _SupportSolves:
             return None
         full = np.zeros(self.Q.shape[0])
         full[support] = x
-        residual = (self.Q @ full)[support] + self.ridge * x - rhs
+        residual = self.Q.take(support, axis=0) @ full + self.ridge * x - rhs  # the support's rows only
         if self.scale is None:
             self.scale = float(np.max(np.abs(self.Q), initial=0.0)) + self.ridge
         bound = BORDER_RTOL * (float(np.max(np.abs(rhs))) + self.scale * float(np.max(np.abs(x))))
@@ -553,6 +557,18 @@ def _loss_gradient(
         P = np.exp(eta - _log_normalizer(eta)[:, None])
     R = P - Y if sample_weight is None else sample_weight[:, None] * (P - Y)
     return P, R.T @ X / X.shape[0], R.mean(axis=0)
+
+
+@functools.lru_cache(maxsize=8)
+def _centred_basis(K: int) -> np.ndarray:
+    """An orthonormal basis (K × (K − 1)) of the vectors whose entries sum to zero (Helmert's)."""
+    B = np.zeros((K, K - 1))
+    for j in range(1, K):
+        B[:j, j - 1] = 1.0
+        B[j, j - 1] = -float(j)
+        B[:, j - 1] /= math.sqrt(j * (j + 1))
+    B.flags.writeable = False
+    return B
 
 
 def _multinomial_step(
@@ -600,20 +616,24 @@ def _multinomial_step(
     ZT = XsT * PT[rows]
     WT = ZT if s is None else XsT * (np.ascontiguousarray(Ps.T)[rows] * root)
     Hbb = (np.diag(Ps.sum(axis=0)) - Ps.T @ P) / n
-    # Hbb·1 = 0 and Hwb·1 = 0 exactly: the pseudo-inverse is taken with that null direction known
-    # (pinv(Hbb) alone would invert its rounding, ~1e-17, and leave Q with eigenvalues of −1e-5 its scale).
+    # Hbb·1 = 0 and Hwb·1 = 0 exactly: the pseudo-inverse is taken on the complement of that null direction,
+    # in an orthonormal basis B of it — Hbb⁺ = CCᵀ with C = B·V·diag(μ)^(-1/2) from BᵀHbbB = V·diag(μ)·Vᵀ
+    # (pinv(Hbb) alone would invert its rounding, ~1e-17, and leave Q with eigenvalues of −1e-5 its scale;
+    # the square root of an inverse already taken would lose what a nearly singular Hbb has left).
     u = np.full(K, 1 / math.sqrt(K))
-    shift = max(float(np.trace(Hbb)), 1e-300)
-    Hbb_pinv = np.linalg.pinv(Hbb + shift * np.outer(u, u), hermitian=True) - np.outer(u, u) / shift
+    B = _centred_basis(K)
+    mu, V = np.linalg.eigh(B.T @ Hbb @ B)
+    keep = mu > PINV_RTOL * max(float(np.trace(Hbb)), 1e-300)  # numpy.linalg.pinv's cut, of the largest
+    C = (B @ V[:, keep]) / np.sqrt(mu[keep])
+    Hbb_pinv = C @ C.T
     Hwb = -(WT @ P) * root
     Hwb[np.arange(rows.size), rows] += WT.sum(axis=1) * root
     Hwb -= np.outer(Hwb @ u, u)
     HwbP = Hwb @ Hbb_pinv
     # Q = Hww − Hwb·Hbb⁺·Hwbᵀ, every term a symmetric product (BLAS's syrk: half a general product's work,
-    # and Q exactly symmetric): −(ZᵀZ + LLᵀ) with Hbb⁺ = CCᵀ and L = Hwb·C, then each class's block of
-    # X_kᵀ diag(s·p_k) X_k added, in place.
-    values, vectors = np.linalg.eigh(Hbb_pinv)
-    L = Hwb @ (vectors * np.sqrt(np.maximum(values, 0.0)))
+    # and Q exactly symmetric): −(ZᵀZ + LLᵀ) with L = Hwb·C, then each class's block of X_kᵀ diag(s·p_k) X_k
+    # added, in place.
+    L = Hwb @ C
     Q = ZT @ ZT.T
     Q += L @ L.T
     np.negative(Q, out=Q)
