@@ -357,6 +357,13 @@ def test_support_solves_reuse_a_factor_for_nearby_supports_and_refactor_otherwis
     rhs = rng.normal(size=far.size)
     assert np.allclose(solves.solve(far, rhs), direct(far, rhs), rtol=1e-12, atol=1e-12)
     assert solves.base is far  # a factor of its own
+    small = np.arange(10, 50)  # a support of few of Q's rows: its residual from those rows only
+    rhs = rng.normal(size=small.size)
+    solves.solve(small, rhs)
+    fewer = np.concatenate([np.arange(10, 44), np.arange(45, 50), [120]])
+    rhs = rng.normal(size=fewer.size)
+    assert np.allclose(solves.solve(fewer, rhs), direct(fewer, rhs), rtol=1e-10, atol=1e-12)
+    assert solves.base is small
 
     # An ill-conditioned base (a Lasso's: no ridge, two nearly collinear columns), the support without one
     # of them: bordered, the answer cancels the base's large solution along their difference, off by 3e-11

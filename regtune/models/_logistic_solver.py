@@ -517,7 +517,9 @@ class _SupportSolves:
             return None
         full = np.zeros(self.Q.shape[0])
         full[support] = x
-        residual = self.Q.take(support, axis=0) @ full + self.ridge * x - rhs  # the support's rows only
+        # The support's rows of Q·x: taken when they are few (a wide binary problem's Q), else the whole product.
+        Qx = self.Q.take(support, axis=0) @ full if 2 * support.size < full.size else (self.Q @ full)[support]
+        residual = Qx + self.ridge * x - rhs
         if self.scale is None:
             self.scale = float(np.max(np.abs(self.Q), initial=0.0)) + self.ridge
         bound = BORDER_RTOL * (float(np.max(np.abs(rhs))) + self.scale * float(np.max(np.abs(x))))
