@@ -53,7 +53,8 @@ def refit(
     """Fit preprocessing and model on all rows of ``dataset`` at ``penalty``; ``encoded`` is the encoder
     already fitted on them and its matrix (one encoding of the whole table serves every refit); ``warm`` a
     start (coef, intercept), used when its coefficients have one per encoded column (the fit reaches the
-    same optimality conditions from any start; a near one saves steps)."""
+    same optimality conditions from any start; a near one saves steps) and the family's fit takes it (a
+    logistic fit wants a row per class of these rows)."""
     from regtune.models._base import with_offset, with_weights
     from regtune.preprocess import Encoder
 

@@ -389,6 +389,25 @@ def test_a_refit_starts_from_the_folds_solutions_and_meets_the_same_conditions()
         family.warm_starts = True
 
 
+def test_a_refit_ignores_folds_start_when_its_folds_held_other_classes() -> None:
+    """With --groups a class can live in one group only: each fold's training rows then lack a class,
+    different ones, and the folds' solutions have as many rows as each other but fewer than the whole
+    table's classes (and rows of other classes). Such a mean is not a start for the refit: it fits from
+    zero and has a row per class (it failed with a broadcasting error)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frames = []
+    for group, own in (("A", 2), ("B", 3)):
+        for c in (0, 1, own):
+            X = rng.normal(size=(30, 4)) + c
+            frames.append(pd.DataFrame(X, columns=list("abcd")).assign(grp=group, y=c))
+    table = pd.concat(frames, ignore_index=True)
+    result = regtune.tune(table, target="y", task="classification", groups="grp", folds=2, n_trials=6, seed=0)
+    assert result.model[-1].coef_.shape == (4, 4)
+    assert list(result.model[-1].classes_) == [0, 1, 2, 3]
+
+
 def test_a_warm_started_sgd_refit_does_not_start_from_the_folds() -> None:
     """SGD with warm starts (``warm_start=True``) runs epochs from where it starts: its refit is not an
     optimum that any start reaches, so it gets no start from the folds' solutions."""

@@ -494,6 +494,10 @@ class Logistic(Family):
 
         sw = normalized_weights(sample_weight, X.shape[0])
         classes = np.unique(y) if classes is None else classes
+        if warm is not None and warm[0].shape != (1 if len(classes) == 2 else len(classes), X.shape[1]):
+            # A refit's start averaged over folds whose training rows held other classes (a class confined
+            # to one group of --groups): rows of other classes, not a start for these.
+            warm = None
         if penalty.is_l2 and ridge_by_lbfgs(len(classes), X.shape[1]):
             # A large ridge: L-BFGS (a Newton step's Hessian costs more).
             solution = fit_ridge_lbfgs(
